@@ -1,0 +1,282 @@
+"""Wire a scenario into a SimPy model, run one replication, check conservation.
+
+``run_replication(scenario, r)`` is the one entry point experiments use: a
+pure function of (scenario, replication index) returning a small, picklable
+record. Model time is in hours from 1 January 00:00.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.errors import ConservationError
+from sim.model.containers import ContainerTable
+from sim.model.demand import generate
+from sim.model.disruptions import capacity_timelines
+from sim.model.monitors import InvariantMonitor
+from sim.model.node import NodeRuntime
+from sim.model.rail import RailLegRuntime, WagonPoolRuntime
+from sim.model.random_streams import stream
+from sim.model.sea import FleetRuntime, SeaLegRuntime
+from sim.model.timeline import Timeline
+from sim.model.weather import closure_timeline, generate_storms
+from sim.scenario.references import legs_between
+from sim.scenario.schema import PortNode, RailLeg, Scenario
+
+HOURS_PER_DAY = 24.0
+
+
+class Gridlock(Exception):
+    """Nothing moved for ``gridlock_days`` while containers were inside."""
+
+    def __init__(self, since_h: float, detected_h: float, where: list[str]) -> None:
+        self.since_h = since_h
+        self.detected_h = detected_h
+        self.where = where
+        super().__init__(f"gridlock since day {since_h / 24:.1f}: " + "; ".join(where))
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts scheduled events (for the benchmark)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = 0
+
+    def schedule(self, event, priority=1, delay=0) -> None:  # type: ignore[override]
+        self.scheduled += 1
+        super().schedule(event, priority, delay)
+
+
+class Holdings:
+    """Containers aboard trains and vessels (index arrays keyed by carrier trip)."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, np.ndarray] = {}
+        self._next = 0
+
+    def hold(self, idx: np.ndarray) -> int:
+        key = self._next
+        self._next += 1
+        self._items[key] = idx
+        return key
+
+    def replace(self, key: int, idx: np.ndarray) -> None:
+        self._items[key] = idx
+
+    def drop(self, key: int) -> None:
+        del self._items[key]
+
+    def all(self) -> list[np.ndarray]:
+        return list(self._items.values())
+
+
+class CorridorModel:
+    """One replication of a scenario: components, processes and their state."""
+
+    def __init__(self, scenario: Scenario, replication: int) -> None:
+        settings = scenario.scenario
+        self.scenario = scenario
+        self.replication = replication
+        self.seed = settings.seed
+        self.horizon_h = settings.horizon_days * HOURS_PER_DAY
+        self.warmup_h = settings.warmup_days * HOURS_PER_DAY
+        self.gridlock_h = settings.gridlock_days * HOURS_PER_DAY
+        self.env = CountingEnvironment()
+        self.invariants = InvariantMonitor()
+        self.holdings = Holdings()
+        self.last_move_h = 0.0
+
+        self.flow_ids = list(scenario.flows)
+        self.leg_ids = list(scenario.legs)
+        leg_index = {lid: k for k, lid in enumerate(self.leg_ids)}
+        stages = max(len(f.route) for f in scenario.flows.values())
+        self.route_legs: list[list[str]] = []
+        self.next_leg_code = np.full((len(self.flow_ids), stages), -1, dtype=np.int64)
+        for fi, fid in enumerate(self.flow_ids):
+            route = scenario.flows[fid].route
+            legs = [legs_between(scenario, a, b)[0] for a, b in zip(route, route[1:], strict=False)]
+            self.route_legs.append(legs)
+            for s, lid in enumerate(legs):
+                self.next_leg_code[fi, s] = leg_index[lid]
+
+        arrivals = [
+            generate(fid, scenario.flows[fid], self.seed, replication, self.horizon_h)
+            for fid in self.flow_ids
+        ]
+        flow_col = np.concatenate(
+            [np.full(len(a.time_h), fi, np.int16) for fi, a in enumerate(arrivals)]
+        )
+        self.table = ContainerTable(
+            flow_col,
+            np.concatenate([a.teu for a in arrivals]),
+            np.concatenate([a.time_h for a in arrivals]),
+            stages,
+        )
+
+        caps = capacity_timelines(scenario, replication)
+        self.capacity_timelines = caps
+
+        def cap(key: str) -> Timeline:
+            return caps.get(key, Timeline())
+
+        self.nodes = {
+            nid: NodeRuntime(self, nid, spec, cap(f"nodes.{nid}"))
+            for nid, spec in scenario.nodes.items()
+        }
+        for region_id, region in scenario.weather.items():
+            storms = generate_storms(region_id, region, self.seed, replication, self.horizon_h)
+            for node in self.nodes.values():
+                spec = node.spec
+                if isinstance(spec, PortNode) and spec.weather_region == region_id:
+                    node.departures_open = closure_timeline(storms, spec.storm_sensitivity)
+        self.pools = {
+            pid: WagonPoolRuntime(self, pid, spec) for pid, spec in scenario.wagon_pools.items()
+        }
+        self.rail_legs: dict[str, RailLegRuntime] = {}
+        self.sea_legs: dict[str, SeaLegRuntime] = {}
+        for lid, spec in scenario.legs.items():
+            a, b = self.nodes[spec.from_node], self.nodes[spec.to_node]
+            if isinstance(spec, RailLeg):
+                pool = self.pools[spec.wagon_pool] if spec.wagon_pool else None
+                self.rail_legs[lid] = RailLegRuntime(self, lid, spec, a, b, pool, cap(f"legs.{lid}"))
+            else:
+                self.sea_legs[lid] = SeaLegRuntime(self, lid, spec, a, b, cap(f"legs.{lid}"))
+        self.fleets = {
+            fid: FleetRuntime(self, fid, spec, self.sea_legs[spec.leg], cap(f"fleets.{fid}"))
+            for fid, spec in scenario.fleets.items()
+        }
+
+        start = 0
+        for fi, a in enumerate(arrivals):
+            n = len(a.time_h)
+            origin = self.nodes[scenario.flows[self.flow_ids[fi]].route[0]]
+            queue = origin.queue_for(self.route_legs[fi][0])
+            queue.add_future(np.arange(start, start + n), a.time_h)
+            start += n
+        self.env.process(self._watchdog())
+
+    # -- services for components -------------------------------------------------------
+
+    def rng(self, name: str) -> np.random.Generator:
+        """The named random stream of this replication."""
+        return stream(self.seed, self.replication, name)
+
+    def moved(self) -> None:
+        """Record that containers moved (loaded, unloaded, departed) now."""
+        self.last_move_h = self.env.now
+
+    # -- gridlock ----------------------------------------------------------------------
+
+    def _all_timelines(self) -> list[tuple[str, Timeline]]:
+        out = [(k, t) for k, t in self.capacity_timelines.items()]
+        out += [(f"storm closure at nodes.{n.id}", n.departures_open) for n in self.nodes.values()]
+        return out
+
+    def _watchdog(self) -> Generator[simpy.Event, object, None]:
+        step = min(HOURS_PER_DAY, self.gridlock_h / 4.0)
+        while True:
+            yield self.env.timeout(step)
+            now = self.env.now
+            if now - self.last_move_h <= self.gridlock_h:
+                continue
+            inside = self.inside_indices(now)
+            if len(inside) == 0:
+                continue
+            closed = [(k, t.next_open(now)) for k, t in self._all_timelines() if t.at(now) == 0.0]
+            if any(reopen < math.inf for _, reopen in closed):
+                continue  # a closure explains the standstill; it will lift
+            raise Gridlock(self.last_move_h, now, self._describe_standstill(now, closed))
+
+    def _describe_standstill(self, now: float, closed: list[tuple[str, float]]) -> list[str]:
+        where = [f"{k} closed for good" for k, _ in closed]
+        for nid, node in self.nodes.items():
+            teu = self.table.teu_of(node.present(now))
+            if teu <= 0 and node.trains_waiting == 0:
+                continue
+            parts = [f"{teu:.0f} TEU waiting"]
+            if node.yard.finite:
+                parts.append(f"yard {node.yard.occupied:.0f}/{node.yard.capacity:.0f} TEU")
+            if node.trains_waiting:
+                parts.append(f"{node.trains_waiting} trains waiting to unload")
+            where.append(f"{nid}: " + ", ".join(parts))
+        for pid, pool in self.pools.items():
+            level = pool.container.level
+            if level < pool.spec.wagons:
+                where.append(f"wagon pool {pid}: {level}/{pool.spec.wagons} wagons free")
+        return where
+
+    # -- accounting --------------------------------------------------------------------
+
+    def inside_indices(self, now: float) -> np.ndarray:
+        """Every container physically in the system at ``now``, found where it sits."""
+        parts = [node.present(now) for node in self.nodes.values()]
+        parts += self.holdings.all()
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def check_conservation(self, end_h: float) -> np.ndarray:
+        """Raise :class:`ConservationError` unless created = delivered + inside, box by box."""
+        table = self.table
+        inside = self.inside_indices(end_h)
+        uniq = np.unique(inside)
+        if len(uniq) != len(inside):
+            raise ConservationError("a container is in two places at once")
+        created = table.created_h <= end_h
+        delivered = self.delivered_mask(end_h)
+        if np.any(~created[inside]) or np.any(delivered[inside]):
+            raise ConservationError("a container inside is not yet created or already delivered")
+        n_created, n_delivered = int(created.sum()), int(delivered.sum())
+        if n_created != n_delivered + len(inside):
+            raise ConservationError(
+                f"created {n_created} boxes != delivered {n_delivered} + inside {len(inside)}"
+            )
+        for name, cap in self.invariants.capacity.items():
+            if name.startswith("yard "):
+                yard = self.nodes[name[5:]].yard
+                yard.free()
+                if abs(self.invariants.tally[name] - yard.occupied) > 1e-6:
+                    raise ConservationError(f"{name}: monitor tally differs from the yard counter")
+        return inside
+
+    def delivered_mask(self, end_h: float) -> np.ndarray:
+        """Boxes delivered at or before ``end_h``."""
+        table = self.table
+        last = np.array([len(self.scenario.flows[f].route) - 1 for f in self.flow_ids])
+        rows = np.arange(len(table))
+        t = table.depart_h[rows, last[table.flow.astype(np.int64)]]
+        return t <= end_h
+
+    # -- run ---------------------------------------------------------------------------
+
+    def run(self) -> tuple[float, Gridlock | None]:
+        """Simulate to the horizon (or to a detected gridlock); returns (end_h, gridlock)."""
+        try:
+            self.env.run(until=self.horizon_h)
+        except Gridlock as g:
+            return g.detected_h, g
+        return self.horizon_h, None
+
+
+def run_replication(scenario: Scenario, replication: int, keep_log: bool = False) -> dict[str, Any]:
+    """Simulate replication ``replication`` of ``scenario`` and measure it."""
+    from sim.model.measure import measure
+
+    t0 = time.perf_counter()
+    model = CorridorModel(scenario, replication)
+    end_h, gridlock = model.run()
+    inside = model.check_conservation(end_h)
+    record = measure(model, end_h, inside, gridlock)
+    record["perf"] = {
+        "wall_s": time.perf_counter() - t0,
+        "events": model.env.scheduled,
+        "containers": int((model.table.created_h <= end_h).sum()),
+    }
+    if keep_log:
+        record["log"] = model.table
+    return record

@@ -1,0 +1,80 @@
+"""Time-weighted statistics and independent invariant checks.
+
+:class:`LevelMonitor` integrates a level (TEU in a yard, busy berths, wagons
+out) over time, so means are time-weighted, and keeps the change points for
+daily series. :class:`InvariantMonitor` keeps its *own* tally of every
+resource from the deltas reported to it and raises as soon as one goes
+negative or above its capacity — it does not trust the component's counter.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.errors import InvariantError
+
+
+class LevelMonitor:
+    """A piecewise-constant level over time, integrated from ``t0``."""
+
+    __slots__ = ("times", "levels", "level")
+
+    def __init__(self, level: float = 0.0) -> None:
+        self.times: list[float] = [0.0]
+        self.levels: list[float] = [level]
+        self.level = level
+
+    def set(self, t: float, level: float) -> None:
+        if t == self.times[-1]:
+            self.levels[-1] = level
+        else:
+            self.times.append(t)
+            self.levels.append(level)
+        self.level = level
+
+    def add(self, t: float, delta: float) -> None:
+        self.set(t, self.level + delta)
+
+    def mean(self, a: float, b: float) -> float:
+        """Time-average level on ``[a, b]``."""
+        if b <= a:
+            return 0.0
+        return float(self.integral_at(np.array([a, b])) @ np.array([-1.0, 1.0])) / (b - a)
+
+    def integral_at(self, points: np.ndarray) -> np.ndarray:
+        """``∫_0^p level dt`` for each point ``p`` (sorted or not)."""
+        t = np.asarray(self.times)
+        v = np.asarray(self.levels)
+        seg = np.diff(t) * v[:-1]
+        cum = np.concatenate(([0.0], np.cumsum(seg)))
+        k = np.searchsorted(t, points, side="right") - 1
+        return cum[k] + (points - t[k]) * v[k]
+
+    def daily_means(self, days: int) -> np.ndarray:
+        """Mean level of each whole day ``0..days-1``."""
+        edges = np.arange(days + 1, dtype=float) * 24.0
+        return np.diff(self.integral_at(edges)) / 24.0
+
+
+class InvariantMonitor:
+    """Independent tallies of bounded resources; raises on the first violation."""
+
+    def __init__(self) -> None:
+        self.capacity: dict[str, float] = {}
+        self.tally: dict[str, float] = {}
+
+    def register(self, name: str, capacity: float = math.inf, initial: float = 0.0) -> None:
+        self.capacity[name] = capacity
+        self.tally[name] = initial
+
+    def change(self, name: str, delta: float, t: float) -> None:
+        level = self.tally[name] + delta
+        self.tally[name] = level
+        if level < -1e-6:
+            raise InvariantError(f"{name} went negative ({level:g}) at t={t:.2f} h")
+        if level > self.capacity[name] + 1e-6:
+            raise InvariantError(
+                f"{name} exceeded its capacity ({level:g} > {self.capacity[name]:g}) at t={t:.2f} h"
+            )

@@ -1,0 +1,206 @@
+"""A node at run time: yard, unloading tracks, berths, and where containers go next.
+
+Inbound trains wait for yard space (holding their wagons), then for a handling
+track, are unloaded or transshipped, and their wagons run back empty. After a
+clearance time per batch and a dwell per container, each container joins the
+queue of the next leg on its flow's route — or is delivered, if this node ends
+its route. Ports additionally own berths and the weather closures of their sea.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from sim.model.monitors import InvariantMonitor, LevelMonitor
+from sim.model.queues import LegQueue
+from sim.model.random_streams import Sampler
+from sim.model.timeline import Timeline
+from sim.model.yard import Yard
+from sim.scenario.schema import PortNode
+
+if TYPE_CHECKING:
+    from sim.model.corridor import CorridorModel
+
+
+class CountedResource:
+    """A SimPy resource (tracks, berths) with a time-weighted busy count and a tally check."""
+
+    def __init__(
+        self, env: simpy.Environment, name: str, capacity: int | None, inv: InvariantMonitor
+    ) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.resource = simpy.Resource(env, capacity) if capacity else None
+        self.busy = LevelMonitor()
+        self._inv = inv
+        self._name = name
+        inv.register(name, capacity if capacity else math.inf)
+
+    def acquire(self) -> Generator[simpy.Event, object, object]:
+        req = None
+        if self.resource is not None:
+            req = self.resource.request()
+            yield req
+        self.busy.add(self.env.now, 1)
+        self._inv.change(self._name, 1, self.env.now)
+        return req
+
+    def release(self, req) -> None:
+        self.busy.add(self.env.now, -1)
+        self._inv.change(self._name, -1, self.env.now)
+        if req is not None:
+            self.resource.release(req)
+
+
+class Sink:
+    """Deliveries at a node: containers leave the system at their ready time."""
+
+    def __init__(self) -> None:
+        self.idx: list[np.ndarray] = []
+        self.at_h: list[np.ndarray] = []
+
+    def add(self, idx: np.ndarray, at_h: np.ndarray) -> None:
+        self.idx.append(idx)
+        self.at_h.append(at_h)
+
+    def present(self, now: float) -> np.ndarray:
+        """Containers still clearing here at ``now`` (not yet delivered)."""
+        if not self.idx:
+            return np.empty(0, dtype=np.int64)
+        idx = np.concatenate(self.idx)
+        return idx[np.concatenate(self.at_h) > now]
+
+
+class NodeRuntime:
+    """Run-time state of one node."""
+
+    def __init__(self, model: CorridorModel, node_id: str, spec, capacity: Timeline) -> None:
+        env = model.env
+        self.model = model
+        self.env = env
+        self.id = node_id
+        self.spec = spec
+        self.capacity = capacity
+        self.departures_open = Timeline()
+        cap = spec.yard_capacity_teu if spec.yard_capacity_teu is not None else math.inf
+        self.yard = Yard(env, node_id, cap, model.invariants)
+        self.tracks = CountedResource(
+            env, f"tracks {node_id}", spec.handling_tracks, model.invariants
+        )
+        self.is_port = isinstance(spec, PortNode)
+        self.berths = (
+            CountedResource(env, f"berths {node_id}", spec.berths, model.invariants)
+            if self.is_port
+            else None
+        )
+        rng = model.rng
+        self.handling = Sampler(spec.train_handling_h, rng(f"handling:{node_id}"))
+        self.clearance = Sampler(spec.clearance_h, rng(f"clearance:{node_id}"))
+        self.dwell = Sampler(spec.dwell_h, rng(f"dwell:{node_id}"))
+        if self.is_port:
+            self.vessel_fixed = Sampler(spec.vessel_fixed_h, rng(f"vessel_fixed:{node_id}"))
+            self.crane_rate = spec.cranes_per_berth * spec.crane_rate_teu_per_h
+        self.queues: dict[str, LegQueue] = {}
+        self.sink = Sink()
+        self.trains_waiting = 0
+
+    def queue_for(self, leg_id: str) -> LegQueue:
+        if leg_id not in self.queues:
+            self.queues[leg_id] = LegQueue(self.env, self.model.table, self.id, leg_id)
+        return self.queues[leg_id]
+
+    # -- inbound ---------------------------------------------------------------------
+
+    def receive_train(
+        self, idx: np.ndarray, teu: float, on_unloaded: Callable[[], None]
+    ) -> Generator[simpy.Event, object, None]:
+        """An arrived train: yard space, a track, handling; then wagons are freed."""
+        env = self.env
+        self.trains_waiting += 1
+        yield self.yard.reserve(teu)
+        req = yield from self.tracks.acquire()
+        self.trains_waiting -= 1
+        start = self.capacity.next_open(env.now)
+        done = self.capacity.finish_time(start, self.handling(), 1.0)
+        if done == math.inf:
+            yield env.event()  # closed for good: the train never unloads
+        if done > env.now:
+            yield env.timeout(done - env.now)
+        self.tracks.release(req)
+        self.model.moved()
+        on_unloaded()
+        self.admit(idx, env.now + self.clearance())
+
+    def unload_vessel(self, idx: np.ndarray, key: int) -> Generator[simpy.Event, object, None]:
+        """A vessel at berth unloads into the yard, piece by piece while space is short.
+
+        ``key`` is the vessel's entry in the model's holdings; it shrinks as
+        containers move into the yard.
+        """
+        env = self.env
+        table = self.model.table
+        clear_at_offset = self.clearance()
+        yield env.timeout(self.vessel_fixed())
+        pos = 0
+        n = len(idx)
+        while pos < n:
+            rest = idx[pos:]
+            cum = np.cumsum(table.teu[rest], dtype=np.float64)
+            free = self.yard.free() if not self.yard._waiters else 0.0
+            k = max(1, int(np.searchsorted(cum, free + 1e-9, side="right")))
+            teu = float(cum[k - 1])
+            yield self.yard.reserve(teu)
+            start = self.capacity.next_open(env.now)
+            done = self.capacity.finish_time(start, teu, self.crane_rate)
+            if done == math.inf:
+                yield env.event()
+            if done > env.now:
+                yield env.timeout(done - env.now)
+            self.model.moved()
+            self.model.holdings.replace(key, rest[k:])
+            self.admit(rest[:k], env.now + clear_at_offset)
+            pos += k
+        self.model.holdings.drop(key)
+
+    def load_time_h(self, teu: float) -> float:
+        """When a vessel starting to load ``teu`` now is done (crane rate x node factor)."""
+        start = self.capacity.next_open(self.env.now)
+        done = self.capacity.finish_time(start, teu, self.crane_rate)
+        return done
+
+    def admit(self, idx: np.ndarray, cleared_h: float) -> None:
+        """Unloaded containers: after clearance and dwell, to the next leg or delivered."""
+        if len(idx) == 0:
+            return
+        model = self.model
+        table = model.table
+        ready = cleared_h + self.dwell.many(len(idx))
+        stage = table.stage[idx].astype(np.int64)
+        flow = table.flow[idx].astype(np.int64)
+        code = model.next_leg_code[flow, stage]
+        deliver = code < 0
+        if deliver.any():
+            d_idx = idx[deliver]
+            d_ready = ready[deliver]
+            table.depart_h[d_idx, stage[deliver]] = d_ready
+            self.sink.add(d_idx, d_ready)
+            self.yard.release_at(d_ready, table.teu[d_idx])
+        if not deliver.all():
+            onward = ~deliver
+            o_idx, o_ready, o_code = idx[onward], ready[onward], code[onward]
+            for c in np.unique(o_code):
+                sel = o_code == c
+                self.queue_for(model.leg_ids[c]).add_future(o_idx[sel], o_ready[sel])
+
+    # -- accounting ------------------------------------------------------------------
+
+    def present(self, now: float) -> np.ndarray:
+        """Containers in this node's queues and sink (not on trains or vessels)."""
+        parts = [q.present(now) for q in self.queues.values()]
+        parts.append(self.sink.present(now))
+        return np.concatenate(parts)

@@ -1,0 +1,167 @@
+"""Rail legs: train formation, wagon pools, line capacity, running and empty return.
+
+A formation process per leg waits for its departure rule on the queue at the
+origin node, takes a FIFO batch up to the train length, draws wagons from the
+operator's pool (waiting if the pool is empty: flatcar shortage), books the
+next free train path and runs. At the destination the train waits for yard
+space and a handling track with its wagons still loaded; once unloaded, the
+wagons run back empty and only then rejoin the pool.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from sim.model.dispatch import TimetableSlots, wait_for_departure
+from sim.model.monitors import LevelMonitor
+from sim.model.node import NodeRuntime
+from sim.model.random_streams import Sampler
+from sim.model.timeline import Timeline
+from sim.scenario.schema import DispatchTimetable, RailLeg, WagonPool
+
+if TYPE_CHECKING:
+    from sim.model.corridor import CorridorModel
+
+
+class WagonPoolRuntime:
+    """A pool of wagons; ``get`` is FIFO (the first train in line blocks those behind)."""
+
+    def __init__(self, model: CorridorModel, pool_id: str, spec: WagonPool) -> None:
+        self.id = pool_id
+        self.spec = spec
+        self.env = model.env
+        self.container = simpy.Container(model.env, capacity=spec.wagons, init=spec.wagons)
+        self.out = LevelMonitor()
+        self._inv = model.invariants
+        self._name = f"wagons out {pool_id}"
+        model.invariants.register(self._name, spec.wagons)
+
+    def get(self, n: int) -> Generator[simpy.Event, object, None]:
+        yield self.container.get(n)
+        self.out.add(self.env.now, n)
+        self._inv.change(self._name, n, self.env.now)
+
+    def put(self, n: int) -> None:
+        self.out.add(self.env.now, -n)
+        self._inv.change(self._name, -n, self.env.now)
+        self.container.put(n)
+
+
+class Line:
+    """Train paths of a line: departures are spaced by 24 / paths_per_day hours."""
+
+    def __init__(self, paths_per_day: float | None, capacity: Timeline) -> None:
+        self.rate_per_h = paths_per_day / 24.0 if paths_per_day else None
+        self.capacity = capacity
+        self.next_free = 0.0
+        self.used = 0
+
+    def book(self, now: float) -> float:
+        """Departure time of a train ready at ``now`` (``inf`` if the line never reopens)."""
+        start = self.capacity.next_open(max(now, self.next_free))
+        if start == math.inf:
+            return start
+        self.used += 1
+        if self.rate_per_h is not None:
+            self.next_free = self.capacity.finish_time(start, 1.0, self.rate_per_h)
+        return start
+
+
+class RailLegRuntime:
+    """Run-time state and processes of one rail leg."""
+
+    def __init__(
+        self,
+        model: CorridorModel,
+        leg_id: str,
+        spec: RailLeg,
+        origin: NodeRuntime,
+        dest: NodeRuntime,
+        pool: WagonPoolRuntime | None,
+        capacity: Timeline,
+    ) -> None:
+        self.model = model
+        self.env = model.env
+        self.id = leg_id
+        self.spec = spec
+        self.origin = origin
+        self.dest = dest
+        self.pool = pool
+        self.capacity = capacity
+        self.line = Line(spec.paths_per_day, capacity)
+        self.queue = origin.queue_for(leg_id)
+        self.run_time = Sampler(spec.run_time_h, model.rng(f"run:{leg_id}"))
+        self.return_time = Sampler(
+            spec.return_time_h or spec.run_time_h, model.rng(f"return:{leg_id}")
+        )
+        rule = spec.dispatch
+        self.slots = (
+            TimetableSlots(rule.interval_h, rule.offset_h)
+            if isinstance(rule, DispatchTimetable)
+            else None
+        )
+        self.departures_h: list[float] = []
+        self.departure_teu: list[float] = []
+        self.env.process(self._formation())
+
+    def _formation(self) -> Generator[simpy.Event, object, None]:
+        env = self.env
+        cap = self.spec.train_capacity_teu
+        rule = self.spec.dispatch
+        origin_open = self.origin.capacity
+        while True:
+            yield from wait_for_departure(env, self.queue, rule, cap, self.slots)
+            opens = origin_open.next_open(env.now)
+            if opens > env.now:
+                if opens == math.inf:
+                    yield env.event()
+                yield env.timeout(opens - env.now)
+            idx = self.queue.take(cap)
+            if len(idx) == 0:
+                if self.slots is None:
+                    yield self.queue.changed()
+                continue
+            teu = self.model.table.teu_of(idx)
+            key = self.model.holdings.hold(idx)
+            wagons = 0
+            if self.pool is not None:
+                wagons = math.ceil(teu / self.pool.spec.teu_per_wagon - 1e-9)
+                yield from self.pool.get(wagons)
+            depart = self.line.book(env.now)
+            env.process(self._run(key, idx, teu, wagons, depart))
+
+    def _run(
+        self, key: int, idx: np.ndarray, teu: float, wagons: int, depart: float
+    ) -> Generator[simpy.Event, object, None]:
+        env = self.env
+        table = self.model.table
+        if depart == math.inf:
+            yield env.event()  # the line is closed for good
+        if depart > env.now:
+            yield env.timeout(depart - env.now)
+        stage = table.stage[idx].astype(np.int64)
+        table.depart_h[idx, stage] = env.now
+        self.origin.yard.release(table.teu_of(idx[stage > 0]))
+        self.departures_h.append(env.now)
+        self.departure_teu.append(teu)
+        self.model.moved()
+        yield env.timeout(self.run_time())
+        stage += 1
+        table.stage[idx] = stage
+        table.arrive_h[idx, stage] = env.now
+
+        def unloaded() -> None:
+            self.model.holdings.drop(key)
+            if wagons:
+                env.process(self._return_wagons(wagons))
+
+        yield from self.dest.receive_train(idx, teu, unloaded)
+
+    def _return_wagons(self, wagons: int) -> Generator[simpy.Event, object, None]:
+        yield self.env.timeout(self.return_time())
+        self.pool.put(wagons)

@@ -1,0 +1,156 @@
+"""Sea legs and their fleets: where a vessel decides to sail.
+
+Each vessel shuttles on one sea leg: loaded out, empty back. Its cycle:
+
+1. at the origin, wait (at anchorage) until the leg and fleet are open and its
+   departure rule allows a sailing — vessels of a leg decide one at a time, in
+   arrival order, and take a FIFO batch up to capacity x load factor x factor;
+2. take a berth, moor (``vessel_fixed_h``) and load with the port's cranes;
+3. leave the berth, then wait while a storm closes the port to departures;
+4. sail; at the destination take a berth and unload into the yard — piece by
+   piece if the yard is short of space, holding the berth meanwhile;
+5. wait for the destination port to be open, sail back, idle ``turnaround_h``.
+
+Rail ferries and container feeders are both fleets: a ferry's capacity is
+``capacity_wagons x teu_per_wagon`` container slots, i.e. the wagons aboard are
+counted only by the containers they carry (the ferry's bulk and tank wagons
+are outside the model; ``load_factor`` gives the share left for containers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from sim.model.dispatch import TimetableSlots, wait_for_departure
+from sim.model.monitors import LevelMonitor
+from sim.model.node import NodeRuntime
+from sim.model.random_streams import Sampler
+from sim.model.timeline import Timeline
+from sim.scenario.schema import DispatchTimetable, Fleet, SeaLeg
+
+if TYPE_CHECKING:
+    from sim.model.corridor import CorridorModel
+
+
+class SeaLegRuntime:
+    """Shared state of a sea leg: its queue, the one-at-a-time loading slot, timelines."""
+
+    def __init__(
+        self,
+        model: CorridorModel,
+        leg_id: str,
+        spec: SeaLeg,
+        origin: NodeRuntime,
+        dest: NodeRuntime,
+        capacity: Timeline,
+    ) -> None:
+        self.model = model
+        self.id = leg_id
+        self.spec = spec
+        self.origin = origin
+        self.dest = dest
+        self.capacity = capacity
+        self.queue = origin.queue_for(leg_id)
+        self.loading_slot = simpy.Resource(model.env, 1)
+        self.sail_time = Sampler(spec.sail_time_h, model.rng(f"sail:{leg_id}"))
+        self.return_time = Sampler(
+            spec.return_time_h or spec.sail_time_h, model.rng(f"sail_back:{leg_id}")
+        )
+        self.sailings = 0
+        self.teu = 0.0
+
+
+class FleetRuntime:
+    """The vessels of one fleet and their statistics."""
+
+    def __init__(
+        self, model: CorridorModel, fleet_id: str, spec: Fleet, leg: SeaLegRuntime, capacity: Timeline
+    ) -> None:
+        self.model = model
+        self.env = model.env
+        self.id = fleet_id
+        self.spec = spec
+        self.leg = leg
+        self.open = capacity * leg.capacity
+        self.nominal_teu = spec.nominal_capacity_teu() * spec.load_factor
+        self.turnaround = Sampler(spec.turnaround_h, model.rng(f"turnaround:{fleet_id}"))
+        rule = spec.dispatch
+        self.slots = (
+            TimetableSlots(rule.interval_h, rule.offset_h)
+            if isinstance(rule, DispatchTimetable)
+            else None
+        )
+        self.waiting_cargo = LevelMonitor()  # vessels idle at the origin waiting for cargo
+        self.sailings = 0
+        self.teu = 0.0
+        for k in range(spec.vessels):
+            self.env.process(self._vessel(k))
+
+    def _vessel(self, k: int) -> Generator[simpy.Event, object, None]:
+        env = self.env
+        leg = self.leg
+        model = self.model
+        table = model.table
+        origin, dest = leg.origin, leg.dest
+        while True:
+            # 1. decide to sail (one vessel of the leg at a time)
+            self.waiting_cargo.add(env.now, 1)
+            with leg.loading_slot.request() as turn:
+                yield turn
+                opens = self.open.next_open(env.now)
+                if opens == math.inf:
+                    yield env.event()
+                if opens > env.now:
+                    yield env.timeout(opens - env.now)
+                cap = self.nominal_teu * self.open.at(env.now)
+                yield from wait_for_departure(env, leg.queue, self.spec.dispatch, cap, self.slots)
+                idx = leg.queue.take(cap)
+            self.waiting_cargo.add(env.now, -1)
+            teu = table.teu_of(idx)
+            key = model.holdings.hold(idx)
+            # 2. berth and load
+            req = yield from origin.berths.acquire()
+            yield env.timeout(origin.vessel_fixed())
+            done = origin.load_time_h(teu)
+            if done == math.inf:
+                yield env.event()
+            if done > env.now:
+                yield env.timeout(done - env.now)
+            stage = table.stage[idx].astype(np.int64)
+            table.depart_h[idx, stage] = env.now
+            origin.yard.release(table.teu_of(idx[stage > 0]))
+            origin.berths.release(req)
+            model.moved()
+            # 3. storms stop departures
+            yield from self._wait_open(origin)
+            self.sailings += 1
+            self.teu += teu
+            leg.sailings += 1
+            leg.teu += teu
+            # 4. crossing and unloading
+            yield env.timeout(leg.sail_time())
+            if len(idx):
+                stage += 1
+                table.stage[idx] = stage
+                table.arrive_h[idx, stage] = env.now
+            req = yield from dest.berths.acquire()
+            yield from dest.unload_vessel(idx, key)
+            dest.berths.release(req)
+            # 5. back to the origin
+            yield from self._wait_open(dest)
+            yield env.timeout(leg.return_time())
+            idle = self.turnaround()
+            if idle > 0:
+                yield env.timeout(idle)
+
+    def _wait_open(self, port: NodeRuntime) -> Generator[simpy.Event, object, None]:
+        opens = port.departures_open.next_open(self.env.now)
+        if opens == math.inf:
+            yield self.env.event()
+        if opens > self.env.now:
+            yield self.env.timeout(opens - self.env.now)
