@@ -145,7 +145,9 @@ class CorridorModel:
             a, b = self.nodes[spec.from_node], self.nodes[spec.to_node]
             if isinstance(spec, RailLeg):
                 pool = self.pools[spec.wagon_pool] if spec.wagon_pool else None
-                self.rail_legs[lid] = RailLegRuntime(self, lid, spec, a, b, pool, cap(f"legs.{lid}"))
+                self.rail_legs[lid] = RailLegRuntime(
+                    self, lid, spec, a, b, pool, cap(f"legs.{lid}")
+                )
             else:
                 self.sea_legs[lid] = SeaLegRuntime(self, lid, spec, a, b, cap(f"legs.{lid}"))
         self.fleets = {
@@ -236,7 +238,7 @@ class CorridorModel:
             raise ConservationError(
                 f"created {n_created} boxes != delivered {n_delivered} + inside {len(inside)}"
             )
-        for name, cap in self.invariants.capacity.items():
+        for name, _cap in self.invariants.capacity.items():
             if name.startswith("yard "):
                 yard = self.nodes[name[5:]].yard
                 yard.free()

@@ -141,7 +141,9 @@ def measure(
         node.yard.free()  # apply releases due by the end
         yard_mean = node.yard.monitor.mean(warm, end)
         track_u = _ratio(node.tracks.busy.mean(warm, end), node.tracks.capacity)
-        berth_u = _ratio(node.berths.busy.mean(warm, end), node.berths.capacity) if node.berths else None
+        berth_u = (
+            _ratio(node.berths.busy.mean(warm, end), node.berths.capacity) if node.berths else None
+        )
         yard_u = _ratio(yard_mean, node.yard.capacity)
         parts = {"tracks": track_u, "berths": berth_u, "yard": yard_u}
         known = {k: v for k, v in parts.items() if v is not None}
@@ -191,7 +193,8 @@ def measure(
             "utilisation": busy,
         }
     pools = {
-        pid: {"utilisation": p.out.mean(warm, end) / p.spec.wagons} for pid, p in model.pools.items()
+        pid: {"utilisation": p.out.mean(warm, end) / p.spec.wagons}
+        for pid, p in model.pools.items()
     }
 
     candidates = [(f"nodes.{k}", v["utilisation"]) for k, v in nodes.items()]

@@ -69,7 +69,12 @@ class FleetRuntime:
     """The vessels of one fleet and their statistics."""
 
     def __init__(
-        self, model: CorridorModel, fleet_id: str, spec: Fleet, leg: SeaLegRuntime, capacity: Timeline
+        self,
+        model: CorridorModel,
+        fleet_id: str,
+        spec: Fleet,
+        leg: SeaLegRuntime,
+        capacity: Timeline,
     ) -> None:
         self.model = model
         self.env = model.env

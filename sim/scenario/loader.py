@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,20 @@ class LoadedScenario:
     sha256: str
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
-    """Read ``path`` (TOML, or JSON as written in results), apply ``extends`` and overrides."""
+def load_scenario(
+    path: str | Path, overrides: Sequence[str | tuple[str, str]] = ()
+) -> LoadedScenario:
+    """Read ``path`` (TOML, or JSON as written in results), apply ``extends`` and overrides.
+
+    An override is ``"key.path=value"`` (reported as ``--set`` in errors) or a
+    ``(source, "key.path=value")`` pair naming the flag it came from.
+    """
     path = Path(path)
     origins: Origins = {}
     raw = _read_with_extends(path, origins, chain=())
-    for text in overrides:
-        _apply_override(raw, origins, text)
+    for item in overrides:
+        source, text = (SET_SOURCE, item) if isinstance(item, str) else item
+        _apply_override(raw, origins, text, source)
     model = _validate(raw, origins, str(path))
     check_references(model, lambda key: _source_of(origins, key, str(path)))
     resolved = model.model_dump(mode="json", by_alias=True, exclude={"extends"})
@@ -129,27 +137,27 @@ def _deep_merge(
                 _record_origins(value, path, source, origins)
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
+def parse_override(text: str, source: str = SET_SOURCE) -> tuple[list[str], Any]:
     """Split ``key.path=value``; the value is read as a TOML value, else as a plain string."""
     key, sep, value_text = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ScenarioError(SET_SOURCE, text, "expected KEY.PATH=VALUE")
+        raise ScenarioError(source, text, "expected KEY.PATH=VALUE")
     parts = key.split(".")
     if any(not p for p in parts):
-        raise ScenarioError(SET_SOURCE, key, "expected a dotted key path like fleets.x.vessels")
+        raise ScenarioError(source, key, "expected a dotted key path like fleets.x.vessels")
     value_text = value_text.strip()
     try:
         value = tomllib.loads(f"v = {value_text}")["v"]
     except tomllib.TOMLDecodeError:
         if not value_text:
-            raise ScenarioError(SET_SOURCE, key, "expected a value after '='") from None
+            raise ScenarioError(source, key, "expected a value after '='") from None
         value = value_text
     return parts, value
 
 
-def _apply_override(raw: dict[str, Any], origins: Origins, text: str) -> None:
-    parts, value = parse_override(text)
+def _apply_override(raw: dict[str, Any], origins: Origins, text: str, source: str) -> None:
+    parts, value = parse_override(text, source)
     node: Any = raw
     for i, part in enumerate(parts[:-1]):
         if part not in node:
@@ -157,11 +165,11 @@ def _apply_override(raw: dict[str, Any], origins: Origins, text: str) -> None:
         node = node[part]
         if not isinstance(node, dict):
             where = ".".join(parts[: i + 1])
-            raise ScenarioError(SET_SOURCE, ".".join(parts), f"{where} is not a table")
+            raise ScenarioError(source, ".".join(parts), f"{where} is not a table")
     node[parts[-1]] = value
-    origins[tuple(parts)] = SET_SOURCE
+    origins[tuple(parts)] = source
     if isinstance(value, dict):
-        _record_origins(value, tuple(parts), SET_SOURCE, origins)
+        _record_origins(value, tuple(parts), source, origins)
 
 
 def _source_of(origins: Origins, key: str, default: str) -> str:

@@ -56,13 +56,16 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
             fail(f"fleets.{fid}.leg", f"expected a sea leg, {fleet.leg!r} is a rail leg")
 
     for nid, node in scenario.nodes.items():
-        if isinstance(node, PortNode) and node.weather_region is not None:
-            if node.weather_region not in scenario.weather:
-                fail(
-                    f"nodes.{nid}.weather_region",
-                    f"expected a weather region id (one of {sorted(scenario.weather)}), "
-                    f"got {node.weather_region!r}",
-                )
+        if (
+            isinstance(node, PortNode)
+            and node.weather_region is not None
+            and node.weather_region not in scenario.weather
+        ):
+            fail(
+                f"nodes.{nid}.weather_region",
+                f"expected a weather region id (one of {sorted(scenario.weather)}), "
+                f"got {node.weather_region!r}",
+            )
 
     served = {fleet.leg for fleet in scenario.fleets.values()}
     for fid, flow in scenario.flows.items():
@@ -84,6 +87,31 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
                 fail(key, f"expected one leg from {prev!r} to {nid!r}, found {sorted(found)}")
             if isinstance(scenario.legs[found[0]], SeaLeg) and found[0] not in served:
                 fail(key, f"expected a fleet serving sea leg {found[0]!r}")
+
+    for lid, leg in scenario.legs.items():
+        if isinstance(leg, RailLeg):
+            dest = scenario.nodes[leg.to_node]
+            if (
+                dest.yard_capacity_teu is not None
+                and dest.yard_capacity_teu < leg.train_capacity_teu
+            ):
+                fail(
+                    f"nodes.{leg.to_node}.yard_capacity_teu",
+                    f"expected room for a whole train of leg {lid!r} "
+                    f"(>= {leg.train_capacity_teu:g} TEU)",
+                )
+
+    gridlock_h = scenario.scenario.gridlock_days * 24.0
+    rules = [(f"legs.{k}", v) for k, v in scenario.legs.items() if isinstance(v, RailLeg)]
+    rules += [(f"fleets.{k}", v) for k, v in scenario.fleets.items()]
+    for key, item in rules:
+        interval = getattr(item.dispatch, "interval_h", None)
+        if interval is not None and interval >= gridlock_h:
+            fail(
+                "scenario.gridlock_days",
+                f"expected more than the longest timetable interval ({key}: {interval:g} h), "
+                "or every scheduled wait would look like gridlock",
+            )
 
     for did, dis in scenario.disruptions.items():
         table, _, ident = dis.target.partition(".")

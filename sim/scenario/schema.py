@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
 MONTHS = 12
@@ -201,7 +209,8 @@ class NodeBase(Strict):
         "documents), hours, sampled per batch; containers are not ready before it ends",
     )
     dwell_h: Duration = Field(
-        ZERO, description="minimum dwell of each container before it is ready, hours, sampled "
+        ZERO,
+        description="minimum dwell of each container before it is ready, hours, sampled "
         "per container",
     )
 
@@ -217,8 +226,9 @@ class BorderNode(NodeBase):
 
     kind: Literal["border"]
     gauge_change: bool = Field(
-        False, description="true where containers move between 1435 and 1520 mm wagons "
-        "(informational; the wagon pools of the legs on each side carry the effect)"
+        False,
+        description="true where containers move between 1435 and 1520 mm wagons "
+        "(informational; the wagon pools of the legs on each side carry the effect)",
     )
 
 
@@ -355,8 +365,9 @@ class Flow(Strict):
         110.0, gt=0, description="TEU per block train (55 FEU = 110 TEU)"
     )
     headway_cv: float = Field(
-        1.0, ge=0, description="coefficient of variation of block-train headways (1 = Poisson, "
-        "0 = regular)"
+        1.0,
+        ge=0,
+        description="coefficient of variation of block-train headways (1 = Poisson, 0 = regular)",
     )
     study: bool = Field(
         False, description="a China->destination flow whose KPIs are the headline ones"
@@ -444,11 +455,13 @@ class RunSettings(Strict):
         7.0, gt=0, description="stop and report gridlock when nothing moves this long, days"
     )
 
-    @model_validator(mode="after")
-    def _warmup(self) -> RunSettings:
-        if self.warmup_days >= self.horizon_days:
-            raise ValueError("expected warmup_days < horizon_days")
-        return self
+    @field_validator("warmup_days")
+    @classmethod
+    def _warmup(cls, value: float, info: ValidationInfo) -> float:
+        horizon = info.data.get("horizon_days")
+        if horizon is not None and value >= horizon:
+            raise ValueError(f"expected warmup_days ({value:g}) < horizon_days ({horizon:g})")
+        return value
 
 
 class Scenario(Strict):

@@ -1,0 +1,617 @@
+"""Plots of one run (all replications of one scenario) as PNG files.
+
+``write_run_plots(records, scenario, out_dir)`` writes four figures into
+``out_dir`` (the ``plots/`` folder of a result):
+
+* ``throughput.png``   weekly TEU of the study flows delivered, mean and range
+  over replications, with the expected demand and the warm-up shaded;
+* ``transit_time.png`` histogram of study-flow transit times (days, pooled over
+  replications) with mean, median and P95 marked;
+* ``node_performance.png`` mean time at each node and utilisation of every
+  capacity-limited stage (nodes, rail paths, wagon pools, fleets) in route
+  order, the bottleneck highlighted, a reference line at ρ = 0.9;
+* ``queues.png``       TEU held at each node per day (small multiples) with the
+  yard occupancy and the yard capacity.
+
+Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas:
+no pyplot, so nothing is left open in pyplot's global figure registry.
+Records are the dicts returned by :func:`sim.model.corridor.run_replication`
+(see :func:`sim.model.measure.measure`); replications may differ in length
+(a gridlocked run stops early), so every series is padded with NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from sim.model.demand import HOURS_PER_MONTH, HOURS_PER_YEAR
+from sim.scenario.references import legs_between
+from sim.scenario.schema import RailLeg, Scenario, SeaLeg
+
+DPI = 120
+HOURS_PER_DAY = 24.0
+DAYS_PER_WEEK = 7
+RHO_REF = 0.9
+EMPTY_NODE_TEU = 0.5  # a node whose content never exceeds this (TEU) gets no queue panel
+WAIT_DAYS_ABOVE_H = 72.0  # show node times in days when the longest mean exceeds this
+
+C_MAIN = "#1f5f9e"
+C_BAND = "#9ecae1"
+C_DEMAND = "#555555"
+C_YARD = "#e08214"
+C_CAP = "#b2182b"
+C_BAR = "#4c78a8"
+C_NEAR = "#f2a541"
+C_BOTTLENECK = "#d62728"
+C_WARMUP = "#d9d9d9"
+C_GRIDLOCK = "#7b3294"
+
+PLOT_FILES = ("throughput.png", "transit_time.png", "node_performance.png", "queues.png")
+
+
+def write_run_plots(records: list[dict], scenario: Scenario, out_dir: Path) -> list[Path]:
+    """Write the run's four PNG figures into ``out_dir`` (created) and return their paths.
+
+    ``records`` are the replication records of one scenario (at least one),
+    ``scenario`` the validated scenario they were run from.
+    """
+    if not records:
+        raise ValueError("write_run_plots needs at least one replication record")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    builders: list[tuple[str, Callable[[list[dict], Scenario], Figure]]] = [
+        ("throughput.png", throughput_figure),
+        ("transit_time.png", transit_figure),
+        ("node_performance.png", node_performance_figure),
+        ("queues.png", queues_figure),
+    ]
+    written = []
+    for name, build in builders:
+        fig = build(records, scenario)
+        path = out_dir / name
+        _save(fig, path)
+        written.append(path)
+    return written
+
+
+# --------------------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------------------
+
+
+def _save(fig: Figure, path: Path) -> None:
+    FigureCanvasAgg(fig)  # attach the Agg canvas explicitly (no pyplot, no global backend)
+    fig.savefig(path, dpi=DPI, facecolor="white")
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _title(fig: Figure, scenario: Scenario, what: str, records: Sequence[dict]) -> None:
+    n = len(records)
+    reps = f"{n} replication" + ("s" if n != 1 else "")
+    fig.suptitle(
+        f"{what} — scenario '{scenario.scenario.name}' ({reps})", fontsize=13, fontweight="bold"
+    )
+
+
+def _stack(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows of unequal length padded with NaN into one 2-D float array."""
+    width = max((len(a) for a in arrays), default=0)
+    out = np.full((len(arrays), width), np.nan)
+    for i, a in enumerate(arrays):
+        out[i, : len(a)] = np.asarray(a, dtype=float)
+    return out
+
+
+def _summary(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column mean, min and max ignoring NaN (NaN where a column has no value)."""
+    if stack.size == 0:
+        empty = np.empty(stack.shape[1] if stack.ndim == 2 else 0)
+        return empty, empty, empty
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        return np.nanmean(stack, axis=0), np.nanmin(stack, axis=0), np.nanmax(stack, axis=0)
+
+
+def _mean_of(values: Sequence[float | None]) -> float | None:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _warmup_days(records: Sequence[dict]) -> float:
+    return max(float(r.get("warmup_h", 0.0)) for r in records) / HOURS_PER_DAY
+
+
+def _end_days(records: Sequence[dict]) -> float:
+    return max(float(r.get("end_h", 0.0)) for r in records) / HOURS_PER_DAY
+
+
+def _shade_warmup(ax, warm_days: float, label: bool = True) -> None:
+    if warm_days > 0:
+        ax.axvspan(
+            0.0, warm_days, color=C_WARMUP, alpha=0.6, lw=0, zorder=0,
+            label=f"warm-up ({warm_days:g} d, excluded from KPIs)" if label else None,
+        )
+
+
+def _mark_gridlock(ax, records: Sequence[dict], label: bool = True) -> None:
+    days = sorted(
+        {round(float(r["gridlock"]["since_day"]), 1) for r in records if r.get("gridlock")}
+    )
+    for i, day in enumerate(days):
+        ax.axvline(
+            day, color=C_GRIDLOCK, ls=":", lw=1.5, zorder=4,
+            label="gridlock began" if label and i == 0 else None,
+        )
+
+
+def node_order(scenario: Scenario) -> list[str]:
+    """Node ids along the study-flow routes (first seen first), then the remaining nodes."""
+    order: list[str] = []
+    for fid in scenario.study_flow_ids():
+        for nid in scenario.flows[fid].route:
+            if nid not in order:
+                order.append(nid)
+    order += [nid for nid in scenario.nodes if nid not in order]
+    return order
+
+
+def _node_title(scenario: Scenario, nid: str) -> str:
+    return f"{scenario.nodes[nid].kind.capitalize()}: {scenario.node_label(nid)}"
+
+
+def _study_caption(scenario: Scenario) -> str:
+    parts = []
+    for fid in scenario.study_flow_ids():
+        f = scenario.flows[fid]
+        route = f.route
+        parts.append(
+            f"{f.label or fid} ({scenario.node_label(route[0])} → "
+            f"{scenario.node_label(route[-1])}, {f.annual_teu:,.0f} TEU/yr)"
+        )
+    return "Study flows: " + "; ".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# 1. Throughput
+# --------------------------------------------------------------------------------------
+
+
+def _weekly(daily: np.ndarray, end_h: float) -> np.ndarray:
+    """Weekly sums of a daily series over the complete weeks before ``end_h``."""
+    weeks = int(end_h // (DAYS_PER_WEEK * HOURS_PER_DAY))
+    daily = np.asarray(daily, dtype=float)
+    weeks = min(weeks, len(daily) // DAYS_PER_WEEK)
+    return daily[: weeks * DAYS_PER_WEEK].reshape(weeks, DAYS_PER_WEEK).sum(axis=1)
+
+
+def _weekly_demand(scenario: Scenario, weeks: int) -> np.ndarray:
+    """Expected TEU/week created by the study flows (monthly seasonality, 730-h months)."""
+    hours = np.arange(weeks * DAYS_PER_WEEK * int(HOURS_PER_DAY)) + 0.5
+    month = (hours // HOURS_PER_MONTH).astype(int) % 12
+    rate = np.zeros(len(hours))
+    for fid in scenario.study_flow_ids():
+        f = scenario.flows[fid]
+        season = np.asarray(f.seasonality, dtype=float)
+        season = season / season.mean()
+        rate += f.annual_teu / HOURS_PER_YEAR * season[month]
+    return rate.reshape(weeks, -1).sum(axis=1) if weeks else rate[:0]
+
+
+def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
+    """Weekly study-flow deliveries over time, mean and range over replications."""
+    fig = _new_figure(10.5, 5.2)
+    ax = fig.add_subplot()
+    weekly = _stack(
+        [_weekly(r["series"]["study_delivered_teu"], float(r["end_h"])) for r in records]
+    )
+    mean, lo, hi = _summary(weekly)
+    n_weeks = weekly.shape[1]
+    edges = np.arange(n_weeks + 1) * float(DAYS_PER_WEEK)
+    warm = _warmup_days(records)
+    end = _end_days(records)
+    _shade_warmup(ax, warm)
+    if n_weeks:
+        if len(records) > 1:
+            ax.fill_between(
+                edges, np.append(lo, lo[-1]), np.append(hi, hi[-1]), step="post",
+                color=C_BAND, alpha=0.6, lw=0, label="range over replications (min–max)",
+            )
+        ax.stairs(mean, edges, color=C_MAIN, lw=2.2, label="delivered, mean over replications")
+        ax.stairs(
+            _weekly_demand(scenario, n_weeks), edges, color=C_DEMAND, lw=1.3, ls="--",
+            label="expected demand (created)",
+        )
+    kpi = _mean_of([r.get("study", {}).get("throughput_teu_per_week") for r in records])
+    if kpi is not None:
+        ax.hlines(
+            kpi, warm, end, color=C_BOTTLENECK, lw=1.3, ls="-.", zorder=5,
+            label=f"post-warm-up mean: {kpi:,.0f} TEU/week",
+        )
+    _mark_gridlock(ax, records)
+    ax.set_xlim(0, max(end, 1.0))
+    ymax = np.nanmax(np.concatenate([hi, [kpi or 0.0], [1.0]])) if n_weeks else (kpi or 1.0)
+    ax.set_ylim(0, ymax * 1.3)  # headroom for the legend above the data
+    ax.set_xlabel("Days since start of simulation")
+    ax.set_ylabel("TEU delivered per week")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper left", ncols=2, fontsize=9, framealpha=0.95)
+    dropped = end - n_weeks * DAYS_PER_WEEK
+    note = _study_caption(scenario)
+    if n_weeks == 0:
+        note += "  |  run shorter than one week: no weekly totals"
+    elif dropped > 0.05:
+        note += f"  |  last {dropped:.0f} d (incomplete week) not shown"
+    ax.set_title(note, fontsize=9, color="#444444", loc="left")
+    _title(fig, scenario, "Study-flow throughput", records)
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# 2. Transit time
+# --------------------------------------------------------------------------------------
+
+
+def transit_figure(records: list[dict], scenario: Scenario) -> Figure:
+    """Histogram of study-flow transit times pooled over replications."""
+    fig = _new_figure(9.5, 5.2)
+    ax = fig.add_subplot()
+    parts = [np.asarray(r.get("transit_days", ()), dtype=float) for r in records]
+    data = np.concatenate(parts) if parts else np.empty(0)
+    data = data[np.isfinite(data)]
+    ax.set_xlabel("Transit time, creation → delivery (days)")
+    ax.set_ylabel("Containers (count)")
+    _title(fig, scenario, "Study-flow transit time", records)
+    if len(data) == 0:
+        ax.text(
+            0.5, 0.5, "No deliveries of the study flows after the warm-up",
+            transform=ax.transAxes, ha="center", va="center", fontsize=13, color="#444444",
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(_study_caption(scenario), fontsize=9, color="#444444", loc="left")
+        return fig
+    edges = np.histogram_bin_edges(data, bins="fd")
+    if not 10 <= len(edges) - 1 <= 80:
+        edges = np.histogram_bin_edges(data, bins=min(80, max(10, int(np.sqrt(len(data))))))
+    ax.hist(data, bins=edges, color=C_BAR, alpha=0.85, edgecolor="white", lw=0.4)
+    stats = [
+        ("mean", float(data.mean()), "#2ca02c", "-"),
+        ("median", float(np.percentile(data, 50)), "#222222", "--"),
+        ("P95", float(np.percentile(data, 95)), C_BOTTLENECK, "-."),
+    ]
+    for name, value, colour, ls in stats:
+        ax.axvline(value, color=colour, ls=ls, lw=2, label=f"{name}: {value:.1f} d")
+    ax.legend(loc="upper right", fontsize=10, framealpha=0.95, title="Pooled statistics")
+    ymax = ax.get_ylim()[1]
+    ax.set_ylim(0, ymax * 1.15)
+    span = float(data.max() - data.min())
+    pad = max(span * 0.05, 0.25)
+    ax.set_xlim(float(data.min()) - pad, float(data.max()) + pad)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_title(
+        f"{_study_caption(scenario)}  |  {len(data):,} containers delivered after warm-up",
+        fontsize=9, color="#444444", loc="left",
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# 3. Node performance
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stage:
+    key: str  # "nodes.x", "legs.x", "fleets.x", "wagon_pools.x" (as in record["bottleneck"])
+    label: str
+    util: float | None = None
+    util_lo: float | None = None
+    util_hi: float | None = None
+    util_of: str | None = None
+    wait_h: float | None = None
+    wait_lo: float | None = None
+    wait_hi: float | None = None
+
+
+def _section(key: str) -> tuple[str, str]:
+    section, _, ident = key.partition(".")
+    return section, ident
+
+
+def _values(records: Sequence[dict], key: str, field: str) -> list[float]:
+    section, ident = _section(key)
+    out = []
+    for r in records:
+        v = r.get(section, {}).get(ident, {}).get(field)
+        if v is not None and math.isfinite(float(v)):
+            out.append(float(v))
+    return out
+
+
+def _stage_keys(scenario: Scenario, records: Sequence[dict]) -> list[str]:
+    """Stage keys in corridor order: each node, then the stages of the leg leaving it."""
+
+    def has_util(key: str) -> bool:
+        return bool(_values(records, key, "utilisation"))
+
+    keys: list[str] = []
+
+    def add(key: str) -> None:
+        if key not in keys:
+            keys.append(key)
+
+    def add_leg(lid: str) -> None:
+        leg = scenario.legs[lid]
+        if isinstance(leg, RailLeg):
+            if has_util(f"legs.{lid}"):
+                add(f"legs.{lid}")
+            if leg.wagon_pool is not None:
+                add(f"wagon_pools.{leg.wagon_pool}")
+        elif isinstance(leg, SeaLeg):
+            for fid, fleet in scenario.fleets.items():
+                if fleet.leg == lid:
+                    add(f"fleets.{fid}")
+
+    for fid in scenario.study_flow_ids():
+        route = scenario.flows[fid].route
+        for a, b in zip(route, route[1:], strict=False):
+            add(f"nodes.{a}")
+            for lid in legs_between(scenario, a, b):
+                add_leg(lid)
+        add(f"nodes.{route[-1]}")
+    for nid in node_order(scenario):
+        add(f"nodes.{nid}")
+    for lid in scenario.legs:
+        add_leg(lid)
+    for fid in scenario.fleets:
+        add(f"fleets.{fid}")
+    for pid in scenario.wagon_pools:
+        add(f"wagon_pools.{pid}")
+    # keep only stages the records know about; non-node stages need a utilisation
+    return [
+        k for k in keys
+        if any(_section(k)[1] in r.get(_section(k)[0], {}) for r in records)
+        and (k.startswith("nodes.") or has_util(k))
+    ]
+
+
+def _stage_label(scenario: Scenario, key: str) -> str:
+    section, ident = _section(key)
+    if section == "nodes":
+        return _node_title(scenario, ident)
+    if section == "fleets":
+        fleet = scenario.fleets[ident]
+        return f"Fleet: {fleet.label or ident}"
+    if section == "wagon_pools":
+        pool = scenario.wagon_pools[ident]
+        return f"Wagon pool: {pool.label or ident}"
+    leg = scenario.legs[ident]
+    name = leg.label or (
+        f"{scenario.node_label(leg.from_node)} → {scenario.node_label(leg.to_node)}"
+    )
+    return f"Rail paths: {name}"
+
+
+def _stages(scenario: Scenario, records: Sequence[dict]) -> list[_Stage]:
+    stages = []
+    for key in _stage_keys(scenario, records):
+        s = _Stage(key=key, label=_stage_label(scenario, key))
+        u = _values(records, key, "utilisation")
+        if u:
+            s.util, s.util_lo, s.util_hi = float(np.mean(u)), min(u), max(u)
+        if key.startswith("nodes."):
+            w = _values(records, key, "wait_h_mean")
+            if w:
+                s.wait_h, s.wait_lo, s.wait_hi = float(np.mean(w)), min(w), max(w)
+            _, nid = _section(key)
+            ofs = [r["nodes"][nid].get("utilisation_of") for r in records if nid in r["nodes"]]
+            ofs = [o for o in ofs if o]
+            s.util_of = max(set(ofs), key=ofs.count) if ofs else None
+        stages.append(s)
+    return stages
+
+
+def _bottleneck(stages: Sequence[_Stage], records: Sequence[dict]) -> tuple[str | None, int]:
+    """The stage of highest mean utilisation, and in how many replications it was the top."""
+    rated = [s for s in stages if s.util is not None]
+    if not rated:
+        return None, 0
+    top = max(rated, key=lambda s: s.util or 0.0)
+    votes = sum(1 for r in records if (r.get("bottleneck") or {}).get("element") == top.key)
+    return top.key, votes
+
+
+def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
+    """Mean time at each node and utilisation of each capacity-limited stage."""
+    stages = _stages(scenario, records)
+    n = max(len(stages), 1)
+    fig = _new_figure(13.0, 2.3 + 0.42 * n)
+    ax_w, ax_u = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1, 1.15]})
+    y = np.arange(len(stages))
+    top_key, votes = _bottleneck(stages, records)
+    multi = len(records) > 1
+
+    waits = [s.wait_h for s in stages if s.wait_h is not None]
+    in_days = bool(waits) and max(waits) > WAIT_DAYS_ABOVE_H
+    scale, unit = (HOURS_PER_DAY, "days") if in_days else (1.0, "hours")
+
+    for ax in (ax_w, ax_u):
+        for i, s in enumerate(stages):
+            if s.key == top_key:
+                ax.axhspan(i - 0.5, i + 0.5, color=C_BOTTLENECK, alpha=0.08, lw=0, zorder=0)
+
+    # left: mean time at node
+    w_max = max(waits, default=0.0) / scale
+    for i, s in enumerate(stages):
+        if not s.key.startswith("nodes."):
+            ax_w.text(0.0, i, "  (transport stage)", va="center", fontsize=8, color="#999999")
+            continue
+        if s.wait_h is None:
+            ax_w.text(0.0, i, "  no containers passed", va="center", fontsize=8, color="#999999")
+            continue
+        colour = C_BOTTLENECK if s.key == top_key else C_BAR
+        val = s.wait_h / scale
+        xerr = None
+        if multi and s.wait_lo is not None and s.wait_hi is not None:
+            xerr = [[val - s.wait_lo / scale], [s.wait_hi / scale - val]]
+        ax_w.barh(i, val, color=colour, height=0.65, xerr=xerr,
+                  error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1})
+        hi = (s.wait_hi / scale) if (multi and s.wait_hi is not None) else val
+        ax_w.text(hi + w_max * 0.02, i, f"{val:.1f}", va="center", fontsize=9)
+    ax_w.set_xlim(0, max(w_max, 1e-9) * 1.18 if w_max > 0 else 1.0)
+    ax_w.set_xlabel(f"Mean time at node per container, arrival → departure ({unit})")
+    ax_w.set_title("Time spent at nodes", fontsize=11)
+    ax_w.grid(True, axis="x", alpha=0.3)
+
+    # right: utilisation
+    u_vals = [s.util_hi if multi and s.util_hi is not None else s.util
+              for s in stages if s.util is not None]
+    u_max = max([RHO_REF, *u_vals])
+    xlim = max(1.0, u_max) * 1.22
+    for i, s in enumerate(stages):
+        if s.util is None:
+            ax_u.text(0.005, i, "  no finite capacity", va="center", fontsize=8, color="#999999")
+            continue
+        if s.key == top_key:
+            colour = C_BOTTLENECK
+        elif s.util >= RHO_REF:
+            colour = C_NEAR
+        else:
+            colour = C_BAR
+        xerr = None
+        if multi and s.util_lo is not None and s.util_hi is not None:
+            xerr = [[s.util - s.util_lo], [s.util_hi - s.util]]
+        ax_u.barh(i, s.util, color=colour, height=0.65, xerr=xerr,
+                  error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1})
+        text = f"{s.util:.2f}"
+        if s.util_of:
+            text += f" ({s.util_of})"
+        if s.key == top_key:
+            text += "  ◀ BOTTLENECK"
+            if multi:
+                text += f" (top in {votes}/{len(records)} reps)"
+        end = s.util_hi if multi and s.util_hi is not None else s.util
+        ax_u.text(end + xlim * 0.01, i, text, va="center", fontsize=9,
+                  fontweight="bold" if s.key == top_key else "normal",
+                  color=C_BOTTLENECK if s.key == top_key else "black")
+    ax_u.axvline(RHO_REF, color="#333333", ls="--", lw=1.2, zorder=3)
+    ax_u.text(RHO_REF, 1.0, f" ρ = {RHO_REF}", transform=ax_u.get_xaxis_transform(),
+              ha="left", va="bottom", fontsize=9)
+    ax_u.set_xlim(0, xlim)
+    ax_u.set_xlabel("Utilisation ρ (busy share of capacity, post-warm-up)")
+    ax_u.set_title("Utilisation of capacity-limited stages", fontsize=11)
+    ax_u.grid(True, axis="x", alpha=0.3)
+
+    ax_w.set_yticks(y, [s.label for s in stages])
+    ax_w.set_ylim(len(stages) - 0.5, -0.5)  # route order top to bottom
+    ax_w.tick_params(axis="y", labelsize=10)
+    handles = [
+        Patch(color=C_BAR, label=f"ρ < {RHO_REF}"),
+        Patch(color=C_NEAR, label=f"ρ ≥ {RHO_REF}"),
+        Patch(color=C_BOTTLENECK, label="bottleneck (highest mean ρ)"),
+    ]
+    note = "bars: mean over replications" + ("; whiskers: min–max" if multi else "")
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=9,
+               title=note, title_fontsize=8, frameon=False)
+    _title(fig, scenario, "Node and stage performance", records)
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# 4. Queues
+# --------------------------------------------------------------------------------------
+
+
+def _node_stack(records: Sequence[dict], nid: str, field: str) -> np.ndarray:
+    return _stack([np.asarray(r["series"]["nodes"].get(nid, {}).get(field, ()), dtype=float)
+                   for r in records])
+
+
+def nodes_with_content(records: Sequence[dict], scenario: Scenario) -> list[str]:
+    """Nodes (route order) that ever hold more than a trace of containers in any replication."""
+    out = []
+    for nid in node_order(scenario):
+        peak = 0.0
+        for field in ("teu_at_node", "yard_teu"):
+            s = _node_stack(records, nid, field)
+            if s.size and np.isfinite(s).any():
+                peak = max(peak, float(np.nanmax(s)))
+        if peak > EMPTY_NODE_TEU:
+            out.append(nid)
+    return out
+
+
+def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
+    """TEU held at each node per day, one panel per node that ever holds containers."""
+    nids = nodes_with_content(records, scenario)
+    warm = _warmup_days(records)
+    end = _end_days(records)
+    if not nids:
+        fig = _new_figure(10.0, 3.5)
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "No containers held at any node", transform=ax.transAxes,
+                ha="center", va="center", fontsize=13, color="#444444")
+        ax.set_xlabel("Days since start of simulation")
+        ax.set_ylabel("TEU")
+        ax.set_xlim(0, max(end, 1.0))
+        _title(fig, scenario, "TEU at nodes", records)
+        return fig
+    ncols = 1 if len(nids) <= 4 else 2
+    nrows = math.ceil(len(nids) / ncols)
+    fig = _new_figure(11.0 if ncols == 1 else 14.0, 1.2 + 2.0 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, squeeze=False)).ravel()
+    multi = len(records) > 1
+    for k, nid in enumerate(nids):
+        ax = axes[k]
+        node = scenario.nodes[nid]
+        content = _node_stack(records, nid, "teu_at_node")
+        yard = _node_stack(records, nid, "yard_teu")
+        mean, lo, hi = _summary(content)
+        x = np.arange(content.shape[1]) + 0.5
+        _shade_warmup(ax, warm, label=k == 0)
+        if multi and len(x):
+            ax.fill_between(x, lo, hi, color=C_BAND, alpha=0.5, lw=0,
+                            label="at node, range over replications" if k == 0 else None)
+        ax.plot(x, mean, color=C_MAIN, lw=1.6,
+                label="at node (all containers), mean" if k == 0 else None)
+        ymax = float(np.nanmax(hi)) if len(x) and np.isfinite(hi).any() else 0.0
+        ymean, _, _ = _summary(yard)
+        if len(ymean) and np.isfinite(ymean).any() and np.nanmax(ymean) > EMPTY_NODE_TEU:
+            ax.plot(np.arange(len(ymean)) + 0.5, ymean, color=C_YARD, lw=1.2, ls="-",
+                    alpha=0.9, label="in yard, mean" if k == 0 else None)
+            ymax = max(ymax, float(np.nanmax(ymean)))
+        cap = node.yard_capacity_teu
+        if cap is not None:
+            ax.axhline(cap, color=C_CAP, ls="--", lw=1.3)
+            ax.text(0.995, cap, f"yard capacity {cap:,.0f} TEU", color=C_CAP, fontsize=8,
+                    ha="right", va="bottom", transform=ax.get_yaxis_transform())
+            ymax = max(ymax, cap)
+        _mark_gridlock(ax, records, label=k == 0)
+        ax.set_ylim(0, max(ymax, 1.0) * 1.15)
+        ax.set_title(_node_title(scenario, nid), fontsize=10, loc="left")
+        ax.set_ylabel("TEU")
+        ax.grid(True, alpha=0.3)
+        ax.set_xlim(0, max(end, 1.0))
+    for ax in axes[len(nids):]:
+        ax.set_visible(False)
+    for ax in axes[max(0, len(nids) - ncols): len(nids)]:
+        ax.set_xlabel("Days since start of simulation")
+        ax.xaxis.set_tick_params(labelbottom=True)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 4),
+               fontsize=9, frameon=False)
+    _title(fig, scenario, "TEU at nodes, daily mean", records)
+    return fig
+

@@ -1,0 +1,113 @@
+"""Write a results folder atomically: summary.json, CSVs, resolved scenario, plots/.
+
+Everything is written into a hidden sibling folder first and renamed into
+place at the end, so an interrupted or crashed run leaves no half-written
+results folder behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def default_out_dir(root: Path, scenario_name: str) -> Path:
+    """``root/<scenario>/<UTC timestamp>`` (with a suffix if that already exists)."""
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
+    base = root / scenario_name / stamp
+    out, k = base, 1
+    while out.exists():
+        k += 1
+        out = base.with_name(f"{stamp}-{k}")
+    return out
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to null."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _fmt(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else repr(round(v, 6))
+    return v
+
+
+def write_replications_csv(path: Path, records: list[dict], seed: int) -> None:
+    """One row per replication: system and study KPIs, bottleneck, gridlock, cost."""
+    system_keys = list(records[0]["system"])
+    study_keys = list(records[0]["study"])
+    header = ["replication", "seed"] + system_keys + [f"study_{k}" for k in study_keys]
+    header += ["bottleneck", "bottleneck_utilisation", "gridlock", "wall_s", "events"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for r in records:
+            w.writerow(
+                [r["replication"], seed]
+                + [_fmt(r["system"][k]) for k in system_keys]
+                + [_fmt(r["study"][k]) for k in study_keys]
+                + [
+                    r["bottleneck"]["element"] or "",
+                    _fmt(r["bottleneck"]["utilisation"]),
+                    "yes" if r["gridlock"] else "no",
+                    _fmt(r["perf"]["wall_s"]),
+                    r["perf"]["events"],
+                ]
+            )
+
+
+def write_timeseries_csv(path: Path, records: list[dict]) -> None:
+    """Daily per node and replication: mean TEU at the node, yard TEU, TEU departed."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["replication", "day", "node", "teu_at_node", "yard_teu", "departed_teu"])
+        for r in records:
+            for nid, s in r["series"]["nodes"].items():
+                cols = [np.round(s[k], 3) for k in ("teu_at_node", "yard_teu", "departed_teu")]
+                for day in range(len(cols[0])):
+                    w.writerow([r["replication"], day, nid] + [repr(float(c[day])) for c in cols])
+
+
+def write_atomically(out_dir: Path, fill: Callable[[Path], None]) -> Path:
+    """Let ``fill`` write into a temporary folder, then move it to ``out_dir``."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        fill(tmp)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, old / "previous")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

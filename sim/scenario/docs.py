@@ -1,0 +1,174 @@
+"""Generate ``docs/scenarios.md`` from the schema: every key with type, unit and default.
+
+Run ``python -m sim.scenario.docs`` to rewrite the file; a test fails when the
+committed file differs from what this produces.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from sim.scenario import schema as S
+
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+
+SECTIONS: list[tuple[str, type[BaseModel], str]] = [
+    (
+        "Top level",
+        S.Scenario,
+        "The file itself. Tables keyed by id give every value a dotted "
+        "path for `--set` (e.g. `fleets.caspian_feeders.vessels`).",
+    ),
+    ("[scenario]", S.RunSettings, "Run settings."),
+    ('[nodes.<id>] kind = "terminal"', S.TerminalNode, S.TerminalNode.__doc__ or ""),
+    ('[nodes.<id>] kind = "border"', S.BorderNode, S.BorderNode.__doc__ or ""),
+    ('[nodes.<id>] kind = "port"', S.PortNode, S.PortNode.__doc__ or ""),
+    ('[legs.<id>] mode = "rail"', S.RailLeg, S.RailLeg.__doc__ or ""),
+    ('[legs.<id>] mode = "sea"', S.SeaLeg, S.SeaLeg.__doc__ or ""),
+    ("[fleets.<id>]", S.Fleet, S.Fleet.__doc__ or ""),
+    ("[wagon_pools.<id>]", S.WagonPool, S.WagonPool.__doc__ or ""),
+    ("[flows.<id>]", S.Flow, S.Flow.__doc__ or ""),
+    ("[weather.<id>]", S.WeatherRegion, S.WeatherRegion.__doc__ or ""),
+    ('[disruptions.<id>] kind = "outage"', S.OutageDisruption, S.OutageDisruption.__doc__ or ""),
+    ('[disruptions.<id>] kind = "window"', S.WindowDisruption, S.WindowDisruption.__doc__ or ""),
+    ('[disruptions.<id>] kind = "factor"', S.FactorDisruption, S.FactorDisruption.__doc__ or ""),
+    ('dispatch = {rule = "full"}', S.DispatchFull, S.DispatchFull.__doc__ or ""),
+    (
+        'dispatch = {rule = "timetable", ...}',
+        S.DispatchTimetable,
+        S.DispatchTimetable.__doc__ or "",
+    ),
+    (
+        'dispatch = {rule = "full_or_timeout", ...}',
+        S.DispatchFullOrTimeout,
+        S.DispatchFullOrTimeout.__doc__ or "",
+    ),
+    ('Duration: a number, or {dist = "fixed", ...}', S.FixedDist, S.FixedDist.__doc__ or ""),
+    ('{dist = "exponential", ...}', S.ExponentialDist, S.ExponentialDist.__doc__ or ""),
+    ('{dist = "triangular", ...}', S.TriangularDist, S.TriangularDist.__doc__ or ""),
+    ('{dist = "uniform", ...}', S.UniformDist, S.UniformDist.__doc__ or ""),
+    ('{dist = "lognormal", ...}', S.LognormalDist, S.LognormalDist.__doc__ or ""),
+    ('{dist = "gamma", ...}', S.GammaDist, S.GammaDist.__doc__ or ""),
+]
+
+TAGS = {"kind", "mode", "rule", "dist"}
+
+
+def _type_name(annotation: object) -> str:
+    text = str(annotation)
+    if annotation in (int, float, str, bool):
+        return annotation.__name__  # type: ignore[union-attr]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner = typing.get_args(annotation)[0]
+        if "Dist" in str(inner):
+            return "duration"
+        return _type_name(inner)
+    if origin is typing.Literal:
+        return " \\| ".join(repr(a).replace("'", '"') for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        names = [getattr(a, "__name__", "") for a in args]
+        if all(n.endswith("Dist") for n in names):
+            return "duration"
+        if all(n.startswith("Dispatch") for n in names):
+            return "dispatch table"
+        return " \\| ".join(_type_name(a) for a in args)
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(annotation)[0])}"
+    if origin is dict:
+        return f"tables by id ({_type_name(typing.get_args(annotation)[1])})"
+    if "Dist" in text:
+        return "duration"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return text.replace("typing.", "")
+
+
+def _default(field) -> str:
+    if field.is_required():
+        return "**required**"
+    value = field.default_factory() if field.default_factory is not None else field.default
+    if value is PydanticUndefined:
+        return "**required**"
+    if value is None:
+        return "none"
+    if isinstance(value, S.FixedDist):
+        return f"`{value.value:g}`"
+    if isinstance(value, BaseModel):
+        inner = ", ".join(f'{k} = "{v}"' for k, v in value.model_dump(by_alias=True).items())
+        return f"`{{{inner}}}`"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
+
+
+def _bounds(field) -> str:
+    parts = []
+    for m in field.metadata:
+        for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            v = getattr(m, attr, None)
+            if v is not None:
+                parts.append(f"{sym} {v}")
+    return "; ".join(parts)
+
+
+def render() -> str:
+    """The whole markdown document."""
+    out = [
+        "# Scenario file reference",
+        "",
+        "<!-- generated by `python -m sim.scenario.docs` from sim/scenario/schema.py;"
+        " do not edit by hand -->",
+        "",
+        "Scenario files are TOML. Units are in the key names: `_h` hours, `_days` days, "
+        "`_teu` twenty-foot equivalent units (an FEU is 2 TEU), `_km`, `_nm` nautical miles, "
+        "`_per_day`, `_per_month`. Model time is in hours from 1 January 00:00; months are "
+        "730 h. Unknown keys are errors. A *duration* is a bare number (constant) or a "
+        'distribution table, e.g. `run_time_h = {dist = "triangular", low = 60, mode = 84, '
+        "high = 120}`.",
+        "",
+        '`extends = "baseline.toml"` takes a base file (path relative to this file) and '
+        "overrides values key by key; `corridor run FILE --set fleets.x.vessels=8` overrides "
+        "one value from the command line (validated the same way).",
+        "",
+    ]
+    for title, model, doc in SECTIONS:
+        out += [f"## {title}", "", " ".join(doc.split()), ""]
+        out += ["| key | type | default | constraint | meaning |", "|---|---|---|---|---|"]
+        fields = sorted(
+            model.model_fields.items(), key=lambda kv: (kv[1].alias or kv[0]) not in TAGS
+        )
+        for name, field in fields:
+            key = field.alias or name
+            if key in TAGS and title.startswith(("[", "dispatch", "{", "Duration")):
+                literal = typing.get_args(field.annotation)
+                if literal:
+                    out.append(
+                        f'| `{key}` | `"{literal[0]}"` | required | | selects this table type |'
+                    )
+                    continue
+            desc = (field.description or "").replace("|", "\\|")
+            out.append(
+                f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | "
+                f"{_bounds(field)} | {desc} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> int:
+    DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DOC_PATH.write_text(render(), encoding="utf-8")
+    sys.stdout.write(f"wrote {DOC_PATH}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
