@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.model.demand import HOURS_PER_MONTH, HOURS_PER_YEAR
@@ -228,10 +229,13 @@ def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
                 edges, np.append(lo, lo[-1]), np.append(hi, hi[-1]), step="post",
                 color=C_BAND, alpha=0.6, lw=0, label="range over replications (min–max)",
             )
-        ax.stairs(mean, edges, color=C_MAIN, lw=2.2, label="delivered, mean over replications")
         ax.stairs(
-            _weekly_demand(scenario, n_weeks), edges, color=C_DEMAND, lw=1.3, ls="--",
-            label="expected demand (created)",
+            mean, edges, baseline=None, color=C_MAIN, lw=2.2,
+            label="delivered, mean over replications" if len(records) > 1 else "delivered",
+        )
+        ax.stairs(
+            _weekly_demand(scenario, n_weeks), edges, baseline=None, color=C_DEMAND, lw=1.3,
+            ls="--", label="expected demand (created)",
         )
     kpi = _mean_of([r.get("study", {}).get("throughput_teu_per_week") for r in records])
     if kpi is not None:
@@ -293,7 +297,7 @@ def transit_figure(records: list[dict], scenario: Scenario) -> Figure:
     ]
     for name, value, colour, ls in stats:
         ax.axvline(value, color=colour, ls=ls, lw=2, label=f"{name}: {value:.1f} d")
-    ax.legend(loc="upper right", fontsize=10, framealpha=0.95, title="Pooled statistics")
+    ax.legend(loc="best", fontsize=10, framealpha=0.95, title="Pooled statistics")
     ymax = ax.get_ylim()[1]
     ax.set_ylim(0, ymax * 1.15)
     span = float(data.max() - data.min())
@@ -404,6 +408,23 @@ def _stage_label(scenario: Scenario, key: str) -> str:
     return f"Rail paths: {name}"
 
 
+def _stage_note(scenario: Scenario, key: str) -> str:
+    """What a transport stage is, for the (empty) time-at-node panel."""
+    section, ident = _section(key)
+
+    def ends(lid: str) -> str:
+        leg = scenario.legs[lid]
+        return f"{scenario.node_label(leg.from_node)} → {scenario.node_label(leg.to_node)}"
+
+    if section == "fleets":
+        return f"vessels on {ends(scenario.fleets[ident].leg)}"
+    if section == "wagon_pools":
+        used = [ends(lid) for lid, leg in scenario.legs.items()
+                if isinstance(leg, RailLeg) and leg.wagon_pool == ident]
+        return "wagons for " + ", ".join(used) if used else "wagon pool"
+    return f"train paths/day on {ends(ident)}"
+
+
 def _stages(scenario: Scenario, records: Sequence[dict]) -> list[_Stage]:
     stages = []
     for key in _stage_keys(scenario, records):
@@ -453,10 +474,13 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
                 ax.axhspan(i - 0.5, i + 0.5, color=C_BOTTLENECK, alpha=0.08, lw=0, zorder=0)
 
     # left: mean time at node
-    w_max = max(waits, default=0.0) / scale
+    w_ends = [s.wait_hi if multi and s.wait_hi is not None else s.wait_h
+              for s in stages if s.wait_h is not None]
+    w_max = max(w_ends, default=0.0) / scale
     for i, s in enumerate(stages):
         if not s.key.startswith("nodes."):
-            ax_w.text(0.0, i, "  (transport stage)", va="center", fontsize=8, color="#999999")
+            ax_w.text(0.0, i, f"  ({_stage_note(scenario, s.key)})", va="center", fontsize=8,
+                      color="#888888")
             continue
         if s.wait_h is None:
             ax_w.text(0.0, i, "  no containers passed", va="center", fontsize=8, color="#999999")
@@ -503,12 +527,17 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
             if multi:
                 text += f" (top in {votes}/{len(records)} reps)"
         end = s.util_hi if multi and s.util_hi is not None else s.util
-        ax_u.text(end + xlim * 0.01, i, text, va="center", fontsize=9,
-                  fontweight="bold" if s.key == top_key else "normal",
-                  color=C_BOTTLENECK if s.key == top_key else "black")
+        bold = "bold" if s.key == top_key else "normal"
+        # ~0.0085 axis units per character at this width: keep the label inside the axes
+        if end + xlim * (0.015 + 0.0085 * len(text)) <= xlim:
+            ax_u.text(end + xlim * 0.015, i, text, va="center", fontsize=9, fontweight=bold,
+                      color=C_BOTTLENECK if s.key == top_key else "black")
+        else:
+            ax_u.text(s.util_lo if multi and s.util_lo is not None else s.util, i,
+                      text + "  ", va="center", ha="right", fontsize=9, fontweight=bold,
+                      color="white", zorder=5,
+                      bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.0})
     ax_u.axvline(RHO_REF, color="#333333", ls="--", lw=1.2, zorder=3)
-    ax_u.text(RHO_REF, 1.0, f" ρ = {RHO_REF}", transform=ax_u.get_xaxis_transform(),
-              ha="left", va="bottom", fontsize=9)
     ax_u.set_xlim(0, xlim)
     ax_u.set_xlabel("Utilisation ρ (busy share of capacity, post-warm-up)")
     ax_u.set_title("Utilisation of capacity-limited stages", fontsize=11)
@@ -521,9 +550,10 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
         Patch(color=C_BAR, label=f"ρ < {RHO_REF}"),
         Patch(color=C_NEAR, label=f"ρ ≥ {RHO_REF}"),
         Patch(color=C_BOTTLENECK, label="bottleneck (highest mean ρ)"),
+        Line2D([], [], color="#333333", ls="--", lw=1.2, label=f"reference ρ = {RHO_REF}"),
     ]
     note = "bars: mean over replications" + ("; whiskers: min–max" if multi else "")
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=9,
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9,
                title=note, title_fontsize=8, frameon=False)
     _title(fig, scenario, "Node and stage performance", records)
     return fig
@@ -578,27 +608,24 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
         node = scenario.nodes[nid]
         content = _node_stack(records, nid, "teu_at_node")
         yard = _node_stack(records, nid, "yard_teu")
-        mean, lo, hi = _summary(content)
+        mean, _, _ = _summary(content)
         x = np.arange(content.shape[1]) + 0.5
-        _shade_warmup(ax, warm, label=k == 0)
-        if multi and len(x):
-            ax.fill_between(x, lo, hi, color=C_BAND, alpha=0.5, lw=0,
-                            label="at node, range over replications" if k == 0 else None)
-        ax.plot(x, mean, color=C_MAIN, lw=1.6,
-                label="at node (all containers), mean" if k == 0 else None)
-        ymax = float(np.nanmax(hi)) if len(x) and np.isfinite(hi).any() else 0.0
+        _shade_warmup(ax, warm, label=False)
+        ymax = float(np.nanmax(mean)) if len(x) and np.isfinite(mean).any() else 0.0
         ymean, _, _ = _summary(yard)
         if len(ymean) and np.isfinite(ymean).any() and np.nanmax(ymean) > EMPTY_NODE_TEU:
-            ax.plot(np.arange(len(ymean)) + 0.5, ymean, color=C_YARD, lw=1.2, ls="-",
-                    alpha=0.9, label="in yard, mean" if k == 0 else None)
+            # filled underneath: the gap up to the line is what waits outside the yard
+            ax.fill_between(np.arange(len(ymean)) + 0.5, 0.0, ymean, color=C_YARD, alpha=0.35,
+                            lw=0, step=None)
             ymax = max(ymax, float(np.nanmax(ymean)))
+        ax.plot(x, mean, color=C_MAIN, lw=1.3)
         cap = node.yard_capacity_teu
         if cap is not None:
             ax.axhline(cap, color=C_CAP, ls="--", lw=1.3)
             ax.text(0.995, cap, f"yard capacity {cap:,.0f} TEU", color=C_CAP, fontsize=8,
                     ha="right", va="bottom", transform=ax.get_yaxis_transform())
             ymax = max(ymax, cap)
-        _mark_gridlock(ax, records, label=k == 0)
+        _mark_gridlock(ax, records, label=False)
         ax.set_ylim(0, max(ymax, 1.0) * 1.15)
         ax.set_title(_node_title(scenario, nid), fontsize=10, loc="left")
         ax.set_ylabel("TEU")
@@ -609,9 +636,19 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
     for ax in axes[max(0, len(nids) - ncols): len(nids)]:
         ax.set_xlabel("Days since start of simulation")
         ax.xaxis.set_tick_params(labelbottom=True)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 4),
+    handles = [
+        Line2D([], [], color=C_MAIN, lw=1.3, label="at node, all containers"),
+        Patch(color=C_YARD, alpha=0.35, label="of which in the yard"),
+    ]
+    if any(scenario.nodes[nid].yard_capacity_teu is not None for nid in nids):
+        handles.append(Line2D([], [], color=C_CAP, ls="--", lw=1.3, label="yard capacity"))
+    if warm > 0:
+        handles.append(Patch(color=C_WARMUP, alpha=0.6, label=f"warm-up ({warm:g} d)"))
+    if any(r.get("gridlock") for r in records):
+        handles.append(Line2D([], [], color=C_GRIDLOCK, ls=":", lw=1.5, label="gridlock began"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3),
                fontsize=9, frameon=False)
-    _title(fig, scenario, "TEU at nodes, daily mean", records)
+    what = "TEU at nodes, daily mean" + (" over replications" if multi else "")
+    _title(fig, scenario, what, records)
     return fig
 

@@ -8,6 +8,7 @@ path and what was expected, so the CLI can print one line and exit 2.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import tomllib
@@ -162,6 +163,7 @@ def _apply_override(raw: dict[str, Any], origins: Origins, text: str, source: st
     for i, part in enumerate(parts[:-1]):
         if part not in node:
             node[part] = {}
+            origins[tuple(parts[: i + 1])] = source
         node = node[part]
         if not isinstance(node, dict):
             where = ".".join(parts[: i + 1])
@@ -205,11 +207,27 @@ def _clean_location(raw: Any, loc: tuple[Any, ...]) -> list[str]:
     return path
 
 
+def _schema_keys() -> list[str]:
+    """Every key any table of the schema accepts (for "did you mean" hints)."""
+    from pydantic import BaseModel
+
+    from sim.scenario import schema
+
+    keys: set[str] = set()
+    for obj in vars(schema).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            keys.update(f.alias or n for n, f in obj.model_fields.items())
+    return sorted(keys)
+
+
 def _describe(error: dict[str, Any]) -> str:
     kind = error["type"]
     msg: str = error["msg"]
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling against docs/scenarios.md)"
+        bad = str(error["loc"][-1])
+        near = difflib.get_close_matches(bad, _schema_keys(), n=1)
+        hint = f"did you mean {near[0]!r}?" if near else "see docs/scenarios.md"
+        return f"unknown key ({hint})"
     if kind == "missing":
         return "missing required key"
     if kind == "union_tag_invalid":
@@ -232,7 +250,8 @@ def _validate(raw: dict[str, Any], origins: Origins, default_source: str) -> Sce
         return Scenario.model_validate(raw, strict=True)
     except ValidationError as exc:
         errors = exc.errors()
-        first = errors[0]
+        # a misspelt key also shows up as a missing one: report the misspelling
+        first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
         loc = tuple(first["loc"])
         path = _clean_location(raw, loc)
         if first["type"] == "union_tag_invalid":
