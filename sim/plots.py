@@ -3,8 +3,9 @@
 ``write_run_plots(records, scenario, out_dir)`` writes four figures into
 ``out_dir`` (the ``plots/`` folder of a result):
 
-* ``throughput.png``   weekly TEU of the study flows delivered, mean and range
-  over replications, with the expected demand and the warm-up shaded;
+* ``throughput.png``   weekly TEU of the study flows delivered, mean over
+  replications with a band (95% t-interval of the mean from 3 replications,
+  min–max with 2), the expected demand and the warm-up shaded;
 * ``transit_time.png`` histogram of study-flow transit times (days, pooled over
   replications) with mean, median and P95 marked;
 * ``node_performance.png`` mean time at each node and utilisation of every
@@ -23,6 +24,7 @@ Records are the dicts returned by :func:`sim.model.corridor.run_replication`
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from scipy.stats import t as student_t
 
 from sim.model.demand import HOURS_PER_MONTH, HOURS_PER_YEAR
 from sim.scenario.references import legs_between
@@ -44,6 +47,8 @@ DAYS_PER_WEEK = 7
 RHO_REF = 0.9
 EMPTY_NODE_TEU = 0.5  # a node whose content never exceeds this (TEU) gets no queue panel
 WAIT_DAYS_ABOVE_H = 72.0  # show node times in days when the longest mean exceeds this
+CAPTION_CHARS = 150  # wrap width of the grey caption line under each title
+CAP_ON_SCALE = 4.0  # draw the yard-capacity line when it is at most this many times the peak
 
 C_MAIN = "#1f5f9e"
 C_BAND = "#9ecae1"
@@ -125,6 +130,18 @@ def _summary(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.nanmean(stack, axis=0), np.nanmin(stack, axis=0), np.nanmax(stack, axis=0)
 
 
+def _ci95(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column-wise 95% Student-t interval of the mean of non-negative data (NaN if n < 2)."""
+    n = np.sum(np.isfinite(stack), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(stack, axis=0)
+        sd = np.nanstd(stack, axis=0, ddof=1)
+        half = student_t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
+    half = np.where(n >= 2, half, np.nan)
+    return np.maximum(mean - half, 0.0), mean + half  # volumes: no negative lower bound
+
+
 def _mean_of(values: Sequence[float | None]) -> float | None:
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     return sum(vals) / len(vals) if vals else None
@@ -141,7 +158,12 @@ def _end_days(records: Sequence[dict]) -> float:
 def _shade_warmup(ax, warm_days: float, label: bool = True) -> None:
     if warm_days > 0:
         ax.axvspan(
-            0.0, warm_days, color=C_WARMUP, alpha=0.6, lw=0, zorder=0,
+            0.0,
+            warm_days,
+            color=C_WARMUP,
+            alpha=0.6,
+            lw=0,
+            zorder=0,
             label=f"warm-up ({warm_days:g} d, excluded from KPIs)" if label else None,
         )
 
@@ -152,7 +174,11 @@ def _mark_gridlock(ax, records: Sequence[dict], label: bool = True) -> None:
     )
     for i, day in enumerate(days):
         ax.axvline(
-            day, color=C_GRIDLOCK, ls=":", lw=1.5, zorder=4,
+            day,
+            color=C_GRIDLOCK,
+            ls=":",
+            lw=1.5,
+            zorder=4,
             label="gridlock began" if label and i == 0 else None,
         )
 
@@ -172,16 +198,20 @@ def _node_title(scenario: Scenario, nid: str) -> str:
     return f"{scenario.nodes[nid].kind.capitalize()}: {scenario.node_label(nid)}"
 
 
-def _study_caption(scenario: Scenario) -> str:
-    parts = []
-    for fid in scenario.study_flow_ids():
+def _study_caption(scenario: Scenario, *extra: str) -> str:
+    """One line naming the study flows and their demand (wrapped when long), plus ``extra``."""
+    ids = scenario.study_flow_ids()
+    names = []
+    for fid in ids:
         f = scenario.flows[fid]
-        route = f.route
-        parts.append(
-            f"{f.label or fid} ({scenario.node_label(route[0])} → "
-            f"{scenario.node_label(route[-1])}, {f.annual_teu:,.0f} TEU/yr)"
-        )
-    return "Study flows: " + "; ".join(parts)
+        ends = f"{scenario.node_label(f.route[0])} → {scenario.node_label(f.route[-1])}"
+        names.append(f.label or f"{fid} ({ends})")
+    total = sum(scenario.flows[fid].annual_teu for fid in ids)
+    head = "Study flow" + ("s" if len(ids) > 1 else "") + f" ({total:,.0f} TEU/yr): "
+    lines = textwrap.wrap(head + "; ".join(names), CAPTION_CHARS, break_on_hyphens=False)
+    if extra:
+        lines += textwrap.wrap("  |  ".join(extra), CAPTION_CHARS, break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------
@@ -211,13 +241,17 @@ def _weekly_demand(scenario: Scenario, weeks: int) -> np.ndarray:
 
 
 def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
-    """Weekly study-flow deliveries over time, mean and range over replications."""
+    """Weekly study-flow deliveries over time: mean over replications with a band."""
     fig = _new_figure(10.5, 5.2)
     ax = fig.add_subplot()
     weekly = _stack(
         [_weekly(r["series"]["study_delivered_teu"], float(r["end_h"])) for r in records]
     )
     mean, lo, hi = _summary(weekly)
+    band_label = "range over replications (min–max)"
+    if len(records) >= 3:
+        lo, hi = _ci95(weekly)
+        band_label = "95% confidence interval of the mean"
     n_weeks = weekly.shape[1]
     edges = np.arange(n_weeks + 1) * float(DAYS_PER_WEEK)
     warm = _warmup_days(records)
@@ -226,38 +260,63 @@ def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
     if n_weeks:
         if len(records) > 1:
             ax.fill_between(
-                edges, np.append(lo, lo[-1]), np.append(hi, hi[-1]), step="post",
-                color=C_BAND, alpha=0.6, lw=0, label="range over replications (min–max)",
+                edges,
+                np.append(lo, lo[-1]),
+                np.append(hi, hi[-1]),
+                step="post",
+                color=C_BAND,
+                alpha=0.6,
+                lw=0,
+                label=band_label,
             )
         ax.stairs(
-            mean, edges, baseline=None, color=C_MAIN, lw=2.2,
+            mean,
+            edges,
+            baseline=None,
+            color=C_MAIN,
+            lw=2.2,
             label="delivered, mean over replications" if len(records) > 1 else "delivered",
         )
+        demand = _weekly_demand(scenario, n_weeks)
         ax.stairs(
-            _weekly_demand(scenario, n_weeks), edges, baseline=None, color=C_DEMAND, lw=1.3,
-            ls="--", label="expected demand (created)",
+            demand,
+            edges,
+            baseline=None,
+            color=C_DEMAND,
+            lw=1.3,
+            ls="--",
+            label="expected demand (created)",
         )
     kpi = _mean_of([r.get("study", {}).get("throughput_teu_per_week") for r in records])
     if kpi is not None:
         ax.hlines(
-            kpi, warm, end, color=C_BOTTLENECK, lw=1.3, ls="-.", zorder=5,
+            kpi,
+            warm,
+            end,
+            color=C_BOTTLENECK,
+            lw=1.3,
+            ls="-.",
+            zorder=5,
             label=f"post-warm-up mean: {kpi:,.0f} TEU/week",
         )
     _mark_gridlock(ax, records)
     ax.set_xlim(0, max(end, 1.0))
-    ymax = np.nanmax(np.concatenate([hi, [kpi or 0.0], [1.0]])) if n_weeks else (kpi or 1.0)
-    ax.set_ylim(0, ymax * 1.3)  # headroom for the legend above the data
+    ymax = np.nanmax(np.concatenate([hi, demand, [kpi or 0.0], [1.0]])) if n_weeks else (kpi or 1.0)
+    ax.set_ylim(0, ymax * 1.35)  # headroom for the legend above the data
     ax.set_xlabel("Days since start of simulation")
     ax.set_ylabel("TEU delivered per week")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper left", ncols=2, fontsize=9, framealpha=0.95)
     dropped = end - n_weeks * DAYS_PER_WEEK
-    note = _study_caption(scenario)
+    notes = []
+    short = sum(1 for r in records if float(r["end_h"]) < end * HOURS_PER_DAY - 1e-6)
+    if short:
+        notes.append(f"{short} replication(s) stopped early: later weeks average the others")
     if n_weeks == 0:
-        note += "  |  run shorter than one week: no weekly totals"
+        notes.append("run shorter than one week: no weekly totals")
     elif dropped > 0.05:
-        note += f"  |  last {dropped:.0f} d (incomplete week) not shown"
-    ax.set_title(note, fontsize=9, color="#444444", loc="left")
+        notes.append(f"last {dropped:.0f} d (incomplete week) not shown")
+    ax.set_title(_study_caption(scenario, *notes), fontsize=9, color="#444444", loc="left")
     _title(fig, scenario, "Study-flow throughput", records)
     return fig
 
@@ -279,8 +338,14 @@ def transit_figure(records: list[dict], scenario: Scenario) -> Figure:
     _title(fig, scenario, "Study-flow transit time", records)
     if len(data) == 0:
         ax.text(
-            0.5, 0.5, "No deliveries of the study flows after the warm-up",
-            transform=ax.transAxes, ha="center", va="center", fontsize=13, color="#444444",
+            0.5,
+            0.5,
+            "No deliveries of the study flows after the warm-up",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=13,
+            color="#444444",
         )
         ax.set_xticks([])
         ax.set_yticks([])
@@ -305,8 +370,10 @@ def transit_figure(records: list[dict], scenario: Scenario) -> Figure:
     ax.set_xlim(float(data.min()) - pad, float(data.max()) + pad)
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_title(
-        f"{_study_caption(scenario)}  |  {len(data):,} containers delivered after warm-up",
-        fontsize=9, color="#444444", loc="left",
+        _study_caption(scenario, f"{len(data):,} containers delivered after warm-up"),
+        fontsize=9,
+        color="#444444",
+        loc="left",
     )
     return fig
 
@@ -385,7 +452,8 @@ def _stage_keys(scenario: Scenario, records: Sequence[dict]) -> list[str]:
         add(f"wagon_pools.{pid}")
     # keep only stages the records know about; non-node stages need a utilisation
     return [
-        k for k in keys
+        k
+        for k in keys
         if any(_section(k)[1] in r.get(_section(k)[0], {}) for r in records)
         and (k.startswith("nodes.") or has_util(k))
     ]
@@ -408,6 +476,10 @@ def _stage_label(scenario: Scenario, key: str) -> str:
     return f"Rail paths: {name}"
 
 
+def _wrap(label: str, width: int = 34) -> str:
+    return "\n".join(textwrap.wrap(label, width, break_on_hyphens=False)) or label
+
+
 def _stage_note(scenario: Scenario, key: str) -> str:
     """What a transport stage is, for the (empty) time-at-node panel."""
     section, ident = _section(key)
@@ -419,10 +491,15 @@ def _stage_note(scenario: Scenario, key: str) -> str:
     if section == "fleets":
         return f"vessels on {ends(scenario.fleets[ident].leg)}"
     if section == "wagon_pools":
-        used = [ends(lid) for lid, leg in scenario.legs.items()
-                if isinstance(leg, RailLeg) and leg.wagon_pool == ident]
-        return "wagons for " + ", ".join(used) if used else "wagon pool"
-    return f"train paths/day on {ends(ident)}"
+        used = [
+            lid
+            for lid, leg in scenario.legs.items()
+            if isinstance(leg, RailLeg) and leg.wagon_pool == ident
+        ]
+        if len(used) == 1:
+            return f"wagons for {ends(used[0])}"
+        return f"wagons shared by {len(used)} rail legs" if used else "wagon pool"
+    return "line capacity, train paths/day"
 
 
 def _stages(scenario: Scenario, records: Sequence[dict]) -> list[_Stage]:
@@ -474,13 +551,23 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
                 ax.axhspan(i - 0.5, i + 0.5, color=C_BOTTLENECK, alpha=0.08, lw=0, zorder=0)
 
     # left: mean time at node
-    w_ends = [s.wait_hi if multi and s.wait_hi is not None else s.wait_h
-              for s in stages if s.wait_h is not None]
+    w_ends = [
+        s.wait_hi if multi and s.wait_hi is not None else s.wait_h
+        for s in stages
+        if s.wait_h is not None
+    ]
     w_max = max(w_ends, default=0.0) / scale
     for i, s in enumerate(stages):
         if not s.key.startswith("nodes."):
-            ax_w.text(0.0, i, f"  ({_stage_note(scenario, s.key)})", va="center", fontsize=8,
-                      color="#888888")
+            ax_w.text(
+                0.0,
+                i,
+                f"  ({_stage_note(scenario, s.key)})",
+                va="center",
+                fontsize=8,
+                color="#888888",
+                clip_on=True,
+            )
             continue
         if s.wait_h is None:
             ax_w.text(0.0, i, "  no containers passed", va="center", fontsize=8, color="#999999")
@@ -490,8 +577,14 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
         xerr = None
         if multi and s.wait_lo is not None and s.wait_hi is not None:
             xerr = [[val - s.wait_lo / scale], [s.wait_hi / scale - val]]
-        ax_w.barh(i, val, color=colour, height=0.65, xerr=xerr,
-                  error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1})
+        ax_w.barh(
+            i,
+            val,
+            color=colour,
+            height=0.65,
+            xerr=xerr,
+            error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1},
+        )
         hi = (s.wait_hi / scale) if (multi and s.wait_hi is not None) else val
         ax_w.text(hi + w_max * 0.02, i, f"{val:.1f}", va="center", fontsize=9)
     ax_w.set_xlim(0, max(w_max, 1e-9) * 1.18 if w_max > 0 else 1.0)
@@ -500,10 +593,13 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
     ax_w.grid(True, axis="x", alpha=0.3)
 
     # right: utilisation
-    u_vals = [s.util_hi if multi and s.util_hi is not None else s.util
-              for s in stages if s.util is not None]
+    u_vals = [
+        s.util_hi if multi and s.util_hi is not None else s.util
+        for s in stages
+        if s.util is not None
+    ]
     u_max = max([RHO_REF, *u_vals])
-    xlim = max(1.0, u_max) * 1.22
+    xlim = max(1.0, u_max) * 1.3
     for i, s in enumerate(stages):
         if s.util is None:
             ax_u.text(0.005, i, "  no finite capacity", va="center", fontsize=8, color="#999999")
@@ -517,44 +613,77 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
         xerr = None
         if multi and s.util_lo is not None and s.util_hi is not None:
             xerr = [[s.util - s.util_lo], [s.util_hi - s.util]]
-        ax_u.barh(i, s.util, color=colour, height=0.65, xerr=xerr,
-                  error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1})
+        ax_u.barh(
+            i,
+            s.util,
+            color=colour,
+            height=0.65,
+            xerr=xerr,
+            error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1},
+        )
         text = f"{s.util:.2f}"
         if s.util_of:
             text += f" ({s.util_of})"
         if s.key == top_key:
             text += "  ◀ BOTTLENECK"
-            if multi:
-                text += f" (top in {votes}/{len(records)} reps)"
         end = s.util_hi if multi and s.util_hi is not None else s.util
         bold = "bold" if s.key == top_key else "normal"
         # ~0.0085 axis units per character at this width: keep the label inside the axes
         if end + xlim * (0.015 + 0.0085 * len(text)) <= xlim:
-            ax_u.text(end + xlim * 0.015, i, text, va="center", fontsize=9, fontweight=bold,
-                      color=C_BOTTLENECK if s.key == top_key else "black")
+            ax_u.text(
+                end + xlim * 0.015,
+                i,
+                text,
+                va="center",
+                fontsize=9,
+                fontweight=bold,
+                color=C_BOTTLENECK if s.key == top_key else "black",
+                zorder=5,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
+            )
         else:
-            ax_u.text(s.util_lo if multi and s.util_lo is not None else s.util, i,
-                      text + "  ", va="center", ha="right", fontsize=9, fontweight=bold,
-                      color="white", zorder=5,
-                      bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.0})
+            # inside the bar, right-aligned; the box hides the lower whisker behind it
+            ax_u.text(
+                s.util,
+                i,
+                text + "  ",
+                va="center",
+                ha="right",
+                fontsize=9,
+                fontweight=bold,
+                color="white",
+                zorder=5,
+                bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.0},
+            )
     ax_u.axvline(RHO_REF, color="#333333", ls="--", lw=1.2, zorder=3)
     ax_u.set_xlim(0, xlim)
     ax_u.set_xlabel("Utilisation ρ (busy share of capacity, post-warm-up)")
     ax_u.set_title("Utilisation of capacity-limited stages", fontsize=11)
     ax_u.grid(True, axis="x", alpha=0.3)
 
-    ax_w.set_yticks(y, [s.label for s in stages])
+    ax_w.set_yticks(y, [_wrap(s.label) for s in stages])
     ax_w.set_ylim(len(stages) - 0.5, -0.5)  # route order top to bottom
     ax_w.tick_params(axis="y", labelsize=10)
     handles = [
         Patch(color=C_BAR, label=f"ρ < {RHO_REF}"),
         Patch(color=C_NEAR, label=f"ρ ≥ {RHO_REF}"),
-        Patch(color=C_BOTTLENECK, label="bottleneck (highest mean ρ)"),
+        Patch(
+            color=C_BOTTLENECK,
+            label="bottleneck (highest mean ρ"
+            + (f"; top stage in {votes} of {len(records)} replications)" if multi else ")"),
+        ),
         Line2D([], [], color="#333333", ls="--", lw=1.2, label=f"reference ρ = {RHO_REF}"),
     ]
-    note = "bars: mean over replications" + ("; whiskers: min–max" if multi else "")
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9,
-               title=note, title_fontsize=8, frameon=False)
+    note = "bars: mean over replications; whiskers: min–max" if multi else "one replication"
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=4,
+        fontsize=9,
+        title=note,
+        title_fontsize=8,
+        frameon=False,
+    )
     _title(fig, scenario, "Node and stage performance", records)
     return fig
 
@@ -565,8 +694,9 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
 
 
 def _node_stack(records: Sequence[dict], nid: str, field: str) -> np.ndarray:
-    return _stack([np.asarray(r["series"]["nodes"].get(nid, {}).get(field, ()), dtype=float)
-                   for r in records])
+    return _stack(
+        [np.asarray(r["series"]["nodes"].get(nid, {}).get(field, ()), dtype=float) for r in records]
+    )
 
 
 def nodes_with_content(records: Sequence[dict], scenario: Scenario) -> list[str]:
@@ -591,8 +721,16 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
     if not nids:
         fig = _new_figure(10.0, 3.5)
         ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "No containers held at any node", transform=ax.transAxes,
-                ha="center", va="center", fontsize=13, color="#444444")
+        ax.text(
+            0.5,
+            0.5,
+            "No containers held at any node",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=13,
+            color="#444444",
+        )
         ax.set_xlabel("Days since start of simulation")
         ax.set_ylabel("TEU")
         ax.set_xlim(0, max(end, 1.0))
@@ -603,6 +741,7 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
     fig = _new_figure(11.0 if ncols == 1 else 14.0, 1.2 + 2.0 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, squeeze=False)).ravel()
     multi = len(records) > 1
+    cap_drawn = False
     for k, nid in enumerate(nids):
         ax = axes[k]
         node = scenario.nodes[nid]
@@ -615,40 +754,68 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
         ymean, _, _ = _summary(yard)
         if len(ymean) and np.isfinite(ymean).any() and np.nanmax(ymean) > EMPTY_NODE_TEU:
             # filled underneath: the gap up to the line is what waits outside the yard
-            ax.fill_between(np.arange(len(ymean)) + 0.5, 0.0, ymean, color=C_YARD, alpha=0.35,
-                            lw=0, step=None)
+            ax.fill_between(
+                np.arange(len(ymean)) + 0.5, 0.0, ymean, color=C_YARD, alpha=0.35, lw=0, step=None
+            )
             ymax = max(ymax, float(np.nanmax(ymean)))
         ax.plot(x, mean, color=C_MAIN, lw=1.3)
         cap = node.yard_capacity_teu
-        if cap is not None:
+        if cap is not None and cap <= CAP_ON_SCALE * max(ymax, EMPTY_NODE_TEU):
+            cap_drawn = True
             ax.axhline(cap, color=C_CAP, ls="--", lw=1.3)
-            ax.text(0.995, cap, f"yard capacity {cap:,.0f} TEU", color=C_CAP, fontsize=8,
-                    ha="right", va="bottom", transform=ax.get_yaxis_transform())
+            ax.text(
+                0.995,
+                cap,
+                f"yard capacity {cap:,.0f} TEU",
+                color=C_CAP,
+                fontsize=8,
+                ha="right",
+                va="bottom",
+                transform=ax.get_yaxis_transform(),
+            )
             ymax = max(ymax, cap)
+        elif cap is not None:
+            # far above the content: keep the data readable, state the capacity instead
+            ax.text(
+                0.995,
+                0.96,
+                f"yard capacity {cap:,.0f} TEU (off scale; "
+                f"peak daily mean = {ymax / cap:.0%} of it)",
+                color=C_CAP,
+                fontsize=8,
+                ha="right",
+                va="top",
+                transform=ax.transAxes,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+            )
         _mark_gridlock(ax, records, label=False)
         ax.set_ylim(0, max(ymax, 1.0) * 1.15)
         ax.set_title(_node_title(scenario, nid), fontsize=10, loc="left")
         ax.set_ylabel("TEU")
         ax.grid(True, alpha=0.3)
         ax.set_xlim(0, max(end, 1.0))
-    for ax in axes[len(nids):]:
+    for ax in axes[len(nids) :]:
         ax.set_visible(False)
-    for ax in axes[max(0, len(nids) - ncols): len(nids)]:
+    for ax in axes[max(0, len(nids) - ncols) : len(nids)]:
         ax.set_xlabel("Days since start of simulation")
         ax.xaxis.set_tick_params(labelbottom=True)
     handles = [
         Line2D([], [], color=C_MAIN, lw=1.3, label="at node, all containers"),
         Patch(color=C_YARD, alpha=0.35, label="of which in the yard"),
     ]
-    if any(scenario.nodes[nid].yard_capacity_teu is not None for nid in nids):
+    if cap_drawn:
         handles.append(Line2D([], [], color=C_CAP, ls="--", lw=1.3, label="yard capacity"))
     if warm > 0:
         handles.append(Patch(color=C_WARMUP, alpha=0.6, label=f"warm-up ({warm:g} d)"))
     if any(r.get("gridlock") for r in records):
         handles.append(Line2D([], [], color=C_GRIDLOCK, ls=":", lw=1.5, label="gridlock began"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3),
-               fontsize=9, frameon=False)
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(len(handles), 3),
+        fontsize=9,
+        frameon=False,
+    )
     what = "TEU at nodes, daily mean" + (" over replications" if multi else "")
     _title(fig, scenario, what, records)
     return fig
-
