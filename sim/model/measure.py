@@ -168,28 +168,34 @@ def measure(
             )[:days],
         }
 
+    def departures(times: list[float], teus: list[float]) -> tuple[int, float]:
+        t = np.asarray(times)
+        post = t >= warm
+        return int(post.sum()), float(np.asarray(teus)[post].sum()) if len(t) else 0.0
+
     legs: dict[str, Any] = {}
     for lid, leg in model.rail_legs.items():
-        dep = np.asarray(leg.departures_h)
-        n_post = int((dep >= warm).sum())
+        n_post, teu_post = departures(leg.departures_h, leg.departure_teu)
         avail = None
         if leg.spec.paths_per_day:
             avail = leg.spec.paths_per_day / 24.0 * span * leg.capacity.mean_over(warm, end)
         legs[lid] = {
             "mode": "rail",
             "departures": n_post,
-            "teu": float(np.asarray(leg.departure_teu)[dep >= warm].sum()) if len(dep) else 0.0,
+            "teu": teu_post,
             "utilisation": _ratio(n_post, avail),
         }
     for lid, leg in model.sea_legs.items():
-        legs[lid] = {"mode": "sea", "departures": leg.sailings, "teu": leg.teu, "utilisation": None}
+        n_post, teu_post = departures(leg.departures_h, leg.departure_teu)
+        legs[lid] = {"mode": "sea", "departures": n_post, "teu": teu_post, "utilisation": None}
     fleets = {}
     for fid, fl in model.fleets.items():
+        n_post, teu_post = departures(fl.departures_h, fl.departure_teu)
         busy = 1.0 - fl.waiting_cargo.mean(warm, end) / fl.spec.vessels
         fleets[fid] = {
-            "sailings": fl.sailings,
-            "teu": fl.teu,
-            "load_factor_mean": fl.teu / (fl.sailings * fl.nominal_teu) if fl.sailings else None,
+            "sailings": n_post,
+            "teu": teu_post,
+            "load_factor_mean": teu_post / (n_post * fl.nominal_teu) if n_post else None,
             "utilisation": busy,
         }
     pools = {

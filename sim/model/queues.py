@@ -49,6 +49,7 @@ class LegQueue:
         self._chunks: deque[np.ndarray] = deque()
         self._ready_teu = 0.0
         self._feeds: list[_Feed] = []
+        self._next_due = math.inf  # earliest ready time among the feeds
         self._changed: simpy.Event | None = None
 
     # -- entering -------------------------------------------------------------------
@@ -72,6 +73,7 @@ class LegQueue:
         times = ready_h[order]
         self.table.ready_h[idx] = times
         self._feeds.append(_Feed(times, idx, self.table.teu[idx]))
+        self._next_due = min(self._next_due, float(times[0]))
         self._materialise()
         self._notify()
 
@@ -163,9 +165,9 @@ class LegQueue:
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def _materialise(self) -> None:
-        if not self._feeds:
-            return
         now = self.env.now
+        if now < self._next_due:
+            return
         moved: list[np.ndarray] = []
         moved_t: list[np.ndarray] = []
         teu = 0.0
@@ -180,6 +182,7 @@ class LegQueue:
             if f.pos < len(f.times):
                 keep.append(f)
         self._feeds = keep
+        self._next_due = min((float(f.times[f.pos]) for f in keep), default=math.inf)
         if not moved:
             return
         if len(moved) == 1:

@@ -3,8 +3,10 @@
 Each vessel shuttles on one sea leg: loaded out, empty back. Its cycle:
 
 1. at the origin, wait (at anchorage) until the leg and fleet are open and its
-   departure rule allows a sailing — vessels of a leg decide one at a time, in
-   arrival order, and take a FIFO batch up to capacity x load factor x factor;
+   departure rule allows a sailing — the vessels of one fleet decide one at a
+   time, in arrival order; vessels of different fleets on the same leg wait side
+   by side and the first whose rule is met takes a FIFO batch up to capacity x
+   load factor x capacity factor;
 2. take a berth, moor (``vessel_fixed_h``) and load with the port's cranes;
 3. leave the berth, then wait while a storm closes the port to departures;
 4. sail; at the destination take a berth and unload into the yard — piece by
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 
 
 class SeaLegRuntime:
-    """Shared state of a sea leg: its queue, the one-at-a-time loading slot, timelines."""
+    """Shared state of a sea leg: its queue, crossing times, capacity timeline."""
 
     def __init__(
         self,
@@ -56,13 +58,12 @@ class SeaLegRuntime:
         self.dest = dest
         self.capacity = capacity
         self.queue = origin.queue_for(leg_id)
-        self.loading_slot = simpy.Resource(model.env, 1)
         self.sail_time = Sampler(spec.sail_time_h, model.rng(f"sail:{leg_id}"))
         self.return_time = Sampler(
             spec.return_time_h or spec.sail_time_h, model.rng(f"sail_back:{leg_id}")
         )
-        self.sailings = 0
-        self.teu = 0.0
+        self.departures_h: list[float] = []
+        self.departure_teu: list[float] = []
 
 
 class FleetRuntime:
@@ -91,8 +92,9 @@ class FleetRuntime:
             else None
         )
         self.waiting_cargo = LevelMonitor()  # vessels idle at the origin waiting for cargo
-        self.sailings = 0
-        self.teu = 0.0
+        self.loading_slot = simpy.Resource(model.env, 1)
+        self.departures_h: list[float] = []
+        self.departure_teu: list[float] = []
         for k in range(spec.vessels):
             self.env.process(self._vessel(k))
 
@@ -105,7 +107,7 @@ class FleetRuntime:
         while True:
             # 1. decide to sail (one vessel of the leg at a time)
             self.waiting_cargo.add(env.now, 1)
-            with leg.loading_slot.request() as turn:
+            with self.loading_slot.request() as turn:
                 yield turn
                 opens = self.open.next_open(env.now)
                 if opens == math.inf:
@@ -133,10 +135,9 @@ class FleetRuntime:
             model.moved()
             # 3. storms stop departures
             yield from self._wait_open(origin)
-            self.sailings += 1
-            self.teu += teu
-            leg.sailings += 1
-            leg.teu += teu
+            for log in (self, leg):
+                log.departures_h.append(env.now)
+                log.departure_teu.append(teu)
             # 4. crossing and unloading
             yield env.timeout(leg.sail_time())
             if len(idx):
