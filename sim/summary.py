@@ -70,7 +70,11 @@ def build_summary(
     legs = _group(records, "legs", ("departures", "teu", "utilisation"))
     for lid in legs:
         legs[lid]["mode"] = records[0]["legs"][lid]["mode"]
-    fleets = _group(records, "fleets", ("sailings", "teu", "load_factor_mean", "utilisation"))
+    fleets = _group(
+        records,
+        "fleets",
+        ("sailings", "teu", "load_factor_mean", "utilisation", "weather_hold_h_mean"),
+    )
     pools = _group(records, "wagon_pools", ("utilisation",))
 
     stages: dict[str, dict] = {}

@@ -7,9 +7,9 @@ record. Model time is in hours from 1 January 00:00.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,14 +32,13 @@ from sim.scenario.schema import PortNode, RailLeg, Scenario
 HOURS_PER_DAY = 24.0
 
 
-class Gridlock(Exception):
+@dataclass(frozen=True)
+class Gridlock:
     """Nothing moved for ``gridlock_days`` while containers were inside."""
 
-    def __init__(self, since_h: float, detected_h: float, where: list[str]) -> None:
-        self.since_h = since_h
-        self.detected_h = detected_h
-        self.where = where
-        super().__init__(f"gridlock since day {since_h / 24:.1f}: " + "; ".join(where))
+    since_h: float
+    detected_h: float
+    where: list[str]
 
 
 class CountingEnvironment(simpy.Environment):
@@ -92,6 +91,9 @@ class CorridorModel:
         self.invariants = InvariantMonitor()
         self.holdings = Holdings()
         self.last_move_h = 0.0
+        self.loaded_in_motion = 0  # loaded trains running and loaded vessels sailing
+        self.gridlock: Gridlock | None = None
+        self._halt = self.env.event()
 
         self.flow_ids = list(scenario.flows)
         self.leg_ids = list(scenario.legs)
@@ -181,20 +183,46 @@ class CorridorModel:
         out += [(f"storm closure at nodes.{n.id}", n.departures_open) for n in self.nodes.values()]
         return out
 
+    def _progress_under_way(self) -> bool:
+        """Containers are moving, or a carrier is on its way to containers that wait for it."""
+        if self.loaded_in_motion:
+            return True
+        for fleet in self.fleets.values():
+            if fleet.returning and fleet.leg.queue.ready_teu() > 0:
+                return True
+        return any(pool.returning and pool.awaited for pool in self.pools.values())
+
     def _watchdog(self) -> Generator[simpy.Event, object, None]:
+        """Stop the run when nothing has moved for ``gridlock_days`` with containers inside.
+
+        The stall clock restarts whenever containers move (loaded, unloaded, or
+        aboard a running train or sailing vessel), whenever an empty vessel or
+        empty wagons are on their way to containers waiting for them, whenever
+        the system is found empty, and whenever a closure lifts (carriers need time
+        to resume). A standstill while a resource is closed but will reopen before
+        the horizon is explained by that closure, not gridlock.
+        """
         step = min(HOURS_PER_DAY, self.gridlock_h / 4.0)
+        timelines = self._all_timelines()
         while True:
             yield self.env.timeout(step)
             now = self.env.now
-            if now - self.last_move_h <= self.gridlock_h:
+            if self._progress_under_way():
+                self.last_move_h = now
                 continue
-            inside = self.inside_indices(now)
-            if len(inside) == 0:
+            reopened = max((t.last_opened_at_or_before(now) for _, t in timelines), default=0.0)
+            since = max(self.last_move_h, reopened)
+            if now - since <= self.gridlock_h:
                 continue
-            closed = [(k, t.next_open(now)) for k, t in self._all_timelines() if t.at(now) == 0.0]
-            if any(reopen < math.inf for _, reopen in closed):
+            if len(self.inside_indices(now)) == 0:
+                self.last_move_h = now
+                continue
+            closed = [(k, t.next_open(now)) for k, t in timelines if t.at(now) == 0.0]
+            if any(reopen < self.horizon_h for _, reopen in closed):
                 continue  # a closure explains the standstill; it will lift
-            raise Gridlock(self.last_move_h, now, self._describe_standstill(now, closed))
+            self.gridlock = Gridlock(since, now, self._describe_standstill(now, closed))
+            self._halt.succeed()
+            return
 
     def _describe_standstill(self, now: float, closed: list[tuple[str, float]]) -> list[str]:
         where = [f"{k} closed for good" for k, _ in closed]
@@ -208,8 +236,11 @@ class CorridorModel:
             if node.trains_waiting:
                 parts.append(f"{node.trains_waiting} trains waiting to unload")
             where.append(f"{nid}: " + ", ".join(parts))
+        aboard = sum(self.table.teu_of(idx) for idx in self.holdings.all())
+        if aboard:
+            where.append(f"{aboard:.0f} TEU aboard trains or vessels that cannot move on")
         for pid, pool in self.pools.items():
-            level = pool.container.level
+            level = pool.free
             if level < pool.spec.wagons:
                 where.append(f"wagon pool {pid}: {level}/{pool.spec.wagons} wagons free")
         return where
@@ -258,11 +289,9 @@ class CorridorModel:
 
     def run(self) -> tuple[float, Gridlock | None]:
         """Simulate to the horizon (or to a detected gridlock); returns (end_h, gridlock)."""
-        try:
-            self.env.run(until=self.horizon_h)
-        except Gridlock as g:
-            return g.detected_h, g
-        return self.horizon_h, None
+        horizon = self.env.timeout(self.horizon_h)
+        self.env.run(until=self.env.any_of([horizon, self._halt]))
+        return self.env.now, self.gridlock
 
 
 def run_replication(scenario: Scenario, replication: int, keep_log: bool = False) -> dict[str, Any]:

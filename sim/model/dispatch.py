@@ -5,6 +5,10 @@
 ``full_or_timeout`` — when full, or ``timeout_h`` after the first container in
                       line became ready (the timer starts with that container).
 
+``full`` and ``full_or_timeout`` also let a part load leave when the node's
+yard is full and arrivals are waiting for space: the batch cannot grow any
+more, and holding it would only keep the yard blocked.
+
 :func:`wait_for_departure` is a SimPy sub-process: it sleeps until the rule
 allows a departure, waking early only when the queue changes.
 """
@@ -17,6 +21,7 @@ from collections.abc import Generator
 import simpy
 
 from sim.model.queues import LegQueue
+from sim.model.yard import Yard
 from sim.scenario.schema import DispatchFull, DispatchFullOrTimeout, DispatchTimetable
 
 
@@ -41,8 +46,12 @@ def wait_for_departure(
     rule,
     capacity_teu: float,
     slots: TimetableSlots | None = None,
+    yard: Yard | None = None,
 ) -> Generator[simpy.Event, object, None]:
-    """Sleep until ``rule`` lets a carrier of ``capacity_teu`` leave from ``queue``."""
+    """Sleep until ``rule`` lets a carrier of ``capacity_teu`` leave from ``queue``.
+
+    ``yard`` is the yard the queue's containers occupy (for the blocked-yard exit).
+    """
     if isinstance(rule, DispatchTimetable):
         assert slots is not None
         slot = slots.claim(env.now)
@@ -60,8 +69,12 @@ def wait_for_departure(
         due = max(due, env.now)
         if due <= env.now:
             return
-        changed = queue.changed()
+        if yard is not None and yard.is_blocked and queue.ready_teu() > 0:
+            return
+        wake = queue.changed()
+        if yard is not None and yard.finite:
+            wake = wake | yard.blocked()
         if due < math.inf:
-            yield env.timeout(due - env.now) | changed
+            yield env.timeout(due - env.now) | wake
         else:
-            yield changed
+            yield wake

@@ -192,7 +192,9 @@ def measure(
     for fid, fl in model.fleets.items():
         n_post, teu_post = departures(fl.departures_h, fl.departure_teu)
         busy = 1.0 - fl.waiting_cargo.mean(warm, end) / fl.spec.vessels
+        held = np.asarray(fl.held_h)[np.asarray(fl.departures_h) >= warm]
         fleets[fid] = {
+            "weather_hold_h_mean": float(held.mean()) if len(held) else None,
             "sailings": n_post,
             "teu": teu_post,
             "load_factor_mean": teu_post / (n_post * fl.nominal_teu) if n_post else None,

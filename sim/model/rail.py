@@ -11,6 +11,7 @@ wagons run back empty and only then rejoin the pool.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
@@ -29,27 +30,52 @@ if TYPE_CHECKING:
 
 
 class WagonPoolRuntime:
-    """A pool of wagons; ``get`` is FIFO (the first train in line blocks those behind)."""
+    """A pool of wagons handed out first come, first served.
+
+    The first train in line blocks those behind it (no overtaking by shorter
+    trains). Counts change at the instant of the grant, so ``free`` and the
+    monitor of wagons out always agree.
+    """
 
     def __init__(self, model: CorridorModel, pool_id: str, spec: WagonPool) -> None:
         self.id = pool_id
         self.spec = spec
         self.env = model.env
-        self.container = simpy.Container(model.env, capacity=spec.wagons, init=spec.wagons)
+        self.free = spec.wagons
+        self.returning = 0  # wagons running back empty
         self.out = LevelMonitor()
+        self._waiters: deque[tuple[int, simpy.Event]] = deque()
         self._inv = model.invariants
         self._name = f"wagons out {pool_id}"
         model.invariants.register(self._name, spec.wagons)
 
-    def get(self, n: int) -> Generator[simpy.Event, object, None]:
-        yield self.container.get(n)
+    def get(self, n: int) -> simpy.Event:
+        """An event that fires once ``n`` wagons are handed to the caller."""
+        ev = self.env.event()
+        self._waiters.append((n, ev))
+        self._serve()
+        return ev
+
+    def put(self, n: int) -> None:
+        """``n`` empty wagons are back."""
+        self._take(-n)
+        self._serve()
+
+    @property
+    def awaited(self) -> bool:
+        """A train is waiting for wagons."""
+        return bool(self._waiters)
+
+    def _take(self, n: int) -> None:
+        self.free -= n
         self.out.add(self.env.now, n)
         self._inv.change(self._name, n, self.env.now)
 
-    def put(self, n: int) -> None:
-        self.out.add(self.env.now, -n)
-        self._inv.change(self._name, -n, self.env.now)
-        self.container.put(n)
+    def _serve(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self.free:
+            n, ev = self._waiters.popleft()
+            self._take(n)
+            ev.succeed()
 
 
 class Line:
@@ -115,7 +141,7 @@ class RailLegRuntime:
         rule = self.spec.dispatch
         origin_open = self.origin.capacity
         while True:
-            yield from wait_for_departure(env, self.queue, rule, cap, self.slots)
+            yield from wait_for_departure(env, self.queue, rule, cap, self.slots, self.origin.yard)
             opens = origin_open.next_open(env.now)
             if opens > env.now:
                 if opens == math.inf:
@@ -131,7 +157,7 @@ class RailLegRuntime:
             wagons = 0
             if self.pool is not None:
                 wagons = math.ceil(teu / self.pool.spec.teu_per_wagon - 1e-9)
-                yield from self.pool.get(wagons)
+                yield self.pool.get(wagons)
             depart = self.line.book(env.now)
             env.process(self._run(key, idx, teu, wagons, depart))
 
@@ -150,7 +176,9 @@ class RailLegRuntime:
         self.departures_h.append(env.now)
         self.departure_teu.append(teu)
         self.model.moved()
+        self.model.loaded_in_motion += 1
         yield env.timeout(self.run_time())
+        self.model.loaded_in_motion -= 1
         stage += 1
         table.stage[idx] = stage
         table.arrive_h[idx, stage] = env.now
@@ -163,5 +191,7 @@ class RailLegRuntime:
         yield from self.dest.receive_train(idx, teu, unloaded)
 
     def _return_wagons(self, wagons: int) -> Generator[simpy.Event, object, None]:
+        self.pool.returning += wagons
         yield self.env.timeout(self.return_time())
+        self.pool.returning -= wagons
         self.pool.put(wagons)

@@ -8,7 +8,9 @@ Each vessel shuttles on one sea leg: loaded out, empty back. Its cycle:
    by side and the first whose rule is met takes a FIFO batch up to capacity x
    load factor x capacity factor;
 2. take a berth, moor (``vessel_fixed_h``) and load with the port's cranes;
-3. leave the berth, then wait while a storm closes the port to departures;
+3. leave the berth, then wait while a storm closes the port to departures (or
+   the leg or fleet is closed); the containers count as at the origin port
+   until the vessel sails;
 4. sail; at the destination take a berth and unload into the yard — piece by
    piece if the yard is short of space, holding the berth meanwhile;
 5. wait for the destination port to be open, sail back, idle ``turnaround_h``.
@@ -95,6 +97,8 @@ class FleetRuntime:
         self.loading_slot = simpy.Resource(model.env, 1)
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
+        self.held_h: list[float] = []  # per sailing: loaded -> sailed (storm or closure hold)
+        self.returning = 0  # vessels on their way back to the origin (or in turnaround)
         for k in range(spec.vessels):
             self.env.process(self._vessel(k))
 
@@ -105,22 +109,23 @@ class FleetRuntime:
         table = model.table
         origin, dest = leg.origin, leg.dest
         while True:
-            # 1. decide to sail (one vessel of the leg at a time)
+            # 1. decide to sail (the vessels of a fleet one at a time)
             self.waiting_cargo.add(env.now, 1)
             with self.loading_slot.request() as turn:
                 yield turn
-                opens = self.open.next_open(env.now)
-                if opens == math.inf:
-                    yield env.event()
-                if opens > env.now:
-                    yield env.timeout(opens - env.now)
-                cap = self.nominal_teu * self.open.at(env.now)
-                yield from wait_for_departure(env, leg.queue, self.spec.dispatch, cap, self.slots)
+                while True:
+                    yield from self._wait_until_open(self.open)
+                    cap = self.nominal_teu * self.open.at(env.now)
+                    yield from wait_for_departure(
+                        env, leg.queue, self.spec.dispatch, cap, self.slots, origin.yard
+                    )
+                    if self.open.at(env.now) > 0:  # still open when the rule fires
+                        break
                 idx = leg.queue.take(cap)
             self.waiting_cargo.add(env.now, -1)
             teu = table.teu_of(idx)
             key = model.holdings.hold(idx)
-            # 2. berth and load
+            # 2. berth and load; the containers leave the yard once aboard
             req = yield from origin.berths.acquire()
             yield env.timeout(origin.vessel_fixed())
             done = origin.load_time_h(teu)
@@ -129,17 +134,25 @@ class FleetRuntime:
             if done > env.now:
                 yield env.timeout(done - env.now)
             stage = table.stage[idx].astype(np.int64)
-            table.depart_h[idx, stage] = env.now
             origin.yard.release(table.teu_of(idx[stage > 0]))
             origin.berths.release(req)
-            model.moved()
-            # 3. storms stop departures
-            yield from self._wait_open(origin)
+            # 3. storms (and closures of the leg or fleet) stop departures
+            loaded_at = env.now
+            while origin.departures_open.at(env.now) == 0 or self.open.at(env.now) == 0:
+                yield from self._wait_until_open(origin.departures_open)
+                yield from self._wait_until_open(self.open)
+            table.depart_h[idx, stage] = env.now
+            if len(idx):
+                model.moved()
             for log in (self, leg):
                 log.departures_h.append(env.now)
                 log.departure_teu.append(teu)
+            self.held_h.append(env.now - loaded_at)
             # 4. crossing and unloading
+            loaded = len(idx) > 0
+            model.loaded_in_motion += loaded
             yield env.timeout(leg.sail_time())
+            model.loaded_in_motion -= loaded
             if len(idx):
                 stage += 1
                 table.stage[idx] = stage
@@ -148,14 +161,16 @@ class FleetRuntime:
             yield from dest.unload_vessel(idx, key)
             dest.berths.release(req)
             # 5. back to the origin
-            yield from self._wait_open(dest)
+            yield from self._wait_until_open(dest.departures_open)
+            self.returning += 1
             yield env.timeout(leg.return_time())
             idle = self.turnaround()
             if idle > 0:
                 yield env.timeout(idle)
+            self.returning -= 1
 
-    def _wait_open(self, port: NodeRuntime) -> Generator[simpy.Event, object, None]:
-        opens = port.departures_open.next_open(self.env.now)
+    def _wait_until_open(self, timeline: Timeline) -> Generator[simpy.Event, object, None]:
+        opens = timeline.next_open(self.env.now)
         if opens == math.inf:
             yield self.env.event()
         if opens > self.env.now:

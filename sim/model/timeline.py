@@ -92,6 +92,16 @@ class Timeline:
                 return self.starts[j]
         return math.inf
 
+    def last_opened_at_or_before(self, t: float) -> float:
+        """Latest time <= ``t`` at which the factor rose from 0 (0.0 if never)."""
+        if self.constant:
+            return 0.0
+        k = bisect_right(self.starts, t) - 1
+        for j in range(k, 0, -1):
+            if self.values[j] > 0 and self.values[j - 1] == 0:
+                return self.starts[j]
+        return 0.0
+
     def finish_time(self, start: float, work: float, rate: float = 1.0) -> float:
         """When ``work`` is done if started at ``start`` at ``rate * factor(t)`` per hour."""
         if work <= 0:

@@ -37,6 +37,7 @@ class Yard:
         self._future: list[tuple[float, float]] = []
         self._wake_at = math.inf
         self._invariants = invariants
+        self._blocked: simpy.Event | None = None
         self._inv = f"yard {name}"
         invariants.register(self._inv, capacity_teu)
         self.full_since: float | None = None
@@ -44,6 +45,17 @@ class Yard:
     @property
     def finite(self) -> bool:
         return self.capacity < math.inf
+
+    @property
+    def is_blocked(self) -> bool:
+        """Arrivals are waiting for space."""
+        return bool(self._waiters)
+
+    def blocked(self) -> simpy.Event:
+        """An event that fires when the next arrival has to wait for space."""
+        if self._blocked is None or self._blocked.triggered:
+            self._blocked = self.env.event()
+        return self._blocked
 
     def free(self) -> float:
         self._apply_due()
@@ -60,6 +72,8 @@ class Yard:
             self._waiters.append((teu, ev))
             if self.full_since is None:
                 self.full_since = self.env.now
+            if self._blocked is not None and not self._blocked.triggered:
+                self._blocked.succeed()
             self._schedule_wake()
         return ev
 

@@ -7,10 +7,11 @@ Each failure names the exact key, e.g. ``flows.xian_klaipeda.route.3``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from sim.errors import ScenarioError
-from sim.scenario.schema import PortNode, RailLeg, Scenario, SeaLeg
+from sim.scenario.schema import DispatchFull, PortNode, RailLeg, Scenario, SeaLeg
 
 TARGET_TABLES = ("nodes", "legs", "fleets")
 
@@ -45,8 +46,15 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
                     f"expected a wagon pool id (one of {sorted(scenario.wagon_pools)}), "
                     f"got {leg.wagon_pool!r}",
                 )
-            if scenario.wagon_pools[leg.wagon_pool].teu_per_wagon > leg.train_capacity_teu:
+            pool = scenario.wagon_pools[leg.wagon_pool]
+            if pool.teu_per_wagon > leg.train_capacity_teu:
                 fail(f"legs.{lid}.train_capacity_teu", "expected room for at least one wagon")
+            need = math.ceil(leg.train_capacity_teu / pool.teu_per_wagon - 1e-9)
+            if pool.wagons < need:
+                fail(
+                    f"wagon_pools.{leg.wagon_pool}.wagons",
+                    f"expected at least {need} wagons: one full train of leg {lid!r}",
+                )
 
     for fid, fleet in scenario.fleets.items():
         leg = scenario.legs.get(fleet.leg)
@@ -102,15 +110,35 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
                 )
 
     gridlock_h = scenario.scenario.gridlock_days * 24.0
-    rules = [(f"legs.{k}", v) for k, v in scenario.legs.items() if isinstance(v, RailLeg)]
-    rules += [(f"fleets.{k}", v) for k, v in scenario.fleets.items()]
-    for key, item in rules:
-        interval = getattr(item.dispatch, "interval_h", None)
-        if interval is not None and interval >= gridlock_h:
+    carriers: list[tuple[str, object, str, float]] = [
+        (f"legs.{k}", v, v.from_node, v.train_capacity_teu)
+        for k, v in scenario.legs.items()
+        if isinstance(v, RailLeg)
+    ]
+    carriers += [
+        (
+            f"fleets.{k}",
+            v,
+            scenario.legs[v.leg].from_node,
+            v.nominal_capacity_teu() * v.load_factor,
+        )
+        for k, v in scenario.fleets.items()
+    ]
+    for key, item, origin, capacity in carriers:
+        rule = item.dispatch  # type: ignore[attr-defined]
+        wait = getattr(rule, "interval_h", None) or getattr(rule, "timeout_h", None)
+        if wait is not None and wait >= gridlock_h:
             fail(
                 "scenario.gridlock_days",
-                f"expected more than the longest timetable interval ({key}: {interval:g} h), "
-                "or every scheduled wait would look like gridlock",
+                f"expected more than the longest scheduled wait ({key}: {wait:g} h), "
+                "or every such wait would look like gridlock",
+            )
+        yard = scenario.nodes[origin].yard_capacity_teu
+        if isinstance(rule, DispatchFull) and yard is not None and capacity > yard:
+            fail(
+                f"{key}.dispatch",
+                f"expected a rule that can fire: a full load of {capacity:g} TEU never fits "
+                f"the {yard:g}-TEU yard at {origin!r} (use full_or_timeout)",
             )
 
     for did, dis in scenario.disruptions.items():

@@ -280,7 +280,9 @@ class RailLeg(Strict):
     return_time_h: Duration | None = Field(
         None, description="empty wagon return time, hours (defaults to run_time_h)"
     )
-    train_capacity_teu: float = Field(gt=0, description="train length limit, TEU slots")
+    train_capacity_teu: float = Field(
+        ge=2, description="train length limit, TEU slots (at least one FEU)"
+    )
     paths_per_day: float | None = Field(
         None, gt=0, description="line capacity, train paths per day; omit for unlimited"
     )
@@ -331,6 +333,8 @@ class Fleet(Strict):
     def _one_capacity(self) -> Fleet:
         if (self.capacity_teu is None) == (self.capacity_wagons is None):
             raise ValueError("expected exactly one of capacity_teu or capacity_wagons")
+        if self.nominal_capacity_teu() * self.load_factor < 2:
+            raise ValueError("expected a usable capacity (x load_factor) of at least 2 TEU")
         return self
 
     def nominal_capacity_teu(self) -> float:
@@ -362,7 +366,7 @@ class Flow(Strict):
         "poisson", description="single containers (Poisson) or whole block trains"
     )
     block_train_teu: float = Field(
-        110.0, gt=0, description="TEU per block train (55 FEU = 110 TEU)"
+        110.0, ge=1, description="TEU per block train (55 FEU = 110 TEU)"
     )
     headway_cv: float = Field(
         1.0,
