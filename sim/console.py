@@ -44,6 +44,12 @@ def format_summary(summary: dict[str, Any], out_dir: str | None = None) -> str:
         f"{'Delivered, all flows (TEU)':<34}{_ci(k['delivered_teu'], 0)}",
         f"{'In system at end (TEU)':<34}{_ci(k['in_system_teu_end'], 0)}",
     ]
+    share = k["cohort_inside_share"]["mean"]
+    if share is not None:
+        lines.append(
+            f"{'Post-warm-up TEU still inside':<34}{100 * share:>11.1f}%  "
+            "(transit KPIs flagged as biased above 5%)"
+        )
     if summary["transit_biased"]:
         lines.append(f"WARNING transit KPIs biased: {summary['transit_bias_note']}")
     lines += [

@@ -1,0 +1,73 @@
+"""Options and helpers shared by the commands that run scenarios."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def positive_int(flag: str):
+    """An argparse type: a whole number >= 1, with a one-line error naming ``flag``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{flag}: expected a whole number, got {text!r}"
+            ) from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag}: expected a number >= 1, got {value}")
+        return value
+
+    return parse
+
+
+def add_set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        dest="overrides",
+        help="override one scenario value (repeatable)",
+    )
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """``--replications --seed --horizon-days --workers --out --set --quiet``."""
+    p.add_argument(
+        "--replications",
+        type=positive_int("--replications"),
+        metavar="N",
+        help="replications (default: the scenario's)",
+    )
+    p.add_argument("--seed", type=int, metavar="S", help="base seed (default: the scenario's)")
+    p.add_argument("--horizon-days", type=float, metavar="D", help="horizon incl. warm-up, days")
+    p.add_argument(
+        "--workers",
+        type=positive_int("--workers"),
+        metavar="W",
+        help="worker processes (default: all cores)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="results folder (default: results/<scenario>/<timestamp>/)",
+    )
+    add_set_option(p)
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def flag_overrides(args: argparse.Namespace) -> list[str | tuple[str, str]]:
+    """``--set`` values, then the run flags as overrides of [scenario] keys."""
+    out: list[str | tuple[str, str]] = list(args.overrides)
+    for flag, key, value in (
+        ("--replications", "replications", getattr(args, "replications", None)),
+        ("--seed", "seed", getattr(args, "seed", None)),
+        ("--horizon-days", "horizon_days", getattr(args, "horizon_days", None)),
+    ):
+        if value is not None:
+            out.append((flag, f"scenario.{key}={value}"))
+    return out

@@ -1,0 +1,26 @@
+"""``corridor validate FILE...``: check scenario files without running them."""
+
+from __future__ import annotations
+
+import argparse
+
+from sim.commands.common import add_set_option
+
+
+def register(sub) -> None:
+    p = sub.add_parser("validate", help="check scenario files without running them")
+    p.add_argument("scenarios", nargs="+", help="scenario files")
+    add_set_option(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from sim.scenario.loader import load_scenario
+
+    for path in args.scenarios:
+        m = load_scenario(path, args.overrides).model
+        print(
+            f"{path}: ok ({m.scenario.name}: {len(m.nodes)} nodes, {len(m.legs)} legs, "
+            f"{len(m.fleets)} fleets, {len(m.flows)} flows)"
+        )
+    return 0
