@@ -16,7 +16,7 @@ from sim import __version__
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
-COMMANDS = ("run", "validate")
+COMMANDS = ("run", "validate", "compare")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         sys.stderr.write(f"corridor: error: {exc}\n")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # output piped into `head` and closed
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("corridor: interrupted; no results folder was written\n")
         return 130

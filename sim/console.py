@@ -50,6 +50,13 @@ def format_summary(summary: dict[str, Any], out_dir: str | None = None) -> str:
             f"{'Post-warm-up TEU still inside':<34}{100 * share:>11.1f}%  "
             "(transit KPIs flagged as biased above 5%)"
         )
+    check = summary.get("warmup_check")
+    if check and not check["ok"]:
+        lines.append(
+            "WARNING warm-up may be too short: MSER-5 suggests "
+            f"{check['suggested_warmup_days']:.0f} d, the scenario uses "
+            f"{check['warmup_days']:.0f} d"
+        )
     if summary["transit_biased"]:
         lines.append(f"WARNING transit KPIs biased: {summary['transit_bias_note']}")
     lines += [

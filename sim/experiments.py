@@ -1,19 +1,25 @@
-"""Run replications of a scenario, serially or across worker processes.
+"""Replications of scenarios, on any executor, in deterministic order.
 
 Every replication is ``run_replication(scenario, r)`` — a pure function of the
-scenario and the replication index (its random streams are keyed by both),
-so the same numbers come out whatever the number of workers; results are
+scenario and the replication index (its random streams are keyed by both, so
+replication *r* of two scenarios shares demand and storms: common random
+numbers). Replications are bundled into chunks (tasks of seconds, not
+milliseconds), bulky arrays can be dropped on the worker side, and records are
 sorted by replication index before anything is aggregated.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from sim.executors import ExecutorSpec, chunk, open_executor, run_tasks
 from sim.model.corridor import run_replication
 from sim.scenario.schema import Scenario
+from sim.stats import summarise
+
+BULKY = ("series", "transit_days")
 
 
 def default_workers() -> int:
@@ -21,15 +27,100 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
+def run_chunk(scenario: Scenario, indices: list[int], light: bool = False) -> list[dict]:
+    """Records of replications ``indices``; ``light`` drops the daily series and samples."""
+    out = []
+    for r in indices:
+        rec = run_replication(scenario, r)
+        if light:
+            for key in BULKY:
+                rec.pop(key, None)
+        out.append(rec)
+    return out
+
+
+def run_batches(
+    executor: Any,
+    spec: ExecutorSpec,
+    jobs: list[tuple[Scenario, list[int]]],
+    light: bool = False,
+    label: str = "replications",
+) -> list[list[dict]]:
+    """For each ``(scenario, indices)`` job, its records in index order."""
+    workers = spec.effective_workers()
+    tasks: list[tuple[Any, ...]] = []
+    owner: list[int] = []
+    for j, (scen, indices) in enumerate(jobs):
+        n_jobs = max(1, len(jobs))
+        for part in chunk(indices, max(1, math.ceil(workers / n_jobs))):
+            tasks.append((scen, part, light))
+            owner.append(j)
+    results = run_tasks(
+        executor, run_chunk, tasks, [len(t[1]) for t in tasks], label, spec.quiet
+    )
+    grouped: list[list[dict]] = [[] for _ in jobs]
+    for j, recs in zip(owner, results, strict=True):
+        grouped[j].extend(recs)
+    return [sorted(g, key=lambda rec: rec["replication"]) for g in grouped]
+
+
 def replicate(
-    scenario: Scenario, replications: int, workers: int | None = None, first: int = 0
+    scenario: Scenario,
+    replications: int,
+    workers: int | None = None,
+    first: int = 0,
+    spec: ExecutorSpec | None = None,
 ) -> list[dict[str, Any]]:
     """Records of replications ``first .. first + replications - 1``, in index order."""
+    spec = spec or ExecutorSpec(workers=workers, quiet=True)
     indices = list(range(first, first + replications))
-    workers = default_workers() if workers is None else workers
-    if workers <= 1 or len(indices) == 1:
-        records = [run_replication(scenario, r) for r in indices]
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(indices))) as pool:
-            records = list(pool.map(run_replication, [scenario] * len(indices), indices))
-    return sorted(records, key=lambda rec: rec["replication"])
+    with open_executor(spec) as ex:
+        return run_batches(ex, spec, [(scenario, indices)])[0]
+
+
+def kpi_value(record: dict, kpi: str) -> float | None:
+    """A headline KPI of one record: a study KPI, a system KPI, or the bottleneck's ρ."""
+    if kpi == "bottleneck_utilisation":
+        return record["bottleneck"]["utilisation"]
+    if kpi in record["study"]:
+        return record["study"][kpi]
+    return record["system"].get(kpi)
+
+
+def replicate_to_precision(
+    scenario: Scenario,
+    spec: ExecutorSpec,
+    kpi: str,
+    target_rel_halfwidth: float,
+    max_replications: int,
+) -> tuple[list[dict], dict[str, Any]]:
+    """The replications algorithm: add replications until ``kpi``'s 95% CI is tight enough.
+
+    Starts with the scenario's replications (at least 3), then adds batches of
+    one replication per worker until ``half-width / |mean| <= target`` or
+    ``max_replications`` is reached. The stopping rule only looks at completed
+    batches, so the result is the same on any executor.
+    """
+    n0 = max(3, scenario.scenario.replications)
+    with open_executor(spec) as ex:
+        records = run_batches(ex, spec, [(scenario, list(range(n0)))])[0]
+        while True:
+            s = summarise(kpi_value(r, kpi) for r in records)
+            rel = None
+            if s["mean"] and s["ci95_high"] is not None:
+                rel = (s["ci95_high"] - s["mean"]) / abs(s["mean"])
+            done = rel is not None and rel <= target_rel_halfwidth
+            if done or len(records) >= max_replications:
+                break
+            step = min(max(2, spec.effective_workers()), max_replications - len(records))
+            more = list(range(len(records), len(records) + step))
+            records += run_batches(ex, spec, [(scenario, more)])[0]
+    info = {
+        "kpi": kpi,
+        "target_rel_halfwidth": target_rel_halfwidth,
+        "achieved_rel_halfwidth": rel,
+        "replications": len(records),
+        "reached": bool(done),
+        "max_replications": max_replications,
+    }
+    return records, info

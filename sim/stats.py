@@ -1,5 +1,8 @@
 """Summaries over replications: mean and 95% Student-t confidence interval.
 
+Also: paired differences for comparisons under common random numbers, the
+Holm–Bonferroni correction for multiple comparisons, and MSER warm-up detection.
+
 Conventions (so the JSON stays strict and honest): a KPI missing in some
 replications is summarised over the others; one replication gives ``null``
 bounds; zero variance gives the interval (mean, mean); no value at all gives
@@ -33,3 +36,58 @@ def summarise(values: Iterable[float | None]) -> dict[str, float | int | None]:
 def summarise_table(rows: Sequence[dict], keys: Iterable[str]) -> dict[str, dict]:
     """Summarise each numeric ``key`` across ``rows`` (one row per replication)."""
     return {k: summarise(r.get(k) for r in rows) for k in keys}
+
+
+def paired_difference(alt: Sequence[float | None], base: Sequence[float | None]) -> dict:
+    """Mean of ``alt_i - base_i`` over replications with both values, its 95% t-interval
+    and the two-sided p-value of a paired t-test (1.0 when every difference is 0)."""
+    diffs = [a - b for a, b in zip(alt, base, strict=True) if a is not None and b is not None]
+    out = summarise(diffs)
+    n = len(diffs)
+    if n < 2:
+        out["p_value"] = None
+        return out
+    mean = out["mean"]
+    var = math.fsum((d - mean) ** 2 for d in diffs) / (n - 1)
+    if var <= 0.0:
+        out["p_value"] = 1.0 if mean == 0 else 0.0
+        return out
+    t = mean / math.sqrt(var / n)
+    out["p_value"] = float(2.0 * _st.t.sf(abs(t), n - 1))
+    return out
+
+
+def holm(p_values: Sequence[float | None], alpha: float = 0.05) -> list[tuple[float | None, bool]]:
+    """Holm–Bonferroni step-down: ``(adjusted p, significant)`` per test, family-wise ``alpha``."""
+    known = sorted((p, k) for k, p in enumerate(p_values) if p is not None)
+    m = len(known)
+    adjusted: dict[int, float] = {}
+    running = 0.0
+    for rank, (p, k) in enumerate(known):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[k] = running
+    return [
+        (adjusted.get(k), adjusted.get(k) is not None and adjusted[k] < alpha)
+        for k in range(len(p_values))
+    ]
+
+
+def mser(series: Sequence[float], batch: int = 5) -> int:
+    """MSER-``batch`` truncation point (in series steps) of a warm-up transient.
+
+    Batches the series into means of ``batch`` steps and picks the truncation
+    ``d`` (searched over the first half) minimising the marginal standard error
+    ``var(rest) / len(rest)``; returns ``d * batch``.
+    """
+    n = len(series) // batch
+    if n < 4:
+        return 0
+    means = [math.fsum(series[i * batch : (i + 1) * batch]) / batch for i in range(n)]
+    best, best_d = math.inf, 0
+    for d in range(n // 2):
+        rest = means[d:]
+        m = math.fsum(rest) / len(rest)
+        score = math.fsum((x - m) ** 2 for x in rest) / len(rest) ** 2
+        if score < best:
+            best, best_d = score, d
+    return best_d * batch

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from sim.scenario.loader import LoadedScenario
-from sim.stats import summarise
+from sim.stats import mser, summarise
 
 FLOW_KPIS = (
     "created_teu",
@@ -36,6 +38,7 @@ NODE_KPIS = (
     "departed_teu",
 )
 BIAS_THRESHOLD = 0.05
+DAYS_PER_YEAR = 365
 
 
 def _group(records: list[dict], section: str, kpis: tuple[str, ...]) -> dict[str, Any]:
@@ -44,6 +47,41 @@ def _group(records: list[dict], section: str, kpis: tuple[str, ...]) -> dict[str
     for ident in ids:
         out[ident] = {k: summarise(r[section][ident].get(k) for r in records) for k in kpis}
     return out
+
+
+def warmup_check(records: list[dict], warmup_days: float) -> dict[str, Any] | None:
+    """MSER-5 on the daily TEU held at all nodes (mean over replications).
+
+    Demand and storms are seasonal, so the steady state is periodic, which plain
+    MSER mistakes for a transient. When the run covers at least two years, the
+    day-of-year profile measured after the warm-up is subtracted first and MSER
+    looks at the residual. Warns when the truncation point lies beyond the
+    configured warm-up, i.e. the initial transient may still bias the KPIs.
+    """
+    series = [r["series"]["nodes"] for r in records if "series" in r]
+    if not series:
+        return None
+    days = min(len(next(iter(s.values()))["teu_at_node"]) for s in series)
+    total = np.zeros(days)
+    for s in series:
+        for node in s.values():
+            total += np.asarray(node["teu_at_node"][:days])
+    total /= len(series)
+    method = "MSER-5 on daily TEU held at all nodes, mean over replications"
+    if days >= 2 * DAYS_PER_YEAR and days - warmup_days >= DAYS_PER_YEAR:
+        doy = np.arange(days) % DAYS_PER_YEAR
+        after = np.arange(days) >= warmup_days
+        profile = np.bincount(doy[after], weights=total[after], minlength=DAYS_PER_YEAR)
+        profile /= np.maximum(np.bincount(doy[after], minlength=DAYS_PER_YEAR), 1)
+        total = total - profile[doy]
+        method += ", after removing the day-of-year profile (seasonal demand and storms)"
+    suggested = mser(total.tolist(), batch=5)
+    return {
+        "method": method,
+        "suggested_warmup_days": float(suggested),
+        "warmup_days": warmup_days,
+        "ok": suggested <= warmup_days,
+    }
 
 
 def _most_common(values: list[str | None]) -> str | None:
@@ -122,6 +160,7 @@ def build_summary(
             for fid in records[0]["flows"]
         },
         "gridlock": gridlocks,
+        "warmup_check": warmup_check(records, settings.warmup_days),
         "provenance": {"version": version, "command": command},
         "performance": {
             "wall_s_per_replication": summarise(r["perf"]["wall_s"] for r in records),

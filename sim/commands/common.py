@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
+
+from sim.executors import ExecutorSpec
 
 
 def positive_int(flag: str):
@@ -57,7 +60,33 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="results folder (default: results/<scenario>/<timestamp>/)",
     )
     add_set_option(p)
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster (e.g. tcp://host:8786); needs the [distributed] extra",
+    )
+    p.add_argument(
+        "--dask-local",
+        type=positive_int("--dask-local"),
+        metavar="N",
+        help="start a local Dask cluster of N worker processes",
+    )
+    p.add_argument("--report", action="store_true", help="also write a self-contained report.html")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors; no progress bar")
+
+
+def executor_spec(args: argparse.Namespace) -> ExecutorSpec:
+    """Where the replications run, from ``--workers``, ``--scheduler`` and ``--dask-local``."""
+    return ExecutorSpec(
+        workers=args.workers,
+        scheduler=args.scheduler,
+        dask_local=args.dask_local,
+        quiet=args.quiet,
+    )
+
+
+def command_line(argv: list[str]) -> str:
+    return "corridor " + " ".join(shlex.quote(a) for a in argv)
 
 
 def flag_overrides(args: argparse.Namespace) -> list[str | tuple[str, str]]:

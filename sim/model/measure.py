@@ -205,9 +205,21 @@ def measure(
         for pid, p in model.pools.items()
     }
 
+    # a sea leg's utilisation: its fleets' busy shares weighted by their slot capacity
+    # (vessels x usable TEU), so a leg served by several fleets is one stage
+    for lid in model.sea_legs:
+        serving = [
+            (fleets[f]["utilisation"], fl.spec.vessels * fl.nominal_teu)
+            for f, fl in model.fleets.items()
+            if fl.leg.id == lid
+        ]
+        weight = sum(w for _, w in serving)
+        if weight > 0:
+            legs[lid]["utilisation"] = sum(u * w for u, w in serving) / weight
+
+    # stages that can be the bottleneck: nodes, legs (fleets via their leg), wagon pools
     candidates = [(f"nodes.{k}", v["utilisation"]) for k, v in nodes.items()]
     candidates += [(f"legs.{k}", v["utilisation"]) for k, v in legs.items()]
-    candidates += [(f"fleets.{k}", v["utilisation"]) for k, v in fleets.items()]
     candidates += [(f"wagon_pools.{k}", v["utilisation"]) for k, v in pools.items()]
     candidates = [(k, v) for k, v in candidates if v is not None]
     top = max(candidates, key=lambda kv: kv[1]) if candidates else (None, None)

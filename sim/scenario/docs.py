@@ -38,6 +38,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ('[disruptions.<id>] kind = "outage"', S.OutageDisruption, S.OutageDisruption.__doc__ or ""),
     ('[disruptions.<id>] kind = "window"', S.WindowDisruption, S.WindowDisruption.__doc__ or ""),
     ('[disruptions.<id>] kind = "factor"', S.FactorDisruption, S.FactorDisruption.__doc__ or ""),
+    ("[economics]", S.Economics, S.Economics.__doc__ or ""),
     ('dispatch = {rule = "full"}', S.DispatchFull, S.DispatchFull.__doc__ or ""),
     (
         'dispatch = {rule = "timetable", ...}',

@@ -213,6 +213,9 @@ class NodeBase(Strict):
         description="minimum dwell of each container before it is ready, hours, sampled "
         "per container",
     )
+    handling_usd_per_teu: float | None = Field(
+        None, ge=0, description="handling/transshipment charge per TEU passing this node, USD/TEU"
+    )
 
 
 class TerminalNode(NodeBase):
@@ -290,7 +293,10 @@ class RailLeg(Strict):
         None, description="id of the [wagon_pools.*] whose wagons this leg uses; omit for unlimited"
     )
     dispatch: Dispatch = Field(default_factory=DispatchFull, description="departure rule")
-    distance_km: float | None = Field(None, gt=0, description="length, km (reporting)")
+    distance_km: float | None = Field(None, gt=0, description="length, km (costs, emissions)")
+    tariff_usd_per_teu: float | None = Field(
+        None, ge=0, description="rate charged per TEU carried on this leg, USD/TEU"
+    )
 
 
 class SeaLeg(Strict):
@@ -304,7 +310,12 @@ class SeaLeg(Strict):
     return_time_h: Duration | None = Field(
         None, description="return crossing time, hours (defaults to sail_time_h)"
     )
-    distance_nm: float | None = Field(None, gt=0, description="length, nautical miles (reporting)")
+    distance_nm: float | None = Field(
+        None, gt=0, description="length, nautical miles (costs, emissions)"
+    )
+    tariff_usd_per_teu: float | None = Field(
+        None, ge=0, description="rate charged per TEU carried on this leg, USD/TEU"
+    )
 
 
 Leg = Annotated[RailLeg | SeaLeg, Field(discriminator="mode")]
@@ -446,6 +457,31 @@ Disruption = Annotated[
 # --------------------------------------------------------------------------------------
 
 
+class Economics(Strict):
+    """Cost and emissions of a scenario, for comparing capacity investments."""
+
+    capex_usd: float = Field(0.0, ge=0, description="investment cost of this case, USD")
+    lifetime_years: float = Field(25.0, gt=0, description="economic life of the investment, years")
+    opex_usd_per_year: float = Field(
+        0.0, ge=0, description="extra operating cost of the investment, USD/year"
+    )
+    discount_rate: float = Field(
+        0.08, ge=0, le=1, description="real discount rate to annualise capex (per year)"
+    )
+    co2_rail_kg_per_teu_km: float | None = Field(
+        None, ge=0, description="emission factor of rail legs, kg CO2 per TEU-km"
+    )
+    co2_sea_kg_per_teu_km: float | None = Field(
+        None, ge=0, description="emission factor of sea legs, kg CO2 per TEU-km"
+    )
+
+    def annualised_cost_usd(self) -> float:
+        """Capex spread over the lifetime with the capital recovery factor, plus opex."""
+        r, n = self.discount_rate, self.lifetime_years
+        crf = 1.0 / n if r == 0 else r * (1 + r) ** n / ((1 + r) ** n - 1)
+        return self.capex_usd * crf + self.opex_usd_per_year
+
+
 class RunSettings(Strict):
     """Run settings: horizon, warm-up, replications, seed."""
 
@@ -488,6 +524,7 @@ class Scenario(Strict):
     disruptions: dict[Annotated[str, Field(pattern=ID_PATTERN)], Disruption] = Field(
         default_factory=dict
     )
+    economics: Economics = Field(default_factory=Economics)
 
     def study_flow_ids(self) -> list[str]:
         """Flows marked ``study = true``; all flows when none is marked."""
