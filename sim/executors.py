@@ -107,6 +107,41 @@ def _progress(total: int, label: str, quiet: bool):
     return tqdm(total=total, desc=label, unit="rep", disable=disable, leave=False)
 
 
+def iter_tasks(
+    executor: Any,
+    fn: Callable[..., Any],
+    arg_lists: Sequence[tuple[Any, ...]],
+    weights: Sequence[int] | None = None,
+    label: str = "replications",
+    quiet: bool = False,
+) -> Iterator[tuple[int, Any]]:
+    """``(k, fn(*arg_lists[k]))`` as tasks finish (any order); a failed task re-raises.
+
+    ``weights`` (e.g. replications per task) advance the progress bar. The
+    serial executor runs each task only when the iteration reaches it, so a
+    caller can store results one by one (sweeps resume from them).
+    """
+    weights = list(weights) if weights is not None else [1] * len(arg_lists)
+    with _progress(sum(weights), label, quiet) as bar:
+        if isinstance(executor, _SerialExecutor):
+            for k, args in enumerate(arg_lists):
+                yield k, executor.submit(fn, *args).result()
+                bar.update(weights[k])
+            return
+        futures = [executor.submit(fn, *args) for args in arg_lists]
+        index = {id(f): k for k, f in enumerate(futures)}
+        if hasattr(executor, "gather"):  # dask
+            from dask.distributed import as_completed as dask_as_completed
+
+            done: Any = dask_as_completed(futures)
+        else:
+            done = as_completed(futures)
+        for fut in done:
+            k = index[id(fut)]
+            yield k, fut.result()
+            bar.update(weights[k])
+
+
 def run_tasks(
     executor: Any,
     fn: Callable[..., Any],
@@ -115,28 +150,10 @@ def run_tasks(
     label: str = "replications",
     quiet: bool = False,
 ) -> list[Any]:
-    """Results of ``fn(*args)`` for each ``args`` in ``arg_lists``, in that order.
-
-    ``weights`` (e.g. replications per chunk) advance the progress bar. A
-    failed task re-raises its exception here.
-    """
-    weights = list(weights) if weights is not None else [1] * len(arg_lists)
-    futures = [executor.submit(fn, *args) for args in arg_lists]
-    index = {id(f): k for k, f in enumerate(futures)}
-    results: list[Any] = [None] * len(futures)
-    with _progress(sum(weights), label, quiet) as bar:
-        if isinstance(executor, _SerialExecutor):
-            done: Any = futures
-        elif hasattr(executor, "gather"):  # dask
-            from dask.distributed import as_completed as dask_as_completed
-
-            done = dask_as_completed(futures)
-        else:
-            done = as_completed(futures)
-        for fut in done:
-            k = index[id(fut)]
-            results[k] = fut.result()
-            bar.update(weights[k])
+    """Results of ``fn(*args)`` for each ``args`` in ``arg_lists``, in that order."""
+    results: list[Any] = [None] * len(arg_lists)
+    for k, result in iter_tasks(executor, fn, arg_lists, weights, label, quiet):
+        results[k] = result
     return results
 
 

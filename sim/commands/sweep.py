@@ -1,0 +1,163 @@
+"""``corridor sweep BASE --vary key=v1,v2 ... | --sample key=lo:hi --samples N``.
+
+Writes ``DIR/points/*.json`` as points finish (so an interrupted sweep resumes
+when run again with the same ``--out DIR``), then ``sweep.json``, the tidy
+``sweep.csv`` (one row per point x replication) and response plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from sim import __version__
+from sim.commands.common import (
+    add_run_options,
+    command_line,
+    executor_spec,
+    flag_overrides,
+    positive_int,
+)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="run a grid or Latin-hypercube sample of scenario values")
+    p.add_argument("base", type=Path, help="base scenario file")
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=V1,V2,...",
+        help="full-factorial values of one key (repeatable)",
+    )
+    p.add_argument(
+        "--sample",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=LOW:HIGH",
+        help="Latin-hypercube range of one key (repeatable; integers if both ends are)",
+    )
+    p.add_argument(
+        "--samples",
+        type=positive_int("--samples"),
+        default=10,
+        metavar="N",
+        help="Latin-hypercube points (default 10)",
+    )
+    add_run_options(p)
+    p.set_defaults(handler=run)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from sim.errors import ScenarioError
+    from sim.executors import iter_tasks, open_executor
+    from sim.results import default_out_dir, write_json
+    from sim.scenario.loader import load_scenario
+    from sim.sweep import (
+        factorial,
+        latin_hypercube,
+        load_done,
+        parse_sample,
+        parse_vary,
+        point_key,
+        run_point,
+        summarise_sweep,
+        tidy_rows,
+        write_point,
+    )
+
+    if bool(args.vary) == bool(args.sample):
+        raise ScenarioError("corridor sweep", None, "expected --vary options or --sample options")
+    overrides = flag_overrides(args)
+    base = load_scenario(args.base, overrides)
+    settings = base.model.scenario
+    if args.vary:
+        varies = [parse_vary(v) for v in args.vary]
+        varied = [k for k, _ in varies]
+        points, design = factorial(varies), "factorial"
+    else:
+        samples = [parse_sample(s) for s in args.sample]
+        varied = [k for k, _, _ in samples]
+        points, design = latin_hypercube(samples, args.samples, settings.seed), "lhs"
+    indices = list(range(settings.replications))
+
+    out_dir = args.out or default_out_dir(Path("results"), f"sweep-{settings.name}")
+    manifest = {
+        "base_sha256": base.sha256,
+        "design": design,
+        "points": points,
+        "replications": settings.replications,
+    }
+    manifest_path = out_dir / "design.json"
+    if manifest_path.exists():
+        if json.loads(manifest_path.read_text(encoding="utf-8")) != manifest:
+            raise ScenarioError(
+                str(out_dir),
+                None,
+                "expected the same sweep to resume "
+                "(another design, base scenario or replication count is there)",
+            )
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(manifest_path, manifest)
+
+    points_dir = out_dir / "points"
+    done = load_done(points_dir)
+    pending = [v for v in points if point_key(v) not in done]
+    if pending and not args.quiet and done:
+        print(f"resuming: {len(points) - len(pending)} of {len(points)} points already done")
+    spec = executor_spec(args)
+    base_path = str(base.path)
+    with open_executor(spec) as ex:
+        tasks = [(base_path, overrides, v, indices) for v in pending]
+        for _, result in iter_tasks(
+            ex, run_point, tasks, [len(indices)] * len(tasks), "sweep", spec.quiet
+        ):
+            write_point(points_dir, result)
+            done[point_key(result["values"])] = result
+
+    sweep = summarise_sweep(
+        settings.name,
+        varied,
+        design,
+        points,
+        done,
+        {"version": __version__, "command": command_line(argv), "seed": settings.seed},
+    )
+    write_json(out_dir / "sweep.json", sweep)
+    _write_csv(out_dir / "sweep.csv", tidy_rows(sweep, done))
+    from sim.plots_sweep import heatmap, response
+
+    plots = out_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    for kpi in ("throughput_teu_per_week", "transit_days_p95", "bottleneck_utilisation"):
+        response(sweep, kpi, plots / f"response_{kpi}.png")
+        if len(varied) == 2 and design == "factorial":
+            heatmap(sweep, kpi, plots / f"heatmap_{kpi}.png")
+    if args.report:
+        from sim.report import write_report
+
+        write_report(out_dir)
+    failed = [p for p in sweep["points"] if p["status"] != "ok"]
+    if not args.quiet:
+        ok = len(points) - len(failed)
+        print(
+            f"Sweep of {settings.name}: {ok} of {len(points)} points ok ({design}), "
+            f"{settings.replications} replications each; results in {out_dir}"
+        )
+        for p in failed:
+            print(f"  point {p['point']} {p['values']} failed: {p['error']}")
+    return 0

@@ -1,0 +1,182 @@
+"""Parameter sweeps: full-factorial grids and Latin-hypercube samples over scenario keys.
+
+Each point is the base scenario with a few dotted keys overridden (validated
+exactly like ``--set``), replicated with common random numbers (the same
+replication indices at every point). Points are written one file each under
+``DIR/points/`` as they finish, so an interrupted sweep resumes where it
+stopped; a point that fails (bad value, model error) is recorded with its
+error and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.errors import ScenarioError
+from sim.experiments import kpi_value, run_chunk
+from sim.scenario.loader import load_scenario, parse_override
+from sim.stats import summarise
+
+SWEEP_KPIS = (
+    "throughput_teu_per_week",
+    "transit_days_mean",
+    "transit_days_p50",
+    "transit_days_p95",
+    "bottleneck_utilisation",
+    "in_system_teu_end",
+    "cohort_inside_share",
+)
+
+
+def parse_vary(text: str) -> tuple[str, list[Any]]:
+    """``key=v1,v2,...`` -> (key, values); each value read like a ``--set`` value."""
+    key, sep, values = text.partition("=")
+    if not sep or not values.strip():
+        raise ScenarioError("--vary", text, "expected KEY.PATH=V1,V2,...")
+    parsed = [parse_override(f"{key}={v}", "--vary")[1] for v in values.split(",")]
+    return key.strip(), parsed
+
+
+def parse_sample(text: str) -> tuple[str, float, float]:
+    """``key=lo:hi`` -> (key, lo, hi)."""
+    key, sep, rng = text.partition("=")
+    lo_text, colon, hi_text = rng.partition(":")
+    try:
+        lo, hi = float(lo_text), float(hi_text)
+    except ValueError:
+        raise ScenarioError("--sample", text, "expected KEY.PATH=LOW:HIGH with numbers") from None
+    if not sep or not colon or not hi > lo:
+        raise ScenarioError("--sample", key or text, "expected KEY.PATH=LOW:HIGH with LOW < HIGH")
+    integer = lo_text.strip().lstrip("-").isdigit() and hi_text.strip().lstrip("-").isdigit()
+    return key.strip(), (int(lo) if integer else lo), (int(hi) if integer else hi)
+
+
+def factorial(varies: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+    """Every combination of the varied values (first key slowest)."""
+    keys = [k for k, _ in varies]
+    return [
+        dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _, v in varies))
+    ]
+
+
+def latin_hypercube(
+    samples: Sequence[tuple[str, float, float]], n: int, seed: int
+) -> list[dict[str, Any]]:
+    """``n`` Latin-hypercube points; integer ranges give integers (stratified, then rounded)."""
+    from scipy.stats import qmc
+
+    unit = qmc.LatinHypercube(d=len(samples), seed=seed).random(n)
+    points = []
+    for row in unit:
+        point = {}
+        for (key, lo, hi), u in zip(samples, row, strict=True):
+            value = lo + u * (hi - lo)
+            point[key] = int(round(value)) if isinstance(lo, int) else float(value)
+        points.append(point)
+    return points
+
+
+def _point_id(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def run_point(
+    base_path: str, overrides: list, values: dict[str, Any], indices: list[int]
+) -> dict[str, Any]:
+    """One sweep point on a worker: load with the point's overrides, run, summarise.
+
+    Never raises: a failure is returned as ``status = "failed"`` with the error.
+    """
+    point_overrides = list(overrides) + [
+        ("--vary/--sample", f"{k}={json.dumps(v)}") for k, v in values.items()
+    ]
+    try:
+        scenario = load_scenario(base_path, point_overrides).model
+        records = run_chunk(scenario, indices, light=True)
+    except ScenarioError as exc:
+        return {"values": values, "status": "failed", "error": str(exc), "records": []}
+    except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
+        msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return {"values": values, "status": "failed", "error": msg, "records": []}
+    rows = [
+        {k: kpi_value(r, k) for k in SWEEP_KPIS} | {"replication": r["replication"]}
+        for r in records
+    ]
+    return {"values": values, "status": "ok", "error": None, "records": rows}
+
+
+def write_point(points_dir: Path, result: dict[str, Any]) -> None:
+    """Store a finished point atomically (resume reads these files)."""
+    points_dir.mkdir(parents=True, exist_ok=True)
+    target = points_dir / f"{_point_id(result['values'])}.json"
+    fd, tmp = tempfile.mkstemp(dir=points_dir, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(result, fh)
+    os.replace(tmp, target)
+
+
+def load_done(points_dir: Path) -> dict[str, dict[str, Any]]:
+    """Points already finished in an earlier (interrupted) run, by point id."""
+    done = {}
+    if points_dir.is_dir():
+        for f in sorted(points_dir.glob("*.json")):
+            result = json.loads(f.read_text(encoding="utf-8"))
+            done[f.stem] = result
+    return done
+
+
+def point_key(values: dict[str, Any]) -> str:
+    return _point_id(values)
+
+
+def summarise_sweep(
+    base_name: str,
+    varied: list[str],
+    design: str,
+    points: list[dict[str, Any]],
+    results: dict[str, dict[str, Any]],
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    """``sweep.json``: per point, its values, status and KPI summaries."""
+    out_points = []
+    for k, values in enumerate(points):
+        res = results[point_key(values)]
+        out_points.append(
+            {
+                "point": k,
+                "values": values,
+                "status": res["status"],
+                "error": res["error"],
+                "kpis": {kpi: summarise(row[kpi] for row in res["records"]) for kpi in SWEEP_KPIS},
+            }
+        )
+    return {
+        "kind": "sweep",
+        "base": base_name,
+        "varied": varied,
+        "design": design,
+        "kpis": list(SWEEP_KPIS),
+        "points": out_points,
+        "provenance": provenance,
+    }
+
+
+def tidy_rows(sweep: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per point x replication (failed points: one row with the error)."""
+    rows = []
+    for p in sweep["points"]:
+        res = results[point_key(p["values"])]
+        base = {"point": p["point"], **p["values"], "status": p["status"]}
+        if not res["records"]:
+            rows.append(base | {"error": p["error"]})
+        for rec in res["records"]:
+            rows.append(base | rec)
+    return rows
