@@ -16,7 +16,7 @@ from sim import __version__
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
-COMMANDS = ("run", "validate", "compare", "sweep")
+COMMANDS = ("run", "validate", "compare", "sweep", "report")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -430,10 +430,8 @@ def _stage_keys(scenario: Scenario, records: Sequence[dict]) -> list[str]:
                 add(f"legs.{lid}")
             if leg.wagon_pool is not None:
                 add(f"wagon_pools.{leg.wagon_pool}")
-        elif isinstance(leg, SeaLeg):
-            for fid, fleet in scenario.fleets.items():
-                if fleet.leg == lid:
-                    add(f"fleets.{fid}")
+        elif isinstance(leg, SeaLeg) and has_util(f"legs.{lid}"):
+            add(f"legs.{lid}")  # the leg's fleets together, as the model rates the stage
 
     for fid in scenario.study_flow_ids():
         route = scenario.flows[fid].route
@@ -446,8 +444,6 @@ def _stage_keys(scenario: Scenario, records: Sequence[dict]) -> list[str]:
         add(f"nodes.{nid}")
     for lid in scenario.legs:
         add_leg(lid)
-    for fid in scenario.fleets:
-        add(f"fleets.{fid}")
     for pid in scenario.wagon_pools:
         add(f"wagon_pools.{pid}")
     # keep only stages the records know about; non-node stages need a utilisation
@@ -473,6 +469,9 @@ def _stage_label(scenario: Scenario, key: str) -> str:
     name = leg.label or (
         f"{scenario.node_label(leg.from_node)} → {scenario.node_label(leg.to_node)}"
     )
+    if isinstance(leg, SeaLeg):
+        fleets = [f.label or fid for fid, f in scenario.fleets.items() if f.leg == ident]
+        return f"Sea leg: {name} ({' + '.join(fleets)})"
     return f"Rail paths: {name}"
 
 
@@ -499,6 +498,8 @@ def _stage_note(scenario: Scenario, key: str) -> str:
         if len(used) == 1:
             return f"wagons for {ends(used[0])}"
         return f"wagons shared by {len(used)} rail legs" if used else "wagon pool"
+    if isinstance(scenario.legs[ident], SeaLeg):
+        return "vessels, busy share weighted by slots"
     return "line capacity, train paths/day"
 
 

@@ -115,13 +115,9 @@ def build_summary(
     )
     pools = _group(records, "wagon_pools", ("utilisation",))
 
+    # fleets are rated through their sea leg (several fleets on one leg are one stage)
     stages: dict[str, dict] = {}
-    for section, table in (
-        ("nodes", nodes),
-        ("legs", legs),
-        ("fleets", fleets),
-        ("wagon_pools", pools),
-    ):
+    for section, table in (("nodes", nodes), ("legs", legs), ("wagon_pools", pools)):
         for ident, vals in table.items():
             if vals["utilisation"]["mean"] is not None:
                 stages[f"{section}.{ident}"] = vals["utilisation"]

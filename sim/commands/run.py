@@ -82,14 +82,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         write_timeseries_csv(tmp / "timeseries.csv", records)
         if not args.no_plots:
             from sim.plots import write_run_plots
+            from sim.plots_map import route_map
 
             write_run_plots(records, loaded.model, tmp / "plots")
-            try:
-                from sim.plots_map import route_map
-            except ImportError:  # pragma: no cover - optional while the map is built
-                route_map = None
-            if route_map is not None:
-                route_map(loaded.model, summary, tmp / "plots" / "route_map.png")
+            route_map(loaded.model, summary, tmp / "plots" / "route_map.png")
         if args.report:
             from sim.report import write_report
 

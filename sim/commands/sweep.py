@@ -113,6 +113,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json(manifest_path, manifest)
+        write_json(out_dir / "scenario.resolved.json", base.resolved)
 
     points_dir = out_dir / "points"
     done = load_done(points_dir)

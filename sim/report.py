@@ -1,0 +1,1624 @@
+"""A single self-contained HTML report of a results folder.
+
+:func:`write_report` recognises the folder by its main file
+
+* ``summary.json``     a run (``corridor run``),
+* ``comparison.json``  a comparison of scenarios (``corridor compare``),
+* ``sweep.json``       a parameter sweep (``corridor sweep``),
+
+and writes ``report.html`` into it: description and key parameters of the
+scenario(s), KPI tables with 95% confidence intervals, the bottleneck,
+warnings (gridlock, biased transit KPIs, failed sweep points), for
+comparisons the paired differences and the economics/ranking, every PNG of
+``plots/`` (and ``scenarios/*/plots/``) embedded as a base64 data URI, and
+provenance. The page loads nothing: no external CSS, scripts, fonts or
+images, so it can be mailed or archived as one file. A route map is drawn
+for the report (into memory, not into the folder) when a run has node
+coordinates but no map among its plots; comparisons and sweeps without any
+plots get their summary figures the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import math
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sim import __version__
+from sim.errors import ScenarioError
+from sim.plots_compare import better_of, fmt_value, kpi_label, kpi_of
+
+REPORT_NAME = "report.html"
+KINDS = {"comparison": "comparison.json", "sweep": "sweep.json", "run": "summary.json"}
+NOT_A_RESULTS_FOLDER = "expected a results folder with summary.json, comparison.json or sweep.json"
+RUN_KPIS = (
+    "throughput_teu_per_week",
+    "transit_days_mean",
+    "transit_days_p50",
+    "transit_days_p95",
+    "cohort_inside_share",
+    "bottleneck_utilisation",
+    "corridor_capacity_teu_per_year",
+    "cost_usd_per_teu",
+    "co2_kg_per_teu",
+    "created_teu",
+    "delivered_teu",
+    "in_system_teu_end",
+)
+SCOPE = {
+    "created_teu": "all flows",
+    "delivered_teu": "all flows",
+    "in_system_teu_end": "all flows",
+    "bottleneck_utilisation": "most utilised stage",
+    "corridor_capacity_teu_per_year": "all flows grown alike",
+}
+HEADLINE = ("throughput_teu_per_week", "transit_days_mean", "transit_days_p95")
+MAX_DIFF_ROWS = 40  # changed parameters listed per alternative
+PLOT_CAPTIONS = {  # also the order of the plots in a report
+    "route_map.png": "Route map coloured by utilisation",
+    "throughput.png": "Weekly study-flow deliveries over time, mean over replications",
+    "transit_time.png": "Distribution of study-flow transit times, pooled over replications",
+    "node_performance.png": "Time at each node and utilisation of each capacity-limited stage",
+    "queues.png": "TEU held at each node per day",
+    "kpi_bars.png": "KPIs by scenario with 95% confidence intervals",
+    "forest.png": "Paired differences to the base scenario with 95% confidence intervals",
+    "transit_cdfs.png": "Transit-time distributions by scenario",
+}
+
+
+def detect_kind(results_dir: Path) -> str | None:
+    """ "comparison", "sweep" or "run" by the folder's main JSON file, else None."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        return None
+    for kind, name in KINDS.items():
+        if (results_dir / name).is_file():
+            return kind
+    return None
+
+
+def write_report(results_dir: Path) -> Path:
+    """Write ``results_dir/report.html`` (self-contained) and return its path.
+
+    Raises :class:`~sim.errors.ScenarioError` (one line: the folder and what was
+    expected) when ``results_dir`` is not a run, comparison or sweep folder, or
+    its main JSON file cannot be read.
+    """
+    results_dir = Path(results_dir)
+    kind = detect_kind(results_dir)
+    if kind is None:
+        raise ScenarioError(str(results_dir), None, NOT_A_RESULTS_FOLDER)
+    data = _read_json(results_dir / KINDS[kind])
+    builder: Callable[[Path, dict], tuple[str, str]] = {
+        "run": _run_page,
+        "comparison": _comparison_page,
+        "sweep": _sweep_page,
+    }[kind]
+    title, body = builder(results_dir, data)
+    out = results_dir / REPORT_NAME
+    out.write_text(_page(title, body), encoding="utf-8")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(path), None, f"cannot read file ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(str(path), None, f"malformed JSON at line {exc.lineno}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), None, "expected a JSON object at the top level")
+    return data
+
+
+def _maybe_json(path: Path) -> dict | None:
+    try:
+        return _read_json(path) if path.is_file() else None
+    except ScenarioError:
+        return None
+
+
+def _load_scenario(path: Path):
+    """The validated Scenario of a ``scenario.resolved.json`` (None if absent or invalid)."""
+    if not path.is_file():
+        return None
+    from sim.scenario.loader import load_scenario
+
+    try:
+        return load_scenario(path).model
+    except ScenarioError:
+        return None
+
+
+def e(x: Any) -> str:
+    """HTML-escaped text of anything (None as an en dash)."""
+    return "–" if x is None else html.escape(str(x), quote=True)
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def _num(x: Any, digits: int | None = None) -> str:
+    """A number by magnitude (thousands separators), '–' when missing."""
+    if not _finite(x):
+        return "–"
+    x = float(x)
+    if digits is None:
+        mag = abs(x)
+        digits = 0 if mag >= 100 else 1 if mag >= 10 else 2 if mag >= 0.01 or mag == 0 else 4
+    return f"{x:,.{digits}f}"
+
+
+def _p(x: Any) -> str:
+    """A scenario parameter, compact: 48 -> "48", 4.333 -> "4.33", 62000 -> "62,000"."""
+    if not _finite(x):
+        return "–"
+    x = float(x)
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
+    text = f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _ci_text(kpi: str, stat: Mapping[str, Any] | None, signed: bool = False) -> tuple[str, str]:
+    """(mean, "[low, high]") of a ``{mean, ci95_low, ci95_high}`` dict as text."""
+    if not stat or not _finite(stat.get("mean")):
+        return "–", ""
+    mean = fmt_value(kpi, stat["mean"], signed)
+    lo, hi = stat.get("ci95_low"), stat.get("ci95_high")
+    if _finite(lo) and _finite(hi):
+        return mean, f"[{fmt_value(kpi, lo, signed, False)}, {fmt_value(kpi, hi, signed, False)}]"
+    n = stat.get("n")
+    return mean, "(1 replication)" if n == 1 else ""
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "s"
+
+
+def _table(
+    head: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    cls: str = "",
+    num_cols: Iterable[int] = (),
+    raw: bool = False,
+    caption: str | None = None,
+) -> str:
+    """An HTML table; cells are escaped unless ``raw`` (then they are trusted HTML)."""
+    nums = set(num_cols)
+    out = [f'<table class="{cls}">' if cls else "<table>"]
+    if caption:
+        out.append(f"<caption>{e(caption)}</caption>")
+    out.append(
+        "<thead><tr>"
+        + "".join(
+            f'<th class="num">{e(h)}</th>' if i in nums else f"<th>{e(h)}</th>"
+            for i, h in enumerate(head)
+        )
+        + "</tr></thead><tbody>"
+    )
+    for row in rows:
+        cells = []
+        for i, c in enumerate(row):
+            text = c if raw else e(c)
+            cells.append(f'<td class="num">{text}</td>' if i in nums else f"<td>{text}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _alert(level: str, title: str, text: str) -> str:
+    return f'<div class="alert {level}"><strong>{e(title)}</strong> {e(text)}</div>'
+
+
+def _section(anchor: str, title: str, body: str, intro: str | None = None) -> str:
+    p = f'<p class="intro">{e(intro)}</p>' if intro else ""
+    return f'<section id="{e(anchor)}"><h2>{e(title)}</h2>{p}{body}</section>'
+
+
+def _img(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img alt="{e(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{e(caption)}</figcaption></figure>"
+    )
+
+
+def _plot_caption(path: Path) -> str:
+    """A caption from the file name: known run/compare plots, ``response_<kpi>``,
+    ``heatmap_<kpi>``, ``route_map*``; otherwise the name itself."""
+    if path.name in PLOT_CAPTIONS:
+        return PLOT_CAPTIONS[path.name]
+    stem = path.stem
+    for prefix, text in (
+        ("response_", "{} against the varied parameters"),
+        ("heatmap_", "{}: mean over the parameter grid"),
+    ):
+        if stem.startswith(prefix):
+            return text.format(kpi_label(stem[len(prefix) :]))
+    if stem.startswith("route_map"):
+        rest = stem[len("route_map") :].strip("_- ")
+        return "Route map" + (f" — {rest.replace('_', ' ')}" if rest else "")
+    stem = stem.replace("_", " ")
+    return stem[:1].upper() + stem[1:]
+
+
+def _pngs(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    known = [folder / n for n in PLOT_CAPTIONS if (folder / n).is_file()]
+
+    def order(p: Path) -> tuple:
+        # sweep plots KPI by KPI: the response curve, then the heat map
+        for k, prefix in enumerate(("response_", "heatmap_")):
+            if p.stem.startswith(prefix):
+                return (0, p.stem[len(prefix) :], k)
+        return (1, p.stem, 0)
+
+    rest = sorted((p for p in folder.glob("*.png") if p not in known), key=order)
+    return known + rest
+
+
+def _figures(paths: Sequence[Path], note: str = "") -> str:
+    return "".join(_img(p, _plot_caption(p) + note) for p in paths)
+
+
+def _when() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _meta(items: Iterable[tuple[str, Any]]) -> str:
+    parts = [f"<span><b>{e(k)}</b> {e(v)}</span>" for k, v in items if v not in (None, "")]
+    return '<p class="meta">' + "".join(parts) + "</p>"
+
+
+def _toc(entries: Sequence[tuple[str, str]]) -> str:
+    links = "".join(f'<a href="#{e(a)}">{e(t)}</a>' for a, t in entries)
+    return f'<nav class="toc">{links}</nav>'
+
+
+# --------------------------------------------------------------------------------------
+# Scenario parameters (compact tables)
+# --------------------------------------------------------------------------------------
+
+
+def _dist(d: Any, unit: str = "h") -> str:
+    """A duration distribution as "mean (shape)", e.g. "88 h (tri 60–84–120)"."""
+    if d is None:
+        return "–"
+    try:
+        mean = float(d.mean())
+    except (AttributeError, TypeError, ValueError):
+        return str(d)
+    kind = getattr(d, "dist", "fixed")
+    if kind == "fixed":
+        return "–" if mean == 0 else f"{_p(mean)} {unit}"
+    shape = {
+        "triangular": lambda: f"tri {_p(d.low)}–{_p(d.mode)}–{_p(d.high)}",
+        "uniform": lambda: f"unif {_p(d.low)}–{_p(d.high)}",
+        "lognormal": lambda: f"lognormal, median {_p(d.median)}, P95 {_p(d.p95)}",
+        "exponential": lambda: "exponential",
+        "gamma": lambda: f"gamma, cv {_p(d.cv)}",
+    }.get(kind, lambda: kind)()
+    return f"{_p(mean)} {unit} mean ({shape})"
+
+
+def _dispatch(rule: Any) -> str:
+    name = getattr(rule, "rule", "full")
+    if name == "timetable":
+        return f"timetable every {_p(rule.interval_h)} h"
+    if name == "full_or_timeout":
+        return f"when full or after {_p(rule.timeout_h)} h"
+    return "when full"
+
+
+def _leg_ends(scenario, lid: str) -> str:
+    leg = scenario.legs[lid]
+    return f"{scenario.node_label(leg.from_node)} → {scenario.node_label(leg.to_node)}"
+
+
+def _parameters(scenario) -> str:
+    """Key parameters: demand per flow, fleets, ports/terminals, rail legs, disruptions."""
+    from sim.scenario.schema import PortNode, RailLeg
+
+    parts = []
+    flows = []
+    for fid, f in scenario.flows.items():
+        route = " → ".join(scenario.node_label(n) for n in f.route)
+        arrivals = (
+            f"block trains of {_p(f.block_train_teu)} TEU (cv {_p(f.headway_cv)})"
+            if f.arrivals == "block_train"
+            else "single boxes (Poisson)"
+        )
+        flows.append(
+            [
+                e(f.label or fid) + (' <span class="tag">study</span>' if f.study else ""),
+                e(route),
+                e(_p(f.annual_teu)),
+                e(f"{100 * f.feu_share:.0f}%"),
+                e(arrivals),
+            ]
+        )
+    parts.append(
+        _table(
+            ["Flow", "Route", "TEU/yr", "FEU", "Arrivals"],
+            flows,
+            raw=True,
+            num_cols=(2, 3),
+            caption="Demand per flow",
+        )
+    )
+    if scenario.fleets:
+        rows = []
+        for fid, f in scenario.fleets.items():
+            cap = (
+                f"{_p(f.capacity_teu)} TEU"
+                if f.capacity_teu is not None
+                else f"{f.capacity_wagons} wagons × {_p(f.teu_per_wagon)} TEU"
+            )
+            rows.append(
+                [
+                    f.label or fid,
+                    _leg_ends(scenario, f.leg),
+                    str(f.vessels),
+                    cap,
+                    f"{f.load_factor:.2f}",
+                    _dispatch(f.dispatch),
+                    _dist(f.turnaround_h),
+                ]
+            )
+        parts.append(
+            _table(
+                [
+                    "Fleet",
+                    "Leg",
+                    "Vessels",
+                    "Capacity / vessel",
+                    "Load factor",
+                    "Sails",
+                    "Turnaround",
+                ],
+                rows,
+                num_cols=(2, 4),
+                caption="Fleets (sea legs)",
+            )
+        )
+    rows = []
+    for nid, n in scenario.nodes.items():
+        berths = yard = tracks = storms = "–"
+        if isinstance(n, PortNode):
+            berths = (
+                f"{n.berths} × {n.cranes_per_berth} crane(s) × {_p(n.crane_rate_teu_per_h)} TEU/h"
+            )
+            if n.weather_region:
+                storms = f"{n.weather_region}, {100 * n.storm_sensitivity:.0f}% of storms"
+        if n.yard_capacity_teu is not None:
+            yard = _p(n.yard_capacity_teu)
+        if n.handling_tracks is not None:
+            tracks = f"{n.handling_tracks} × {_dist(n.train_handling_h).split(' (')[0]}"
+        rows.append(
+            [
+                scenario.node_label(nid),
+                n.kind,
+                berths,
+                yard,
+                tracks,
+                _dist(n.clearance_h),
+                _dist(n.dwell_h),
+                storms,
+            ]
+        )
+    parts.append(
+        _table(
+            [
+                "Node",
+                "Kind",
+                "Berths",
+                "Yard (TEU)",
+                "Handling tracks × time",
+                "Clearance",
+                "Min. dwell",
+                "Storms",
+            ],
+            rows,
+            num_cols=(3,),
+            caption="Nodes: berths, yards, handling",
+        )
+    )
+    rows = []
+    for lid, leg in scenario.legs.items():
+        if isinstance(leg, RailLeg):
+            pool = "unlimited"
+            if leg.wagon_pool is not None:
+                p = scenario.wagon_pools[leg.wagon_pool]
+                pool = f"{p.label or leg.wagon_pool} ({p.wagons} wagons)"
+            rows.append(
+                [
+                    leg.label or _leg_ends(scenario, lid),
+                    _dist(leg.run_time_h),
+                    _p(leg.train_capacity_teu),
+                    _p(leg.paths_per_day) if leg.paths_per_day else "unlimited",
+                    pool,
+                    _dispatch(leg.dispatch),
+                ]
+            )
+        else:
+            rows.append(
+                [
+                    (leg.label or _leg_ends(scenario, lid)) + " (sea)",
+                    _dist(leg.sail_time_h),
+                    "–",
+                    "–",
+                    "–",
+                    "by its fleets",
+                ]
+            )
+    parts.append(
+        _table(
+            ["Leg", "Run / sail time", "Train (TEU)", "Paths/day", "Wagon pool", "Departs"],
+            rows,
+            num_cols=(2, 3),
+            caption="Legs",
+        )
+    )
+    if scenario.weather:
+        rows = [
+            [rid, _p(sum(w.storm_rate_per_month)), _dist(w.storm_duration_h)]
+            for rid, w in scenario.weather.items()
+        ]
+        parts.append(
+            _table(
+                ["Weather region", "Storms per year", "Storm duration"],
+                rows,
+                num_cols=(1,),
+                caption="Weather",
+            )
+        )
+    active = {k: d for k, d in scenario.disruptions.items()}
+    if active:
+        rows = []
+        for did, d in active.items():
+            if d.kind == "outage":
+                what = f"MTBF {_p(d.mtbf_h)} h, repair {_dist(d.mttr_h)}"
+            elif d.kind == "window":
+                what = f"from day {_p(d.start_day)} for {_p(d.duration_days)} d"
+                if d.every_days:
+                    what += f", every {_p(d.every_days)} d"
+            else:
+                end = f"to day {_p(d.end_day)}" if d.end_day else "to the horizon"
+                what = f"from day {_p(d.start_day)} {end}"
+            rows.append(
+                [did, d.kind, d.target, f"{d.factor:.2f}", what, "on" if d.enabled else "off"]
+            )
+        parts.append(
+            _table(
+                ["Disruption", "Kind", "Target", "Capacity factor", "When", "Enabled"],
+                rows,
+                num_cols=(3,),
+                caption="Disruptions",
+            )
+        )
+    return '<div class="params">' + "".join(parts) + "</div>"
+
+
+# --------------------------------------------------------------------------------------
+# Run
+# --------------------------------------------------------------------------------------
+
+
+def _warnings(summary: Mapping[str, Any], who: str = "") -> list[str]:
+    out = []
+    prefix = f"{who}: " if who else ""
+    for g in summary.get("gridlock") or []:
+        where = "; ".join(g.get("where") or [])
+        day = g.get("since_day")
+        out.append(
+            _alert(
+                "bad",
+                f"{prefix}Gridlock",
+                f"replication {g.get('replication')} stopped: nothing moved since day "
+                f"{_num(day, 1)}"
+                + (f" ({where})" if where else "")
+                + ". Its KPIs cover only the time before the stop.",
+            )
+        )
+    check = summary.get("warmup_check")
+    if isinstance(check, Mapping) and check.get("ok") is False:
+        out.append(
+            _alert(
+                "warn",
+                f"{prefix}Warm-up may be too short:",
+                f"{check.get('method') or 'the warm-up check'} suggests "
+                f"{_num(check.get('suggested_warmup_days'), 0)} d; the run used "
+                f"{_num(check.get('warmup_days'), 0)} d.",
+            )
+        )
+    if summary.get("transit_biased"):
+        out.append(
+            _alert(
+                "warn",
+                f"{prefix}Transit KPIs biased:",
+                summary.get("transit_bias_note")
+                or "many containers were still inside at the horizon",
+            )
+        )
+    return out
+
+
+def _stage_name(scenario, key: str | None, bare: bool = False) -> str:
+    """Readable name of a stage key (the key itself without a scenario)."""
+    if not key:
+        return "–"
+    if scenario is None:
+        return key
+    from sim.plots_map import stage_label
+
+    return stage_label(scenario, key, bare=bare)
+
+
+def _bottleneck_text(summary: Mapping[str, Any], scenario) -> str:
+    b = summary.get("bottleneck") or {}
+    if not b.get("element"):
+        return "no capacity-limited stage"
+    mean, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"))
+    return f"{_stage_name(scenario, b['element'])} — utilisation {mean} {ci}".strip()
+
+
+def _cards(summary: Mapping[str, Any], scenario) -> str:
+    cards = []
+    for kpi in HEADLINE:
+        mean, ci = _ci_text(kpi, kpi_of(summary, kpi))
+        unit = kpi_label(kpi).rpartition("(")[2].rstrip(")") if "(" in kpi_label(kpi) else ""
+        cards.append(
+            f'<div class="card"><div class="label">{e(kpi_label(kpi, unit=False))}</div>'
+            f'<div class="value">{e(mean)} <span class="unit">{e(unit)}</span></div>'
+            f'<div class="ci">95% CI {e(ci) if ci else "–"}</div></div>'
+        )
+    b = summary.get("bottleneck") or {}
+    mean, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"))
+    cards.append(
+        '<div class="card bottleneck"><div class="label">Bottleneck</div>'
+        f'<div class="value small">{e(_stage_name(scenario, b.get("element")))}</div>'
+        f'<div class="ci">utilisation ρ {e(mean)} {e(ci)}</div></div>'
+    )
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _kpi_table(summary: Mapping[str, Any]) -> str:
+    rows = []
+    for kpi in RUN_KPIS:
+        stat = kpi_of(summary, kpi)
+        if stat is None:
+            continue
+        mean, ci = _ci_text(kpi, stat)
+        scope = SCOPE.get(kpi, "study flows")
+        better = better_of(kpi)
+        rows.append(
+            [
+                kpi_label(kpi),
+                scope,
+                mean,
+                ci,
+                str(stat.get("n", "")),
+                {"higher": "higher", "lower": "lower"}.get(better or "", "–"),
+            ]
+        )
+    return _table(
+        ["KPI", "Scope", "Mean", "95% CI", "n", "Better"], rows, num_cols=(2, 3, 4), cls="kpis"
+    )
+
+
+def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
+    nodes = summary.get("nodes") or {}
+    order = list(nodes)
+    if scenario is not None:
+        from sim.plots import node_order
+
+        order = [n for n in node_order(scenario) if n in nodes] + [
+            n for n in nodes if n not in scenario.nodes
+        ]
+    rows = []
+    top = (summary.get("bottleneck") or {}).get("element")
+    for nid in order:
+        n = nodes[nid]
+        wait = (n.get("wait_h_mean") or {}).get("mean")
+        util, util_ci = _ci_text("bottleneck_utilisation", n.get("utilisation"))
+        of = n.get("utilisation_of")
+        name = n.get("label") or nid
+        mark = ' <span class="tag red">bottleneck</span>' if top == f"nodes.{nid}" else ""
+        rows.append(
+            [
+                e(name) + mark,
+                e(_num(wait, 1)),
+                e(_num(wait / 24.0, 1) if _finite(wait) else "–"),
+                e(_num((n.get("queue_teu_mean") or {}).get("mean"), 0)),
+                e(util) + (f' <span class="muted">{e(util_ci)}</span>' if util_ci else ""),
+                e(of or "–"),
+                e(fmt_value("cohort_inside_share", (n.get("yard_utilisation") or {}).get("mean"))),
+                e(_num((n.get("departed_teu") or {}).get("mean"), 0)),
+            ]
+        )
+    out = _table(
+        [
+            "Node",
+            "Time there (h)",
+            "(days)",
+            "TEU there (mean)",
+            "Utilisation",
+            "Binding resource",
+            "Yard use",
+            "TEU departed",
+        ],
+        rows,
+        raw=True,
+        num_cols=(1, 2, 3, 4, 6, 7),
+        caption="Nodes (route order), means over replications after the warm-up",
+    )
+    rows = []
+    for section, what in (
+        ("fleets", "Fleet"),
+        ("legs", "Rail paths"),
+        ("wagon_pools", "Wagon pool"),
+    ):
+        for ident, v in (summary.get(section) or {}).items():
+            stat = v.get("utilisation") or {}
+            if not _finite(stat.get("mean")):
+                continue
+            util, ci = _ci_text("bottleneck_utilisation", stat)
+            extra = ""
+            if section == "fleets":
+                sailings = (v.get("sailings") or {}).get("mean")
+                load = (v.get("load_factor_mean") or {}).get("mean")
+                hold = (v.get("weather_hold_h_mean") or {}).get("mean")
+                extra = (
+                    f"{_num(sailings, 0)} sailings, load "
+                    f"{fmt_value('cohort_inside_share', load)}, storm hold {_num(hold, 1)} h"
+                )
+            elif section == "legs":
+                sea = v.get("mode") == "sea"
+                extra = f"{_num((v.get('departures') or {}).get('mean'), 0)} " + (
+                    "sailings, all fleets" if sea else "trains"
+                )
+                what = "Sea leg" if sea else "Rail paths"
+            key = f"{section}.{ident}"
+            mark = ' <span class="tag red">bottleneck</span>' if top == key else ""
+            rows.append(
+                [
+                    e(what),
+                    e(_stage_name(scenario, key, bare=True)) + mark,
+                    e(util) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+                    e(extra),
+                ]
+            )
+    if rows:
+        rows.sort(key=lambda r: r[0])
+        out += _table(
+            ["Stage", "Name", "Utilisation", "Activity (per replication)"],
+            rows,
+            raw=True,
+            num_cols=(2,),
+            caption="Fleets, legs and wagon pools",
+        )
+    return out
+
+
+def _flow_table(summary: Mapping[str, Any], scenario) -> str:
+    flows = summary.get("flows") or {}
+    if not flows:
+        return ""
+    study = set(summary.get("study_flows") or [])
+    rows = []
+    for fid, f in flows.items():
+        label = fid
+        demand = "–"
+        if scenario is not None and fid in scenario.flows:
+            label = scenario.flows[fid].label or fid
+            demand = _num(scenario.flows[fid].annual_teu)
+        tag = ' <span class="tag">study</span>' if fid in study else ""
+        cells = [e(label) + tag, e(demand)]
+        for kpi in (
+            "throughput_teu_per_week",
+            "transit_days_mean",
+            "transit_days_p95",
+            "cohort_inside_share",
+        ):
+            mean, ci = _ci_text(kpi, f.get(kpi))
+            cells.append(e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""))
+        rows.append(cells)
+    return _table(
+        [
+            "Flow",
+            "Demand (TEU/yr)",
+            "Throughput (TEU/week)",
+            "Transit mean (d)",
+            "Transit P95 (d)",
+            "Still inside",
+        ],
+        rows,
+        raw=True,
+        num_cols=(1, 2, 3, 4, 5),
+        caption="Per flow (post-warm-up)",
+    )
+
+
+def _provenance(items: Sequence[tuple[str, Any]]) -> str:
+    rows = [
+        [
+            e(k),
+            f"<code>{e(v)}</code>"
+            if k in ("Command", "Scenario SHA-256", "Scenario file") or k.startswith("SHA")
+            else e(v),
+        ]
+        for k, v in items
+        if v not in (None, "")
+    ]
+    return _table(["Item", "Value"], rows, raw=True, cls="prov")
+
+
+def _route_map_figure(scenario, summary: Mapping[str, Any], tmp: Path, name: str) -> list[Path]:
+    """A route map drawn for the report (only if some node has coordinates)."""
+    if scenario is None or not any(
+        n.lat is not None and n.lon is not None for n in scenario.nodes.values()
+    ):
+        return []
+    from sim.plots_map import route_map
+
+    return [route_map(scenario, dict(summary), tmp / f"{name}route_map.png")]
+
+
+def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
+    scenario = _load_scenario(folder / "scenario.resolved.json")
+    sc = summary.get("scenario") or {}
+    name = sc.get("name") or (scenario.scenario.name if scenario else folder.name)
+    title = f"Run report — scenario '{name}'"
+    parts = [f"<h1>{e(title)}</h1>"]
+    parts.append(
+        _meta(
+            [
+                ("Replications", summary.get("replications")),
+                ("Seed", summary.get("seed")),
+                (
+                    "Horizon",
+                    f"{_num(summary.get('horizon_days'))} d (warm-up "
+                    f"{_num(summary.get('warmup_days'))} d)",
+                ),
+                ("Study flows", ", ".join(summary.get("study_flows") or []) or None),
+                ("Generated", _when()),
+            ]
+        )
+    )
+    toc = [
+        ("kpis", "KPIs"),
+        ("stages", "Nodes and stages"),
+        ("flows", "Flows"),
+        ("parameters", "Parameters"),
+        ("plots", "Plots"),
+        ("provenance", "Provenance"),
+    ]
+    parts.append(_toc(toc))
+    parts += _warnings(summary)
+    desc = sc.get("description") or (scenario.scenario.description if scenario else "")
+    if desc:
+        parts.append(f'<p class="desc">{e(desc)}</p>')
+    parts.append(
+        _section(
+            "kpis",
+            "Key performance indicators",
+            _cards(summary, scenario) + _kpi_table(summary),
+            "Means over replications with 95% Student-t confidence intervals; "
+            "measured after the warm-up.",
+        )
+    )
+    parts.append(
+        _section(
+            "stages",
+            "Nodes and stages",
+            _stage_tables(summary, scenario),
+            f"Bottleneck: {_bottleneck_text(summary, scenario)}.",
+        )
+    )
+    flows = _flow_table(summary, scenario)
+    if flows:
+        parts.append(_section("flows", "Flows", flows))
+    if scenario is not None:
+        parts.append(
+            _section(
+                "parameters",
+                "Scenario parameters",
+                _parameters(scenario),
+                "From scenario.resolved.json (the scenario as run, overrides "
+                "applied). Times are means with their distribution.",
+            )
+        )
+    else:
+        parts.append(
+            _section(
+                "parameters",
+                "Scenario parameters",
+                '<p class="muted">scenario.resolved.json missing or invalid.</p>',
+            )
+        )
+    pngs = _pngs(folder / "plots")
+    figs = _figures(pngs)
+    if not any("map" in p.name for p in pngs):
+        with tempfile.TemporaryDirectory() as tmp:
+            figs = (
+                _figures(
+                    _route_map_figure(scenario, summary, Path(tmp), ""), " (drawn for this report)"
+                )
+                + figs
+            )
+    parts.append(_section("plots", "Plots", figs or '<p class="muted">No plots in plots/.</p>'))
+    prov = summary.get("provenance") or {}
+    perf = summary.get("performance") or {}
+    wall = (perf.get("wall_s_per_replication") or {}).get("mean")
+    check = summary.get("warmup_check")
+    check_text = None
+    if isinstance(check, Mapping):
+        check_text = (
+            f"{check.get('method')}: suggests "
+            f"{_num(check.get('suggested_warmup_days'), 0)} d, used "
+            f"{_num(check.get('warmup_days'), 0)} d "
+            f"({'ok' if check.get('ok') else 'too short?'})"
+        )
+    algorithm = summary.get("replications_algorithm")
+    if isinstance(algorithm, Mapping):
+        algorithm = ", ".join(f"{k} = {_value_text(v)}" for k, v in algorithm.items())
+    parts.append(
+        _section(
+            "provenance",
+            "Provenance",
+            _provenance(
+                [
+                    ("corridor version", prov.get("version")),
+                    ("Command", prov.get("command")),
+                    ("Scenario file", sc.get("file")),
+                    ("Scenario SHA-256", sc.get("sha256")),
+                    ("Seed", summary.get("seed")),
+                    ("Replications", summary.get("replications")),
+                    ("Wall time per replication", f"{_num(wall, 2)} s" if _finite(wall) else None),
+                    (
+                        "Events per replication",
+                        _num((perf.get("events_per_replication") or {}).get("mean"), 0)
+                        if perf
+                        else None,
+                    ),
+                    ("Warm-up check", check_text),
+                    ("Replications chosen by", algorithm),
+                    ("Report", f"written {_when()} by corridor {__version__}"),
+                ]
+            ),
+        )
+    )
+    return title, "".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: obj}
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    if isinstance(v, int | float):
+        return _p(v)
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        return "[" + ", ".join(_value_text(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} = {_value_text(x)}" for k, x in v.items() if x is not None)
+    return str(v)
+
+
+def _short_json(v: Any, width: int = 140) -> str:
+    """A resolved-scenario value as short text ("(absent)" for a missing key)."""
+    if v is None:
+        return "(absent)"
+    text = _value_text(v)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _diff_rows(base: dict, alt: dict) -> list[tuple[str, str, str]]:
+    """Changed leaves of two resolved scenarios (``scenario.name``/``description`` ignored).
+
+    A table (e.g. a new fleet) present on one side only is one row, not one per key.
+    """
+    rows = []
+    skip = {"scenario.name", "scenario.description"}
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if path in skip:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in list(a) + [k for k in b if k not in a]:
+                walk(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+            return
+        if a != b:
+            rows.append((path, _short_json(a), _short_json(b)))
+
+    walk(base, alt, "")
+    return rows
+
+
+def _diff_table(c: Mapping[str, Any], base: str) -> str:
+    rows = []
+    for alt, entry in (c.get("differences") or {}).items():
+        cells = []
+        for kpi in c.get("kpis") or []:
+            d = (entry or {}).get(kpi)
+            if not d or not _finite(d.get("mean")):
+                cells.append('<span class="muted">–</span>')
+                continue
+            mean, ci = _ci_text(kpi, d, signed=True)
+            better = better_of(kpi, c)
+            cls = ""
+            if d.get("significant") and better:
+                good = (float(d["mean"]) > 0) == (better == "higher")
+                cls = "good" if good else "bad"
+            p = d.get("p_adjusted", d.get("p_value"))
+            ptxt = (
+                "p_adj < 0.001"
+                if _finite(p) and p < 0.001
+                else f"p_adj {p:.3f}"
+                if _finite(p)
+                else ""
+            )
+            star = " *" if d.get("significant") else ""
+            cells.append(
+                f'<div class="diff {cls}"><b>{e(mean)}{star}</b> '
+                f'<span class="ci">{e(ci)}</span><br><span class="p">{e(ptxt)}</span>'
+                "</div>"
+            )
+        rows.append([f"<b>{e(alt)}</b>"] + cells)
+    head = ["Alternative − " + base] + [
+        kpi_label(k) + {"higher": " ↑", "lower": " ↓"}.get(better_of(k, c) or "", "")
+        for k in c.get("kpis") or []
+    ]
+    return _table(
+        head, rows, raw=True, num_cols=range(1, 1 + len(c.get("kpis") or [])), cls="diffs"
+    )
+
+
+def _money(x: Any) -> str:
+    if not _finite(x):
+        return "–"
+    x = float(x)
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.1f} M"
+    return f"{x:,.0f}"
+
+
+def _economics(c: Mapping[str, Any]) -> str:
+    out = ""
+    ranking = c.get("ranking") or []
+    if ranking:
+        rows = []
+        for r in ranking:
+            metric = r.get("metric") or ""
+            value = r.get("value")
+            rows.append(
+                [
+                    str(r.get("rank", "")),
+                    f"<b>{e(r.get('scenario'))}</b>",
+                    e(metric.replace("_", " ")),
+                    e(
+                        _num(value, 1)
+                        if "usd" not in metric
+                        else _money(value) + (" USD" if _finite(value) else "")
+                    ),
+                ]
+            )
+        out += _table(
+            ["Rank", "Scenario", "Ranked by", "Value"],
+            rows,
+            raw=True,
+            num_cols=(0, 3),
+            caption="Ranking of the alternatives (best first)",
+        )
+    econ = c.get("economics") or {}
+    if econ:
+
+        def ci(v: Any, kpi: str = "", money: bool = False) -> str:
+            """A number, or a {mean, ci95_low, ci95_high} dict as "mean [low, high]"."""
+            if not isinstance(v, Mapping):
+                return e(_money(v) if money else _num(v))
+            mean, rng = _ci_text(kpi or "x", v)
+            star = " *" if v.get("significant") else ""
+            return e(mean + star) + (f' <span class="muted">{e(rng)}</span>' if rng else "")
+
+        rows = []
+        for alt, x in econ.items():
+            x = x or {}
+            rate = x.get("discount_rate")
+            rows.append(
+                [
+                    f"<b>{e(alt)}</b>",
+                    e(_money(x.get("capex_usd"))),
+                    e(_num(x.get("lifetime_years"), 0)),
+                    e(_money(x.get("opex_usd_per_year"))),
+                    e(_money(x.get("annualised_cost_usd")))
+                    + (
+                        f'<br><span class="muted">at {100 * rate:.0f}%/yr</span>'
+                        if _finite(rate)
+                        else ""
+                    ),
+                    ci(x.get("extra_capacity_teu_per_year"), "created_teu"),
+                    e(_num(x.get("annualised_cost_per_extra_teu_usd"), 1)),
+                    ci(x.get("throughput_gain_teu_per_year"), "created_teu"),
+                    ci(x.get("transit_days_saved"), "transit_days_mean"),
+                    ci(x.get("cost_per_teu_usd"), "cost_usd_per_teu"),
+                    ci(x.get("co2_kg_per_teu"), "co2_kg_per_teu"),
+                ]
+            )
+        out += _table(
+            [
+                "Alternative",
+                "CAPEX (USD)",
+                "Life (yr)",
+                "OPEX (USD/yr)",
+                "Annualised (USD/yr)",
+                "Extra capacity (TEU/yr)",
+                "USD per extra TEU",
+                "Throughput gain (TEU/yr)",
+                "Transit days saved",
+                "Cost (USD/TEU)",
+                "CO₂ (kg/TEU)",
+            ],
+            rows,
+            raw=True,
+            num_cols=range(1, 11),
+            cls="econ",
+            caption="Economics: costs and what they buy (mean [95% CI] where simulated)",
+        )
+    return out
+
+
+def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
+    base = c.get("base") or ""
+    order = list(c.get("order") or c.get("scenarios") or [])
+    scen = c.get("scenarios") or {}
+    alts = [s for s in order if s != base]
+    title = f"Scenario comparison — base '{base}' vs {len(alts)} alternative" + (
+        "s" if len(alts) != 1 else ""
+    )
+    parts = [f"<h1>{e(title)}</h1>"]
+    parts.append(
+        _meta(
+            [
+                ("Replications", c.get("replications")),
+                ("Seed", c.get("seed")),
+                (
+                    "Horizon",
+                    f"{_num(c.get('horizon_days'))} d (warm-up {_num(c.get('warmup_days'))} d)"
+                    if c.get("horizon_days") is not None
+                    else None,
+                ),
+                ("Generated", _when()),
+            ]
+        )
+    )
+    toc = [
+        ("scenarios", "Scenarios"),
+        ("kpis", "KPIs"),
+        ("differences", "Differences"),
+        ("economics", "Economics"),
+        ("bottlenecks", "Bottlenecks"),
+        ("plots", "Plots"),
+        ("parameters", "Parameters"),
+        ("provenance", "Provenance"),
+    ]
+    parts.append(_toc(toc))
+    biased = []
+    for name in order:
+        summary = (scen.get(name) or {}).get("summary") or {}
+        parts += [w for w in _warnings(summary, name) if "Transit KPIs biased" not in w]
+        if summary.get("transit_biased"):
+            share = (kpi_of(summary, "cohort_inside_share") or {}).get("mean")
+            biased.append(f"{name} ({fmt_value('cohort_inside_share', share)})")
+    if biased:
+        parts.append(
+            _alert(
+                "warn",
+                "Transit KPIs biased:",
+                "of the TEU created after the warm-up, more than 5% were still inside at the "
+                f"horizon in {', '.join(biased)}; transit KPIs over deliveries under-represent "
+                "slow containers (a longer horizon helps).",
+            )
+        )
+
+    # scenarios and what they change
+    rows = []
+    for name in order:
+        s = scen.get(name) or {}
+        tag = ' <span class="tag">base</span>' if name == base else ""
+        sha = s.get("sha256") or ""
+        file = f"<br><code>{e(s.get('file'))}</code>" if s.get("file") else ""
+        rows.append(
+            [
+                f"<b>{e(name)}</b>{tag}{file}",
+                e(s.get("description") or ""),
+                f'<code class="nowrap" title="{e(sha)}">{e(sha[:12])}</code>' if sha else "–",
+            ]
+        )
+    body = _table(["Scenario and file", "Description", "SHA-256"], rows, raw=True, cls="scenarios")
+    resolved = {n: _maybe_json(folder / "scenarios" / n / "scenario.resolved.json") for n in order}
+    if resolved.get(base):
+        rows = []
+        for alt in alts:
+            if not resolved.get(alt):
+                continue
+            diff = _diff_rows(resolved[base], resolved[alt])
+            for key, a, b in diff[:MAX_DIFF_ROWS]:
+                rows.append([f"<b>{e(alt)}</b>", f"<code>{e(key)}</code>", e(a), e(b)])
+            if len(diff) > MAX_DIFF_ROWS:
+                rows.append([e(alt), f"… {len(diff) - MAX_DIFF_ROWS} more", "", ""])
+            if not diff:
+                rows.append(
+                    [
+                        f"<b>{e(alt)}</b>",
+                        '<span class="muted">no parameter differs from the base</span>',
+                        "",
+                        "",
+                    ]
+                )
+        if rows:
+            body += _table(
+                ["Alternative", "Parameter", f"In {base}", "In the alternative"],
+                rows,
+                raw=True,
+                cls="changes",
+                caption="What each alternative changes (resolved scenarios compared)",
+            )
+    parts.append(_section("scenarios", "Scenarios", body))
+
+    # KPI table
+    kpis = list(c.get("kpis") or [])
+    rows = []
+    for name in order:
+        summary = (scen.get(name) or {}).get("summary") or {}
+        cells = [f"<b>{e(name)}</b>" + (' <span class="tag">base</span>' if name == base else "")]
+        for kpi in kpis:
+            mean, ci = _ci_text(kpi, kpi_of(summary, kpi))
+            cells.append(e(mean) + (f'<br><span class="muted">{e(ci)}</span>' if ci else ""))
+        rows.append(cells)
+    parts.append(
+        _section(
+            "kpis",
+            "KPIs by scenario",
+            _table(
+                ["Scenario"] + [kpi_label(k) for k in kpis],
+                rows,
+                raw=True,
+                num_cols=range(1, 1 + len(kpis)),
+            ),
+            "Mean over replications [95% CI].",
+        )
+    )
+
+    # differences
+    corr = c.get("correction") or ""
+    crn = c.get("common_random_numbers")
+    crn = f"common random numbers: {crn}" if crn else "common random numbers"
+    parts.append(
+        _section(
+            "differences",
+            "Paired differences to the base",
+            _diff_table(c, base) + f'<p class="note">Alternative − base over the same replications '
+            f"({e(crn)}): mean [95% CI], adjusted p-value. * significant; "
+            f'<span class="good">green</span> better, <span class="bad">red</span> worse '
+            f"(↑ higher is better, ↓ lower is better). Correction: {e(corr)}.</p>",
+        )
+    )
+    econ = _economics(c)
+    parts.append(
+        _section(
+            "economics",
+            "Economics and ranking",
+            econ or '<p class="muted">No economics in this comparison.</p>',
+        )
+    )
+
+    # bottlenecks
+    rows = []
+    for name in order:
+        s = scen.get(name) or {}
+        summary = s.get("summary") or {}
+        scenario = _load_scenario(folder / "scenarios" / name / "scenario.resolved.json")
+        b = summary.get("bottleneck") or {}
+        mean, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"))
+        rows.append(
+            [
+                f"<b>{e(name)}</b>",
+                e(_stage_name(scenario, b.get("element"))),
+                e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+            ]
+        )
+    parts.append(
+        _section(
+            "bottlenecks",
+            "Bottleneck per scenario",
+            _table(["Scenario", "Bottleneck", "Utilisation"], rows, raw=True, num_cols=(2,)),
+        )
+    )
+
+    # plots
+    top = _pngs(folder / "plots")
+    figs = "".join(
+        _img(p, f"Route map of the base scenario '{base}', coloured by utilisation")
+        if p.name == "route_map.png"
+        else _img(p, _plot_caption(p))
+        for p in top
+    )
+    if not top:
+        from sim.plots_compare import forest, kpi_bars
+
+        with tempfile.TemporaryDirectory() as tmp:
+            made = [kpi_bars(c, Path(tmp) / "kpi_bars.png"), forest(c, Path(tmp) / "forest.png")]
+            figs = _figures(made, " (drawn for this report)")
+    for name in order:
+        sub = _pngs(folder / "scenarios" / name / "plots")
+        if sub:
+            figs += f'<h3 id="plots-{e(_slug(name))}">Scenario {e(name)}</h3>' + _figures(
+                sub, f" — {name}"
+            )
+    parts.append(_section("plots", "Plots", figs or '<p class="muted">No plots.</p>'))
+
+    base_scen = _load_scenario(folder / "scenarios" / base / "scenario.resolved.json")
+    parts.append(
+        _section(
+            "parameters",
+            f"Parameters of the base scenario '{base}'",
+            _parameters(base_scen)
+            if base_scen is not None
+            else '<p class="muted">scenarios/&lt;base&gt;/scenario.resolved.json missing.</p>',
+            "The alternatives differ as listed under Scenarios.",
+        )
+    )
+    prov = c.get("provenance") or {}
+    items: list[tuple[str, Any]] = [
+        ("corridor version", prov.get("version")),
+        ("Command", prov.get("command")),
+        ("Seed", prov.get("seed", c.get("seed"))),
+        ("Replications", c.get("replications")),
+    ]
+    for name in order:
+        items.append((f"SHA-256 {name}", (scen.get(name) or {}).get("sha256")))
+    items += [("Report", f"written {_when()} by corridor {__version__}")]
+    parts.append(_section("provenance", "Provenance", _provenance(items)))
+    return title, "".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Sweep
+# --------------------------------------------------------------------------------------
+
+
+def _fmt_param(v: Any) -> str:
+    if _finite(v):
+        v = float(v)
+        return f"{v:,.0f}" if v == int(v) else f"{v:,.4g}"
+    return str(v)
+
+
+def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
+    from sim.plots_sweep import param_label
+
+    varied = list(sw.get("varied") or [])
+    kpis = list(sw.get("kpis") or [])
+    points = [p for p in sw.get("points") or [] if isinstance(p, Mapping)]
+    ok = [p for p in points if p.get("status", "ok") == "ok"]
+    failed = [p for p in points if p.get("status", "ok") != "ok"]
+    title = (
+        f"Parameter sweep — base '{sw.get('base')}', {len(varied)} parameter"
+        + ("s" if len(varied) != 1 else "")
+        + f", {len(points)} points"
+    )
+    parts = [f"<h1>{e(title)}</h1>"]
+    prov = sw.get("provenance") or {}
+    parts.append(
+        _meta(
+            [
+                ("Design", sw.get("design")),
+                ("Seed", prov.get("seed")),
+                ("Points", f"{len(ok)} ok, {len(failed)} failed"),
+                ("Generated", _when()),
+            ]
+        )
+    )
+    parts.append(
+        _toc(
+            [
+                ("varied", "Parameters"),
+                ("best", "Best points"),
+                ("points", "Points"),
+                ("plots", "Plots"),
+                ("parameters", "Base scenario"),
+                ("provenance", "Provenance"),
+            ]
+        )
+    )
+    for p in failed:
+        vals = ", ".join(f"{k} = {_fmt_param(v)}" for k, v in (p.get("values") or {}).items())
+        parts.append(
+            _alert(
+                "bad",
+                f"Point {p.get('point')} failed",
+                f"({vals}): " + (p.get("error") or "no result"),
+            )
+        )
+
+    rows = []
+    for key in varied:
+        vals = [(p.get("values") or {}).get(key) for p in points]
+        uniq = sorted(
+            {v for v in vals if v is not None},
+            key=lambda v: (not _finite(v), v if _finite(v) else str(v)),
+        )
+        shown = ", ".join(_fmt_param(v) for v in uniq[:12]) + (" …" if len(uniq) > 12 else "")
+        rows.append([f"<code>{e(key)}</code>", e(param_label(key)), e(str(len(uniq))), e(shown)])
+    parts.append(
+        _section(
+            "varied",
+            "Varied parameters",
+            _table(["Key", "Meaning", "Levels", "Values"], rows, raw=True, num_cols=(2,)),
+        )
+    )
+
+    # best point per KPI
+    rows = []
+    for kpi in kpis:
+        better = better_of(kpi, sw)
+        cands = [p for p in ok if _finite(((p.get("kpis") or {}).get(kpi) or {}).get("mean"))]
+        if not cands or not better:
+            continue
+        pick = (max if better == "higher" else min)(
+            cands, key=lambda p: float(p["kpis"][kpi]["mean"])
+        )
+        mean, ci = _ci_text(kpi, pick["kpis"][kpi])
+        vals = ", ".join(
+            f"{param_label(k).split(' — ')[0]} = {_fmt_param(v)}"
+            for k, v in (pick.get("values") or {}).items()
+        )
+        rows.append(
+            [
+                e(kpi_label(kpi)),
+                e(better),
+                e(str(pick.get("point"))),
+                e(vals),
+                e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+            ]
+        )
+    parts.append(
+        _section(
+            "best",
+            "Best point per KPI",
+            _table(
+                ["KPI", "Better", "Point", "Values", "Mean [95% CI]"],
+                rows,
+                raw=True,
+                num_cols=(2, 4),
+            )
+            if rows
+            else '<p class="muted">No successful point.</p>',
+            "Best mean; check the confidence intervals before calling a winner.",
+        )
+    )
+
+    # all points
+    best_of: dict[str, Any] = {}
+    for kpi in kpis:
+        better = better_of(kpi, sw)
+        vals = [
+            float(((p.get("kpis") or {}).get(kpi) or {}).get("mean"))
+            for p in ok
+            if _finite(((p.get("kpis") or {}).get(kpi) or {}).get("mean"))
+        ]
+        if vals and better:
+            best_of[kpi] = max(vals) if better == "higher" else min(vals)
+    rows = []
+    for p in points:
+        cells = [e(str(p.get("point", "")))]
+        cells += [e(_fmt_param((p.get("values") or {}).get(k))) for k in varied]
+        status = p.get("status", "ok")
+        cells.append(
+            '<span class="tag">ok</span>'
+            if status == "ok"
+            else f'<span class="tag red" title="{e(p.get("error"))}">{e(status)}</span>'
+        )
+        for kpi in kpis:
+            stat = (p.get("kpis") or {}).get(kpi)
+            mean, ci = _ci_text(kpi, stat)
+            best = _finite((stat or {}).get("mean")) and best_of.get(kpi) == float(stat["mean"])
+            text = f"<b>{e(mean)}</b>" if best else e(mean)
+            cells.append(text + (f'<br><span class="muted">{e(ci)}</span>' if ci else ""))
+        rows.append(cells)
+    head = (
+        ["#"]
+        + [param_label(k).split(" — ")[0] for k in varied]
+        + ["Status"]
+        + [kpi_label(k) for k in kpis]
+    )
+    nv = len(varied)
+    parts.append(
+        _section(
+            "points",
+            "All points",
+            _table(
+                head,
+                rows,
+                raw=True,
+                num_cols=list(range(0, 1 + nv)) + list(range(2 + nv, 2 + nv + len(kpis))),
+                cls="points",
+            ),
+            "Mean [95% CI] over the replications of each point; best mean in bold. "
+            "Tidy per-replication data: sweep.csv.",
+        )
+    )
+
+    pngs = _pngs(folder / "plots")
+    figs = _figures(pngs)
+    if not pngs and ok:
+        from sim.plots_sweep import heatmap, response
+
+        with tempfile.TemporaryDirectory() as tmp:
+            made = []
+            for kpi in kpis:
+                made.append(response(sw, kpi, Path(tmp) / f"response_{kpi}.png"))
+                if len(varied) >= 2 and (sw.get("design") or "") != "lhs":
+                    made.append(heatmap(sw, kpi, Path(tmp) / f"heatmap_{kpi}.png"))
+            figs = _figures(made, " (drawn for this report)")
+    parts.append(_section("plots", "Plots", figs or '<p class="muted">No plots.</p>'))
+
+    base = sw.get("base") or ""
+    scenario = None
+    for cand in (
+        folder / "scenario.resolved.json",
+        folder / "base" / "scenario.resolved.json",
+        folder / "scenarios" / base / "scenario.resolved.json",
+    ):
+        scenario = _load_scenario(cand)
+        if scenario is not None:
+            break
+    parts.append(
+        _section(
+            "parameters",
+            f"Base scenario '{base}'",
+            _parameters(scenario)
+            if scenario is not None
+            else '<p class="muted">No scenario.resolved.json of the base in this folder.</p>',
+            "Each point overrides the varied keys of this scenario.",
+        )
+    )
+    parts.append(
+        _section(
+            "provenance",
+            "Provenance",
+            _provenance(
+                [
+                    ("corridor version", prov.get("version")),
+                    ("Command", prov.get("command")),
+                    ("Seed", prov.get("seed")),
+                    ("Report", f"written {_when()} by corridor {__version__}"),
+                ]
+            ),
+        )
+    )
+    return title, "".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Page
+# --------------------------------------------------------------------------------------
+
+CSS = """
+:root { --ink:#1d232a; --muted:#66707a; --line:#dde2e7; --head:#f1f4f7; --accent:#1f5f9e;
+        --good:#1a7f45; --bad:#c0392b; --warn:#9a6700; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+       sans-serif; color: var(--ink); background: #fff; margin: 0 auto; max-width: 1240px;
+       padding: 28px 32px 60px; line-height: 1.45; font-size: 14.5px; }
+h1 { font-size: 25px; margin: 0 0 6px; color: #102a43; }
+h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 5px;
+     border-bottom: 2px solid var(--accent); color: #102a43; }
+h3 { font-size: 16px; margin: 24px 0 8px; color: #243b53; }
+p.meta { margin: 0 0 12px; color: var(--muted); font-size: 13.5px; }
+p.meta span { margin-right: 18px; white-space: nowrap; }
+p.meta b { color: var(--ink); font-weight: 600; }
+p.desc { background: #f7f9fb; border-left: 4px solid var(--accent); padding: 10px 14px;
+         margin: 14px 0; }
+p.intro, p.note { color: var(--muted); margin: 4px 0 10px; font-size: 13.5px; }
+nav.toc { display: flex; flex-wrap: wrap; gap: 6px; margin: 8px 0 14px; }
+nav.toc a { font-size: 13px; color: var(--accent); text-decoration: none; padding: 3px 10px;
+            border: 1px solid var(--line); border-radius: 14px; background: #fafbfc; }
+.alert { padding: 9px 14px; border-radius: 6px; margin: 8px 0; font-size: 14px;
+         border: 1px solid; }
+.alert.bad { background: #fdecea; border-color: #f5b7b1; color: #7b241c; }
+.alert.warn { background: #fff8e1; border-color: #f3d27a; color: #6d4c00; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px;
+         margin: 10px 0 16px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px;
+        background: #fbfcfd; }
+.card .label { font-size: 12.5px; color: var(--muted); text-transform: uppercase;
+               letter-spacing: .03em; }
+.card .value { font-size: 26px; font-weight: 650; margin: 2px 0; }
+.card .value.small { font-size: 15.5px; line-height: 1.3; }
+.card .unit { font-size: 13px; font-weight: 400; color: var(--muted); }
+.card .ci { font-size: 12.5px; color: var(--muted); font-variant-numeric: tabular-nums; }
+.card.bottleneck { border-color: #f0b4ae; background: #fdf3f2; }
+.card.bottleneck .value { color: var(--bad); }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 18px; font-size: 13px; }
+caption { text-align: left; font-weight: 600; padding: 4px 0 6px; color: #243b53;
+          font-size: 14px; }
+th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; vertical-align: top;
+         text-align: left; }
+th { background: var(--head); font-weight: 600; border-bottom: 2px solid #c9d1d9; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tbody tr:nth-child(even) td { background: #fafbfc; }
+table.kpis td:first-child { font-weight: 600; }
+table.prov td:first-child { width: 220px; color: var(--muted); }
+table.scenarios td:first-child { width: 300px; }
+code.nowrap { white-space: nowrap; word-break: normal; }
+table.changes td:nth-child(2) { width: 30%; }
+table.changes td:nth-child(3) { width: 14%; }
+.params table { font-size: 12.5px; }
+code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
+       font-size: 12px; background: #f3f5f7; padding: 1px 4px; border-radius: 3px;
+       word-break: break-all; }
+.muted { color: var(--muted); }
+.tag { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 8px;
+       background: #e3edf7; color: var(--accent); font-weight: 600; vertical-align: 1px; }
+.tag.red { background: #fbe3e0; color: var(--bad); }
+.diff .ci, .diff .p { font-size: 11.5px; color: var(--muted); }
+.diff.good b, span.good { color: var(--good); }
+.diff.bad b, span.bad { color: var(--bad); }
+.diff.good, .diff.bad { padding: 2px 4px; border-radius: 4px; }
+.diff.good { background: #e9f6ee; }
+.diff.bad { background: #fbeceb; }
+figure { margin: 16px 0 24px; }
+figure img { max-width: 100%; height: auto; display: block; margin: 0 auto;
+             border: 1px solid var(--line); border-radius: 4px; }
+figcaption { font-size: 13px; color: var(--muted); text-align: center; margin-top: 6px; }
+footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
+@media print {
+  body { max-width: none; padding: 0 6mm; font-size: 11pt; }
+  nav.toc { display: none; }
+  h2 { break-after: avoid; }
+  figure, table, .card, .alert { break-inside: avoid; }
+  tbody tr:nth-child(even) td { background: none; }
+  figure img { max-height: 240mm; object-fit: contain; }
+}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body>{body}"
+        f"<footer>corridor {e(__version__)} — self-contained report; images are embedded."
+        "</footer></body></html>\n"
+    )
