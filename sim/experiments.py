@@ -27,14 +27,14 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def run_chunk(scenario: Scenario, indices: list[int], light: bool = False) -> list[dict]:
-    """Records of replications ``indices``; ``light`` drops the daily series and samples."""
+def run_chunk(scenario: Scenario, indices: list[int], drop: tuple[str, ...] = ()) -> list[dict]:
+    """Records of replications ``indices``, without the bulky parts named in ``drop``
+    (``"series"``, ``"transit_days"``): they are dropped on the worker, not shipped back."""
     out = []
     for r in indices:
         rec = run_replication(scenario, r)
-        if light:
-            for key in BULKY:
-                rec.pop(key, None)
+        for key in drop:
+            rec.pop(key, None)
         out.append(rec)
     return out
 
@@ -43,7 +43,7 @@ def run_batches(
     executor: Any,
     spec: ExecutorSpec,
     jobs: list[tuple[Scenario, list[int]]],
-    light: bool = False,
+    drop: tuple[str, ...] = (),
     label: str = "replications",
 ) -> list[list[dict]]:
     """For each ``(scenario, indices)`` job, its records in index order."""
@@ -53,11 +53,9 @@ def run_batches(
     for j, (scen, indices) in enumerate(jobs):
         n_jobs = max(1, len(jobs))
         for part in chunk(indices, max(1, math.ceil(workers / n_jobs))):
-            tasks.append((scen, part, light))
+            tasks.append((scen, part, drop))
             owner.append(j)
-    results = run_tasks(
-        executor, run_chunk, tasks, [len(t[1]) for t in tasks], label, spec.quiet
-    )
+    results = run_tasks(executor, run_chunk, tasks, [len(t[1]) for t in tasks], label, spec.quiet)
     grouped: list[list[dict]] = [[] for _ in jobs]
     for j, recs in zip(owner, results, strict=True):
         grouped[j].extend(recs)

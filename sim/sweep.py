@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.experiments import kpi_value, run_chunk
+from sim.experiments import BULKY, kpi_value, run_chunk
 from sim.scenario.loader import load_scenario, parse_override
 from sim.stats import summarise
 
@@ -100,7 +100,7 @@ def run_point(
     ]
     try:
         scenario = load_scenario(base_path, point_overrides).model
-        records = run_chunk(scenario, indices, light=True)
+        records = run_chunk(scenario, indices, drop=BULKY)
     except ScenarioError as exc:
         return {"values": values, "status": "failed", "error": str(exc), "records": []}
     except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on

@@ -13,7 +13,7 @@ from sim.cli import main
 from sim.compare import build_comparison
 from sim.economics import corridor_capacity, route_co2_kg_per_teu, route_cost_usd_per_teu
 from sim.executors import ExecutorSpec, chunk, open_executor
-from sim.experiments import replicate, replicate_to_precision, run_batches
+from sim.experiments import BULKY, replicate, replicate_to_precision, run_batches
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Economics
 from sim.stats import holm
@@ -31,9 +31,13 @@ def _numbers(records):
 
 @pytest.fixture(scope="module")
 def dask_spec():
-    """One local Dask cluster for the module (no dashboard), as CI would use."""
-    pytest.importorskip("dask.distributed")
-    return ExecutorSpec(dask_local=2, quiet=True)
+    """One local Dask cluster for the module (no dashboard), reached like a remote
+    scheduler (``--scheduler ADDRESS``)."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield ExecutorSpec(scheduler=cluster.scheduler_address, quiet=True)
 
 
 def test_chunks_cover_every_replication_once():
@@ -50,11 +54,26 @@ def test_serial_process_and_dask_give_identical_numbers(dask_spec):
     assert _numbers(serial) == _numbers(pool) == _numbers(dask)
 
 
+def test_cli_runs_on_the_dask_cluster(dask_spec, tmp_path, capsys):
+    out = tmp_path / "d"
+    rc = main(["run", str(TINY), "--replications", "2", "--horizon-days", "60", "--no-plots",
+               "--scheduler", dask_spec.scheduler, "--out", str(out), "--quiet"])
+    assert rc == 0
+    assert json.loads((out / "summary.json").read_text())["replications"] == 2
+
+
+def test_unreachable_scheduler_is_a_one_line_error(capsys):
+    rc = main(["run", str(TINY), "--replications", "1", "--horizon-days", "30",
+               "--scheduler", "tcp://127.0.0.1:9", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--scheduler" in err
+
+
 def test_light_records_drop_bulky_arrays_on_the_worker():
     scen = load_scenario(TINY, SHORT).model
     spec = ExecutorSpec(workers=1, quiet=True)
     with open_executor(spec) as ex:
-        (recs,) = run_batches(ex, spec, [(scen, [0])], light=True)
+        (recs,) = run_batches(ex, spec, [(scen, [0])], drop=BULKY)
     assert "series" not in recs[0] and "transit_days" not in recs[0]
     assert recs[0]["study"]["transit_days_mean"] is not None
 

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     spec = executor_spec(args)
     reps = list(range(s.replications))
     with open_executor(spec) as ex:
-        records = run_batches(ex, spec, [(ld.model, reps) for ld in scenarios])
+        records = run_batches(ex, spec, [(ld.model, reps) for ld in scenarios], drop=("series",))
     comp = build_comparison(scenarios, records, command_line(argv), __version__)
     values = {
         ld.model.scenario.name: {k: [record_kpi(ld, r, k) for r in recs] for k in KPIS}

@@ -40,6 +40,78 @@ class TimetableSlots:
         return self.offset + k * self.interval
 
 
+def departure_due(queue: LegQueue, rule, capacity_teu: float) -> float:
+    """When ``rule`` lets a carrier of ``capacity_teu`` leave, from what the queue knows now."""
+    full_at = queue.time_reaching(capacity_teu)
+    if isinstance(rule, DispatchFullOrTimeout):
+        return min(full_at, queue.oldest_ready_h() + rule.timeout_h)
+    if isinstance(rule, DispatchFull):
+        return full_at
+    raise TypeError(rule)  # pragma: no cover - schema guarantees the rule types
+
+
+class _Watch:
+    """A carrier asleep until its departure rule may let it go.
+
+    The queue and the yard call :meth:`on_change` synchronously whenever they
+    change (entries added or taken, the yard blocked) — the instants at which
+    the rule can newly allow a departure. The rule is re-checked there and the
+    carrier is woken only if it may leave now; otherwise a single timer stands at
+    the earliest known due time and is moved only when a change brings it
+    forward. A waiting carrier so costs an event per wake-up, not one per change
+    of its queue.
+    """
+
+    __slots__ = ("env", "queue", "rule", "capacity", "yard", "event", "_timer", "_timer_at")
+
+    def __init__(self, env, queue: LegQueue, rule, capacity: float, yard: Yard | None) -> None:
+        self.env = env
+        self.queue = queue
+        self.rule = rule
+        self.capacity = capacity
+        self.yard = yard
+        self.event = env.event()  # succeeds when the carrier should look again
+        self._timer: simpy.Event | None = None
+        self._timer_at = math.inf
+
+    def due(self) -> float:
+        return max(departure_due(self.queue, self.rule, self.capacity), self.env.now)
+
+    def may_leave(self, due: float) -> bool:
+        """The rule is met, or the yard is blocked and a part load is ready."""
+        if due <= self.env.now:
+            return True
+        yard = self.yard
+        return yard is not None and yard.is_blocked and self.queue.ready_teu() > 0
+
+    def arm(self, due: float) -> None:
+        """Ring at ``due`` unless a timer already stands at or before it."""
+        if due == math.inf or self._timer_at <= due:
+            return
+        self._timer = self.env.timeout(due - self.env.now)
+        self._timer.callbacks.append(self._on_timer)
+        self._timer_at = due
+
+    def on_change(self) -> None:
+        if self.event.triggered:
+            return
+        due = self.due()
+        if self.may_leave(due):
+            self.event.succeed()
+        else:
+            self.arm(due)
+
+    def _on_timer(self, timer: simpy.Event) -> None:
+        if self.event.triggered or timer is not self._timer:
+            return  # already woken, or superseded by an earlier timer
+        self._timer, self._timer_at = None, math.inf
+        due = self.due()
+        if due <= self.env.now:
+            self.event.succeed()
+        else:
+            self.arm(due)  # a take moved the due time later
+
+
 def wait_for_departure(
     env: simpy.Environment,
     queue: LegQueue,
@@ -59,22 +131,17 @@ def wait_for_departure(
             yield env.timeout(slot - env.now)
         return
     while True:
-        full_at = queue.time_reaching(capacity_teu)
-        if isinstance(rule, DispatchFullOrTimeout):
-            due = min(full_at, queue.oldest_ready_h() + rule.timeout_h)
-        elif isinstance(rule, DispatchFull):
-            due = full_at
-        else:  # pragma: no cover - schema guarantees the rule types
-            raise TypeError(rule)
-        due = max(due, env.now)
-        if due <= env.now:
+        watch = _Watch(env, queue, rule, capacity_teu, yard)
+        due = watch.due()
+        if watch.may_leave(due):
             return
-        if yard is not None and yard.is_blocked and queue.ready_teu() > 0:
-            return
-        wake = queue.changed()
+        watch.arm(due)
+        queue.watchers.append(watch.on_change)
         if yard is not None and yard.finite:
-            wake = wake | yard.blocked()
-        if due < math.inf:
-            yield env.timeout(due - env.now) | wake
-        else:
-            yield wake
+            yard.watchers.append(watch.on_change)
+        try:
+            yield watch.event
+        finally:
+            queue.watchers.remove(watch.on_change)
+            if yard is not None and yard.finite:
+                yard.watchers.remove(watch.on_change)

@@ -34,6 +34,19 @@ class LevelMonitor:
             self.levels.append(level)
         self.level = level
 
+    def extend(self, times: np.ndarray, levels: np.ndarray) -> None:
+        """``set(t, level)`` for each pair in order (times sorted, not before the last)."""
+        if len(times) == 0:
+            return
+        last = np.append(times[1:] != times[:-1], True)  # of equal times, the last level holds
+        t, v = times[last].tolist(), levels[last].tolist()
+        if t[0] == self.times[-1]:
+            self.levels[-1] = v[0]
+            t, v = t[1:], v[1:]
+        self.times.extend(t)
+        self.levels.extend(v)
+        self.level = self.levels[-1]
+
     def add(self, t: float, delta: float) -> None:
         self.set(t, self.level + delta)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
+from sim.model.gate import Gate
 from sim.model.monitors import InvariantMonitor, LevelMonitor
 from sim.model.queues import LegQueue
 from sim.model.random_streams import Sampler
@@ -28,33 +29,30 @@ if TYPE_CHECKING:
 
 
 class CountedResource:
-    """A SimPy resource (tracks, berths) with a time-weighted busy count and a tally check."""
+    """Tracks or berths: a :class:`Gate` with a time-weighted busy count and a tally check."""
 
     def __init__(
         self, env: simpy.Environment, name: str, capacity: int | None, inv: InvariantMonitor
     ) -> None:
         self.env = env
         self.capacity = capacity
-        self.resource = simpy.Resource(env, capacity) if capacity else None
+        self.gate = Gate(env, capacity)
         self.busy = LevelMonitor()
         self._inv = inv
         self._name = name
         inv.register(name, capacity if capacity else math.inf)
 
     def acquire(self) -> Generator[simpy.Event, object, object]:
-        req = None
-        if self.resource is not None:
-            req = self.resource.request()
-            yield req
+        """Wait for a unit; returns the token to :meth:`release` it with."""
+        yield from self.gate.enter()
         self.busy.add(self.env.now, 1)
         self._inv.change(self._name, 1, self.env.now)
-        return req
+        return object()
 
-    def release(self, req) -> None:
+    def release(self, token: object) -> None:
         self.busy.add(self.env.now, -1)
         self._inv.change(self._name, -1, self.env.now)
-        if req is not None:
-            self.resource.release(req)
+        self.gate.leave()
 
 
 class Sink:
@@ -122,7 +120,7 @@ class NodeRuntime:
         """An arrived train: yard space, a track, handling; then wagons are freed."""
         env = self.env
         self.trains_waiting += 1
-        yield self.yard.reserve(teu)
+        yield from self.yard.reserve(teu)
         req = yield from self.tracks.acquire()
         self.trains_waiting -= 1
         start = self.capacity.next_open(env.now)
@@ -154,7 +152,7 @@ class NodeRuntime:
             free = self.yard.free() if not self.yard._waiters else 0.0
             k = max(1, int(np.searchsorted(cum, free + 1e-9, side="right")))
             teu = float(cum[k - 1])
-            yield self.yard.reserve(teu)
+            yield from self.yard.reserve(teu)
             start = self.capacity.next_open(env.now)
             done = self.capacity.finish_time(start, teu, self.crane_rate)
             if done == math.inf:
@@ -180,22 +178,32 @@ class NodeRuntime:
         model = self.model
         table = model.table
         ready = cleared_h + self.dwell.many(len(idx))
-        stage = table.stage[idx].astype(np.int64)
-        flow = table.flow[idx].astype(np.int64)
-        code = model.next_leg_code[flow, stage]
+        order = np.argsort(ready, kind="stable")  # sorted once for the queues and the yard
+        idx, ready = idx[order], ready[order]
+        stage = table.stage[idx]
+        code = model.next_leg_code[table.flow[idx], stage]
+        if code[0] == code[-1] and (code == code[0]).all():  # the usual case: one way on
+            c = int(code[0])
+            if c < 0:
+                self._deliver(idx, stage, ready)
+            else:
+                self.queue_for(model.leg_ids[c]).add_future(idx, ready, presorted=True)
+            return
         deliver = code < 0
         if deliver.any():
-            d_idx = idx[deliver]
-            d_ready = ready[deliver]
-            table.depart_h[d_idx, stage[deliver]] = d_ready
-            self.sink.add(d_idx, d_ready)
-            self.yard.release_at(d_ready, table.teu[d_idx])
-        if not deliver.all():
-            onward = ~deliver
-            o_idx, o_ready, o_code = idx[onward], ready[onward], code[onward]
-            for c in np.unique(o_code):
-                sel = o_code == c
-                self.queue_for(model.leg_ids[c]).add_future(o_idx[sel], o_ready[sel])
+            self._deliver(idx[deliver], stage[deliver], ready[deliver])
+        onward = ~deliver
+        o_idx, o_ready, o_code = idx[onward], ready[onward], code[onward]
+        for c in np.unique(o_code):
+            sel = o_code == c
+            self.queue_for(model.leg_ids[c]).add_future(o_idx[sel], o_ready[sel], presorted=True)
+
+    def _deliver(self, idx: np.ndarray, stage: np.ndarray, ready: np.ndarray) -> None:
+        """Containers whose route ends here leave at ``ready`` (sorted)."""
+        table = self.model.table
+        table.depart_h[idx, stage] = ready
+        self.sink.add(idx, ready)
+        self.yard.release_at(ready, table.teu[idx], presorted=True)
 
     # -- accounting ------------------------------------------------------------------
 

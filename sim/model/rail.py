@@ -49,12 +49,24 @@ class WagonPoolRuntime:
         self._name = f"wagons out {pool_id}"
         model.invariants.register(self._name, spec.wagons)
 
-    def get(self, n: int) -> simpy.Event:
-        """An event that fires once ``n`` wagons are handed to the caller."""
+    def get(self, n: int) -> Generator[simpy.Event, object, None]:
+        """Take ``n`` wagons, waiting in line while the pool is short (``yield from``)."""
+        if not self._waiters and n <= self.free:
+            self._take(n)  # no event when the wagons are there
+            return
         ev = self.env.event()
         self._waiters.append((n, ev))
-        self._serve()
-        return ev
+        yield ev
+
+    def send_back(self, n: int, after_h: float) -> None:
+        """``n`` wagons run back empty and rejoin the pool ``after_h`` hours from now."""
+        self.returning += n
+        timer = self.env.timeout(after_h)
+        timer.callbacks.append(lambda _: self._returned(n))
+
+    def _returned(self, n: int) -> None:
+        self.returning -= n
+        self.put(n)
 
     def put(self, n: int) -> None:
         """``n`` empty wagons are back."""
@@ -157,7 +169,7 @@ class RailLegRuntime:
             wagons = 0
             if self.pool is not None:
                 wagons = math.ceil(teu / self.pool.spec.teu_per_wagon - 1e-9)
-                yield self.pool.get(wagons)
+                yield from self.pool.get(wagons)
             depart = self.line.book(env.now)
             env.process(self._run(key, idx, teu, wagons, depart))
 
@@ -186,12 +198,6 @@ class RailLegRuntime:
         def unloaded() -> None:
             self.model.holdings.drop(key)
             if wagons:
-                env.process(self._return_wagons(wagons))
+                self.pool.send_back(wagons, self.return_time())
 
         yield from self.dest.receive_train(idx, teu, unloaded)
-
-    def _return_wagons(self, wagons: int) -> Generator[simpy.Event, object, None]:
-        self.pool.returning += wagons
-        yield self.env.timeout(self.return_time())
-        self.pool.returning -= wagons
-        self.pool.put(wagons)

@@ -31,6 +31,7 @@ import numpy as np
 import simpy
 
 from sim.model.dispatch import TimetableSlots, wait_for_departure
+from sim.model.gate import Gate
 from sim.model.monitors import LevelMonitor
 from sim.model.node import NodeRuntime
 from sim.model.random_streams import Sampler
@@ -94,7 +95,7 @@ class FleetRuntime:
             else None
         )
         self.waiting_cargo = LevelMonitor()  # vessels idle at the origin waiting for cargo
-        self.loading_slot = simpy.Resource(model.env, 1)
+        self.loading_turn = Gate(model.env, 1)  # the vessels decide to sail one at a time
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
         self.held_h: list[float] = []  # per sailing: loaded -> sailed (storm or closure hold)
@@ -111,17 +112,17 @@ class FleetRuntime:
         while True:
             # 1. decide to sail (the vessels of a fleet one at a time)
             self.waiting_cargo.add(env.now, 1)
-            with self.loading_slot.request() as turn:
-                yield turn
-                while True:
-                    yield from self._wait_until_open(self.open)
-                    cap = self.nominal_teu * self.open.at(env.now)
-                    yield from wait_for_departure(
-                        env, leg.queue, self.spec.dispatch, cap, self.slots, origin.yard
-                    )
-                    if self.open.at(env.now) > 0:  # still open when the rule fires
-                        break
-                idx = leg.queue.take(cap)
+            yield from self.loading_turn.enter()
+            while True:
+                yield from self._wait_until_open(self.open)
+                cap = self.nominal_teu * self.open.at(env.now)
+                yield from wait_for_departure(
+                    env, leg.queue, self.spec.dispatch, cap, self.slots, origin.yard
+                )
+                if self.open.at(env.now) > 0:  # still open when the rule fires
+                    break
+            idx = leg.queue.take(cap)
+            self.loading_turn.leave()
             self.waiting_cargo.add(env.now, -1)
             teu = table.teu_of(idx)
             key = model.holdings.hold(idx)

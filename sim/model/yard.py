@@ -3,19 +3,22 @@
 When the yard is full, the next arrival waits — a train keeps its wagons, a
 vessel keeps its berth — which is how congestion backs up the line. Space is
 freed when containers leave on a train or vessel (``release``) or when they are
-delivered to the consignee at a known future time (``release_at``; applied
-lazily, with a wake-up at the next release time only while someone waits).
+delivered to the consignee at a known future time (``release_at``; kept as
+sorted runs and applied lazily in bulk, with a wake-up at the next release time
+only while someone waits).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
+from collections.abc import Callable, Generator
 
+import numpy as np
 import simpy
 
 from sim.model.monitors import InvariantMonitor, LevelMonitor
+from sim.model.runs import SortedRuns
 
 
 class Yard:
@@ -34,10 +37,11 @@ class Yard:
         self.occupied = 0.0
         self.monitor = LevelMonitor()
         self._waiters: deque[tuple[float, simpy.Event]] = deque()
-        self._future: list[tuple[float, float]] = []
+        self._future = SortedRuns()  # releases at known future times (teu by time)
         self._wake_at = math.inf
         self._invariants = invariants
-        self._blocked: simpy.Event | None = None
+        # called when an arrival has to wait for space (carriers waiting to leave)
+        self.watchers: list[Callable[[], None]] = []
         self._inv = f"yard {name}"
         invariants.register(self._inv, capacity_teu)
         self.full_since: float | None = None
@@ -51,31 +55,24 @@ class Yard:
         """Arrivals are waiting for space."""
         return bool(self._waiters)
 
-    def blocked(self) -> simpy.Event:
-        """An event that fires when the next arrival has to wait for space."""
-        if self._blocked is None or self._blocked.triggered:
-            self._blocked = self.env.event()
-        return self._blocked
-
     def free(self) -> float:
         self._apply_due()
         return self.capacity - self.occupied
 
-    def reserve(self, teu: float) -> simpy.Event:
-        """An event that fires once ``teu`` of space is held for the caller (FIFO)."""
-        ev = self.env.event()
+    def reserve(self, teu: float) -> Generator[simpy.Event, object, None]:
+        """Hold ``teu`` of space, waiting in line while the yard is short (``yield from``)."""
         self._apply_due()
         if not self._waiters and self.capacity - self.occupied >= teu - 1e-9:
-            self._change(teu)
-            ev.succeed()
-        else:
-            self._waiters.append((teu, ev))
-            if self.full_since is None:
-                self.full_since = self.env.now
-            if self._blocked is not None and not self._blocked.triggered:
-                self._blocked.succeed()
-            self._schedule_wake()
-        return ev
+            self._change(teu)  # no event when the space is there
+            return
+        ev = self.env.event()
+        self._waiters.append((teu, ev))
+        if self.full_since is None:
+            self.full_since = self.env.now
+        for watcher in list(self.watchers):
+            watcher()
+        self._schedule_wake()
+        yield ev
 
     def release(self, teu: float) -> None:
         """Containers left now."""
@@ -85,24 +82,31 @@ class Yard:
         self._change(-teu)
         self._serve()
 
-    def release_at(self, times, teus) -> None:
-        """Containers will leave at ``times`` (delivery to the consignee)."""
+    def release_at(self, times: np.ndarray, teus: np.ndarray, presorted: bool = False) -> None:
+        """Containers will leave at ``times`` (delivery to the consignee).
+
+        ``presorted``: ``times`` is already in ascending order.
+        """
         now = self.env.now
         self._apply_due()
-        freed_now = 0.0
-        for t, q in zip(times, teus, strict=True):
-            if t <= now:
-                freed_now += float(q)
-            else:
-                heapq.heappush(self._future, (float(t), float(q)))
-        if freed_now:
-            self._change(-freed_now)
+        times = np.asarray(times, dtype=np.float64)
+        teus = np.asarray(teus, dtype=np.float64)
+        if not presorted:
+            order = np.argsort(times, kind="stable")
+            times, teus = times[order], teus[order]
+        k = int(np.searchsorted(times, now, side="right"))  # due already
+        if k:
+            freed_now = float(teus[:k].sum())
+            if freed_now:
+                self._change(-freed_now)
+        if k < len(times):
+            self._future.add(times[k:], None, teus[k:])
         self._serve()
 
     def pending_release_teu(self) -> float:
         """TEU whose release lies in the future (they are still in the yard)."""
         self._apply_due()
-        return sum(q for _, q in self._future)
+        return float(sum(q.sum() for _, _, q in self._future.remaining()))
 
     # ------------------------------------------------------------------------------
 
@@ -114,14 +118,18 @@ class Yard:
         self._invariants.change(self._inv, delta, self.env.now)
 
     def _apply_due(self) -> None:
+        """Apply the releases due by now, each at its own time (one monitor point per time)."""
         now = self.env.now
-        while self._future and self._future[0][0] <= now:
-            t, q = heapq.heappop(self._future)
-            self.occupied -= q
-            if abs(self.occupied) < 1e-9:
-                self.occupied = 0.0
-            self.monitor.set(t, self.occupied)
-            self._invariants.change(self._inv, -q, t)
+        if now < self._future.next_due:
+            return
+        times, _, teus, total = self._future.pop_until(now)
+        levels = self.occupied - np.cumsum(teus)
+        self.occupied = float(levels[-1])
+        if abs(self.occupied) < 1e-9:
+            self.occupied = 0.0
+            levels[-1] = 0.0
+        self.monitor.extend(times, levels)
+        self._invariants.change(self._inv, -total, float(times[-1]))
 
     def _serve(self) -> None:
         while self._waiters:
@@ -138,7 +146,7 @@ class Yard:
     def _schedule_wake(self) -> None:
         if not self._waiters or not self._future:
             return
-        t = self._future[0][0]
+        t = self._future.next_due
         if t >= self._wake_at:
             return
         self._wake_at = t

@@ -1,0 +1,889 @@
+"""Calibration and validation: the model against published figures of the real corridor.
+
+Three parts:
+
+* :data:`PUBLISHED` — the published figures the model can be held against, each with its
+  source IDs from ``/work/shared/corridor_data.md``, an acceptance range in the model's
+  unit, its *role* (was it used to set a parameter, or is it an independent check?) and
+  a sentence saying how the model number is computed;
+* :func:`calibration_replication` / :func:`run_calibration` — replications of a scenario
+  that, besides the usual record of :func:`sim.model.measure.measure`, collect what the
+  record does not keep: the berth time of every vessel call and the time of every study
+  box from origin (or from the Khorgos border) to each later node. The instrumentation
+  only observes (it wraps the berth acquire/release of the node objects of this one
+  model instance, draws no random numbers and schedules no events), so the record is
+  identical to :func:`sim.model.corridor.run_replication`'s;
+* :func:`model_values`, :func:`build_table`, :func:`format_text`, :func:`format_markdown` —
+  the model's statistics with 95% CIs over replications, the verdict per figure, and
+  the table as text and Markdown.
+
+Units: model time is hours; berth times are hours, transit and segment times days,
+volumes TEU per year (8,760 h).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.executors import ExecutorSpec
+from sim.model.corridor import CorridorModel
+from sim.model.measure import measure
+from sim.scenario.schema import PortNode, Scenario, SeaLeg
+from sim.stats import summarise
+
+HOURS_PER_YEAR = 8760.0
+HOURS_PER_DAY = 24.0
+WEEKS_PER_YEAR = HOURS_PER_YEAR / 168.0
+POINT_TOLERANCE = 0.10  # a single published figure is accepted within ±10%
+BEST_CASE_TOLERANCE = 0.25  # a "best case" figure is compared with the model's P10, ±25%
+
+ROLE_CALIBRATED = "calibrated"
+ROLE_INDEPENDENT = "independent"
+ROLE_INPUT_E = "data-sheet estimate"
+ROLE_CONTEXT = "context"
+ROLES = {
+    ROLE_CALIBRATED: "the figure was used to set a parameter of the scenario: agreement is by "
+    "construction and shows the parameter was set as intended",
+    ROLE_INDEPENDENT: "the figure was not used to set any parameter: a genuine check",
+    ROLE_INPUT_E: "an estimate of the data sheet built from the same §7 rows the scenario "
+    "uses, so it checks consistency with the inputs, not with the real corridor",
+    ROLE_CONTEXT: "not comparable like for like (other directions, other years or a peak "
+    "state): shown for scale, no verdict",
+}
+
+# Nodes of the baseline network used to place segment times (a scenario without them
+# gets "n/a" on those rows).
+BAKU = ("alat", "alat_ferry")
+KHORGOS = ("khorgos",)
+CASPIAN_ORIGINS = ("aktau", "kuryk")
+CASPIAN_NODES = ("aktau", "kuryk", "alat", "alat_ferry")
+
+# Segment times of the study flows, days: (name, from-nodes or None = creation at origin,
+# to-nodes or None = delivery). The first node of a flow's route in each set is used.
+SEGMENTS: tuple[tuple[str, tuple[str, ...] | None, tuple[str, ...] | None], ...] = (
+    ("origin_baku", None, BAKU),
+    ("origin_constanta", None, ("constanta",)),
+    ("origin_sestokai", None, ("sestokai",)),
+    ("origin_delivery", None, None),
+    ("khorgos_baku", KHORGOS, BAKU),
+    ("khorgos_poti", KHORGOS, ("poti",)),
+    ("khorgos_constanta", KHORGOS, ("constanta",)),
+)
+BERTH_PORTS = ("aktau", "alat")
+
+
+@dataclass(frozen=True)
+class PublishedFigure:
+    """A published figure and the model statistic it is compared with.
+
+    ``low``/``high`` are the acceptance range in ``unit`` (``None`` = open side);
+    ``stat`` names an entry of :func:`model_values`.
+    """
+
+    id: str
+    quantity: str
+    published: str
+    sources: tuple[str, ...]
+    stat: str
+    unit: str
+    low: float | None
+    high: float | None
+    acceptance: str
+    role: str
+    how: str
+    note: str = ""
+
+
+def _point(value: float) -> tuple[float, float]:
+    return value * (1 - POINT_TOLERANCE), value * (1 + POINT_TOLERANCE)
+
+
+def _best(low: float, high: float | None = None) -> tuple[float, float]:
+    return low * (1 - BEST_CASE_TOLERANCE), (high or low) * (1 + BEST_CASE_TOLERANCE)
+
+
+_ALAT = _point(20.1)
+_FLEET = _point(89_000)
+_AKTAU = _point(140_000)
+_SUM = _point(35.0)
+_SUM_P10 = _point(27.0)
+_SUM_P90 = _point(50.0)
+_BC_BAKU = _best(9.0)
+_BC_POTI = _best(12.0)
+_BC_CONST = _best(20.0, 22.0)
+
+PUBLISHED: tuple[PublishedFigure, ...] = (
+    # --- calibration targets -----------------------------------------------------------
+    PublishedFigure(
+        "caspian_westbound",
+        "Caspian westbound containers, background flows (TEU/yr)",
+        "2025: ~77,000 TEU all directions, 85-90% westbound => 65,500-69,300 westbound",
+        ("S19", "S25"),
+        "background_teu_per_year",
+        "TEU/yr",
+        65_450,
+        69_300,
+        "published range",
+        ROLE_CALIBRATED,
+        "TEU of the non-study flows delivered after the warm-up, per 365 days",
+        "sets the background demand (bg_aktau 62k + bg_kuryk 4k); the study flow comes on top",
+    ),
+    PublishedFigure(
+        "feeder_capacity",
+        "Aktau-Alat feeder fleet capacity (TEU/yr)",
+        "4 KMTF + 2 ASCO feeders, ~89,000 TEU/yr Aktau->Alat",
+        ("S25",),
+        "feeder_capacity_teu_per_year",
+        "TEU/yr",
+        *_FLEET,
+        "89k ±10%",
+        ROLE_CALIBRATED,
+        "vessels x capacity x load factor x 8,760 h / measured busy hours per sailing (busy "
+        "share x vessels x hours / sailings): what the fleet carries at full loads with the "
+        "cycle times of the run",
+        "sets the feeder turnaround (cycle built from its parts, row 5b)",
+    ),
+    PublishedFigure(
+        "alat_call_mean",
+        "Alat vessel handling, mean berth time per call (h)",
+        "average 20.1 h per vessel (2024)",
+        ("S37",),
+        "berth_h_mean:alat",
+        "h",
+        *_ALAT,
+        "20.1 h ±10%",
+        ROLE_CALIBRATED,
+        "berth acquired -> released for every feeder call at Alat after the warm-up "
+        "(mooring + unloading + time held while the yard is full); mean per replication",
+        "sets Alat vessel_fixed_h (lognormal median 11 h, P95 20 h)",
+    ),
+    PublishedFigure(
+        "alat_call_p95",
+        "Alat vessel handling, P95 berth time per call (h)",
+        "TITR protocol: at most 30 h per vessel",
+        ("S37",),
+        "berth_h_p95:alat",
+        "h",
+        None,
+        30.0,
+        "<= 30 h",
+        ROLE_CALIBRATED,
+        "95th percentile of the per-call berth times above",
+        "the P95 of vessel_fixed_h was chosen to keep calls under 30 h",
+    ),
+    PublishedFigure(
+        "aktau_call_p95",
+        "Aktau vessel handling, P95 berth time per call (h)",
+        "TITR protocol: at most 30 h per vessel",
+        ("S37",),
+        "berth_h_p95:aktau",
+        "h",
+        None,
+        30.0,
+        "<= 30 h",
+        ROLE_CALIBRATED,
+        "95th percentile of Aktau berth acquired -> released per loading call",
+        "Aktau vessel_fixed_h (E) was kept within the protocol",
+    ),
+    PublishedFigure(
+        "aktau_capacity",
+        "Aktau container berth capacity (TEU/yr)",
+        "hub phase 1 (June 2025): 140,000 TEU/yr",
+        ("S42",),
+        "aktau_berth_capacity_teu_per_year",
+        "TEU/yr",
+        *_AKTAU,
+        "140k ±10%",
+        ROLE_CALIBRATED,
+        "berths x 8,760 h / mean berth time per call x mean TEU per feeder sailing",
+        "sets Aktau berths = 1 with 2 cranes",
+    ),
+    PublishedFigure(
+        "khorgos_capacity",
+        "Khorgos/Altynkol train processing (trains/day)",
+        "19-20 trains/day after the 2022 expansion",
+        ("S52",),
+        "khorgos_trains_per_day",
+        "trains/day",
+        19.0,
+        20.0,
+        "published range",
+        ROLE_CALIBRATED,
+        "by construction: handling_tracks x 24 h / mean train_handling_h (no simulation)",
+        "sets 5 tracks x 6 h",
+    ),
+    PublishedFigure(
+        "khorgos_time",
+        "Khorgos/Altynkol border time per box (h)",
+        "KZ rail BCP time, average 57.2 h (2021) - 69.7 h (2023)",
+        ("S13", "S14"),
+        "node_wait_h:khorgos",
+        "h",
+        57.2,
+        69.7,
+        "published range",
+        ROLE_CALIBRATED,
+        "per study box: arrival at Khorgos -> departure on the KZ train (waiting for a track, "
+        "transshipment, clearance, train formation); the record's nodes.khorgos.wait_h_mean",
+        "sets Khorgos clearance_h (§7.2 row 2: lognormal median 1.5 d, P95 7 d)",
+    ),
+    PublishedFigure(
+        "binding_caspian",
+        "Binding stage is on the Caspian (share of replications)",
+        "'crossing the Caspian Sea is the main limiting factor'; WB: ship shortage",
+        ("S30", "S4"),
+        "caspian_bottleneck_share",
+        "share",
+        0.5,
+        1.0,
+        ">= 0.5 of replications",
+        ROLE_CALIBRATED,
+        "share of replications whose most utilised stage (the record's bottleneck) is a "
+        "Caspian sea leg or fleet, or an Aktau/Kuryk/Alat port resource",
+        "follows from the two calibrated rows above (fleet capacity, demand): ρ ≈ 0.8",
+    ),
+    # --- independent checks ------------------------------------------------------------
+    PublishedFigure(
+        "xian_baku_mean",
+        "Xi'an -> Baku, mean transit (d)",
+        "actual average 16 d (Jan 2026) and 17 d (Dec 2025) for Xi'an-Baku block trains",
+        ("G13",),
+        "seg_mean:origin_baku",
+        "d",
+        16.0,
+        17.0,
+        "published range",
+        ROLE_INDEPENDENT,
+        "per study box: creation at Xi'an -> vessel arrival at Alat (or the Alat ferry "
+        "berths); mean per replication",
+    ),
+    PublishedFigure(
+        "khorgos_baku_p10",
+        "Altynkol -> Baku, fast tail P10 (d)",
+        "best case 9 d (TITR/ADY)",
+        ("S85",),
+        "seg_p10:khorgos_baku",
+        "d",
+        *_BC_BAKU,
+        "best case vs model P10 ±25%",
+        ROLE_INDEPENDENT,
+        "per study box: arrival at Khorgos -> vessel arrival at Alat; 10th percentile",
+    ),
+    PublishedFigure(
+        "khorgos_poti_p10",
+        "Altynkol -> Poti, fast tail P10 (d)",
+        "best case 12 d (TITR/ADY)",
+        ("S85",),
+        "seg_p10:khorgos_poti",
+        "d",
+        *_BC_POTI,
+        "best case vs model P10 ±25%",
+        ROLE_INDEPENDENT,
+        "per study box: arrival at Khorgos -> train arrival at Poti; 10th percentile",
+    ),
+    PublishedFigure(
+        "khorgos_constanta_p10",
+        "Altynkol -> Constanța, fast tail P10 (d)",
+        "best case 20-22 d (TITR/ADY)",
+        ("S85",),
+        "seg_p10:khorgos_constanta",
+        "d",
+        *_BC_CONST,
+        "best case vs model P10 ±25%",
+        ROLE_INDEPENDENT,
+        "per study box: arrival at Khorgos -> feeder arrival at Constanța; 10th percentile",
+    ),
+    PublishedFigure(
+        "xian_constanta_p50",
+        "Xi'an -> Constanța, median transit (d)",
+        "TITR guidance quoted by a forwarder: 31-34 d to Constanța",
+        ("S58",),
+        "seg_p50:origin_constanta",
+        "d",
+        31.0,
+        34.0,
+        "published range",
+        ROLE_INDEPENDENT,
+        "per study box: creation at Xi'an -> feeder arrival at Constanța; median",
+    ),
+    PublishedFigure(
+        "xian_sestokai_p50",
+        "Xi'an -> Šeštokai (EU inland analogue), median transit (d)",
+        "TITR guidance: 32-37 d to Budapest/Duisburg/Milan",
+        ("S58",),
+        "seg_p50:origin_sestokai",
+        "d",
+        32.0,
+        37.0,
+        "published range",
+        ROLE_INDEPENDENT,
+        "per study box: creation at Xi'an -> EU train arrival at Šeštokai (~2,100 km of EU "
+        "rail from Constanța, like Duisburg); median",
+        "an analogue: no published time to Lithuania exists",
+    ),
+    PublishedFigure(
+        "berths_saturated",
+        "Aktau/Alat berths 'near saturation' (max berth utilisation)",
+        "§7.4: binding constraints are the Caspian fleet and the Alat/Aktau berths",
+        ("S30", "S4"),
+        "max_berth_utilisation",
+        "ρ",
+        0.8,
+        1.0,
+        "ρ >= 0.8",
+        ROLE_INPUT_E,
+        "the larger of the Aktau and Alat berth utilisations (busy berth-hours / available)",
+        "the berth part is the data sheet's own diagnosis; its sourced handling figures "
+        "[S37][S42] give ρ 0.4-0.5 (docs/stability.md)",
+    ),
+    PublishedFigure(
+        "xian_klaipeda_p50",
+        "Xi'an -> Klaipėda, median transit (d)",
+        "data sheet §7.2 Σ row: ≈ 35 d median",
+        ("S58", "S57c", "S1"),
+        "seg_p50:origin_delivery",
+        "d",
+        *_SUM,
+        "35 d ±10%",
+        ROLE_INPUT_E,
+        "per study box: creation at Xi'an -> delivery at Klaipėda; median (= the run's "
+        "transit_days_p50)",
+        "the Σ row adds the §7.2 segment values and leaves out the modelled waits for "
+        "feeders and the weekly Black Sea sailing",
+    ),
+    PublishedFigure(
+        "xian_klaipeda_p10",
+        "Xi'an -> Klaipėda, P10 transit (d)",
+        "data sheet §7.2 Σ row: P10 ≈ 27 d",
+        ("S58",),
+        "seg_p10:origin_delivery",
+        "d",
+        *_SUM_P10,
+        "27 d ±10%",
+        ROLE_INPUT_E,
+        "as above, 10th percentile",
+    ),
+    PublishedFigure(
+        "xian_klaipeda_p90",
+        "Xi'an -> Klaipėda, P90 transit (d)",
+        "data sheet §7.2 Σ row: P90 ≈ 50 d",
+        ("S58",),
+        "seg_p90:origin_delivery",
+        "d",
+        *_SUM_P90,
+        "50 d ±10%",
+        ROLE_INPUT_E,
+        "as above, 90th percentile",
+    ),
+    # --- context -----------------------------------------------------------------------
+    PublishedFigure(
+        "caspian_all",
+        "Caspian containers carried by the modelled fleets (TEU/yr)",
+        "2024: 55,000-56,500; 2025: ~77,000 (all directions); 2025 plan 88k Aktau->Alat",
+        ("S19", "S21", "S26", "S25"),
+        "caspian_fleet_teu_per_year",
+        "TEU/yr",
+        None,
+        None,
+        "no verdict",
+        ROLE_CONTEXT,
+        "TEU loaded on the fleets sailing from Aktau and Kuryk after the warm-up, per 365 d "
+        "(westbound only; includes the 6k TEU/yr study flow)",
+    ),
+    PublishedFigure(
+        "alat_all",
+        "Containers unloaded at Alat, westbound modelled (TEU/yr)",
+        "Baku port 2025: 107,054 TEU handled (all directions and services)",
+        ("S39",),
+        "alat_unloaded_teu_per_year",
+        "TEU/yr",
+        None,
+        None,
+        "no verdict",
+        ROLE_CONTEXT,
+        "TEU leaving the Alat and Alat-ferry nodes after the warm-up, per 365 d",
+    ),
+    PublishedFigure(
+        "xian_klaipeda_p95_peak",
+        "Xi'an -> Klaipėda, P95 transit (d)",
+        "DHL: 50-55 d for the MC 'two seas' corridor at the June 2024 peak",
+        ("S57c",),
+        "seg_p95:origin_delivery",
+        "d",
+        None,
+        None,
+        "no verdict",
+        ROLE_CONTEXT,
+        "per study box, creation -> delivery, 95th percentile (a peak-state figure against "
+        "a baseline run)",
+    ),
+)
+
+SURGE_NOTE = (
+    "The data sheet keeps the 2022 surge figures out on purpose (§4.3) as a future independent "
+    "check; none is in this table and no parameter was set from them."
+)
+
+# --------------------------------------------------------------------------------------
+# Instrumented replications
+# --------------------------------------------------------------------------------------
+
+
+def _instrument_berths(model: CorridorModel) -> dict[str, list[tuple[float, float, float]]]:
+    """Log ``(requested_h, granted_h, released_h)`` of every berth use at every port.
+
+    Wraps ``acquire``/``release`` of the node's berth resource on this instance only;
+    the wrappers add no events and draw no random numbers, so the run is unchanged.
+    """
+    env = model.env
+    calls: dict[str, list[tuple[float, float, float]]] = {}
+    for nid, node in model.nodes.items():
+        if node.berths is None:
+            continue
+        res = node.berths
+        log: list[tuple[float, float, float]] = []
+        started: dict[int, tuple[float, float]] = {}
+        calls[nid] = log
+
+        def acquire(
+            orig: Callable[[], Generator[Any, Any, Any]] = res.acquire,
+            started: dict[int, tuple[float, float]] = started,
+        ) -> Generator[Any, Any, Any]:
+            asked = env.now
+            req = yield from orig()
+            started[id(req)] = (asked, env.now)
+            return req
+
+        def release(
+            req: Any,
+            orig: Callable[[Any], None] = res.release,
+            started: dict[int, tuple[float, float]] = started,
+            log: list[tuple[float, float, float]] = log,
+        ) -> None:
+            asked, granted = started.pop(id(req))
+            log.append((asked, granted, env.now))
+            orig(req)
+
+        res.acquire = acquire  # type: ignore[method-assign]
+        res.release = release  # type: ignore[method-assign]
+    return calls
+
+
+def _quantiles(x: np.ndarray) -> dict[str, float | None]:
+    """Mean, P10, P50, P90, P95 and max of ``x`` (``None`` when empty)."""
+    if len(x) == 0:
+        return {k: None for k in ("mean", "p10", "p50", "p90", "p95", "max", "n")}
+    p10, p50, p90, p95 = np.percentile(x, [10, 50, 90, 95])
+    return {
+        "mean": float(x.mean()),
+        "p10": float(p10),
+        "p50": float(p50),
+        "p90": float(p90),
+        "p95": float(p95),
+        "max": float(x.max()),
+        "n": len(x),
+    }
+
+
+def _first_stage(route: list[str], nodes: tuple[str, ...]) -> int | None:
+    for s, nid in enumerate(route):
+        if nid in nodes:
+            return s
+    return None
+
+
+def _segment_times(model: CorridorModel, warm: float, end: float) -> dict[str, dict]:
+    """Per segment of :data:`SEGMENTS`: quantiles of study-box times (days).
+
+    A box counts when it reached the segment's end node after the warm-up and by ``end``.
+    """
+    table = model.table
+    scen = model.scenario
+    out: dict[str, dict] = {}
+    for name, src, dst in SEGMENTS:
+        parts = []
+        for fid in scen.study_flow_ids():
+            fi = model.flow_ids.index(fid)
+            route = scen.flows[fid].route
+            rows = np.flatnonzero(table.flow == fi)
+            s_to = len(route) - 1 if dst is None else _first_stage(route, dst)
+            s_from = 0 if src is None else _first_stage(route, src)
+            if s_to is None or s_from is None or s_from >= s_to:
+                continue
+            t_end = table.depart_h[rows, s_to] if dst is None else table.arrive_h[rows, s_to]
+            t0 = table.created_h[rows] if src is None else table.arrive_h[rows, s_from]
+            ok = np.isfinite(t_end) & (t_end >= warm) & (t_end <= end)
+            parts.append((t_end[ok] - t0[ok]) / HOURS_PER_DAY)
+        out[name] = _quantiles(np.concatenate(parts)) if parts else _quantiles(np.empty(0))
+    return out
+
+
+def calibration_replication(scenario: Scenario, replication: int) -> dict[str, Any]:
+    """One replication: the usual record plus ``record["calibration"]`` extras.
+
+    Extras: ``berth_calls`` (per port: quantiles of berth time and of port stay incl. the
+    wait for a berth, hours, calls granted after the warm-up) and ``segments`` (quantiles
+    of study-box segment times, days). Bulky arrays (series, transit samples) are dropped.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    model = CorridorModel(scenario, replication)
+    calls = _instrument_berths(model)
+    end_h, gridlock = model.run()
+    inside = model.check_conservation(end_h)
+    record = measure(model, end_h, inside, gridlock)
+    warm = min(model.warmup_h, end_h)
+    berth = {}
+    for nid, log in calls.items():
+        arr = np.asarray(log, dtype=float).reshape(-1, 3)
+        post = arr[:, 1] >= warm
+        berth[nid] = {
+            "berth_h": _quantiles(arr[post, 2] - arr[post, 1]),
+            "stay_h": _quantiles(arr[post, 2] - arr[post, 0]),
+            "share_over_30h": float(np.mean(arr[post, 2] - arr[post, 1] > 30.0))
+            if post.any()
+            else None,
+        }
+    record["calibration"] = {
+        "berth_calls": berth,
+        "segments": _segment_times(model, warm, end_h),
+    }
+    record["perf"] = {
+        "wall_s": time.perf_counter() - t0,
+        "events": model.env.scheduled,
+        "containers": int((model.table.created_h <= end_h).sum()),
+    }
+    record.pop("series", None)
+    record.pop("transit_days", None)
+    return record
+
+
+def calibration_chunk(scenario: Scenario, indices: list[int]) -> list[dict[str, Any]]:
+    """:func:`calibration_replication` for each index (one executor task)."""
+    return [calibration_replication(scenario, r) for r in indices]
+
+
+def run_calibration(
+    scenario: Scenario, replications: int, spec: ExecutorSpec | None = None
+) -> list[dict[str, Any]]:
+    """Records of replications ``0 .. replications-1`` with calibration extras, in order.
+
+    Runs on the executor of ``spec`` (serial, process pool or Dask; default: all cores).
+    """
+    from sim.executors import chunk, open_executor, run_tasks
+
+    spec = spec or ExecutorSpec(quiet=True)
+    parts = chunk(list(range(replications)), spec.effective_workers())
+    with open_executor(spec) as ex:
+        results = run_tasks(
+            ex,
+            calibration_chunk,
+            [(scenario, part) for part in parts],
+            [len(p) for p in parts],
+            "calibration replications",
+            spec.quiet,
+        )
+    records = [rec for part in results for rec in part]
+    return sorted(records, key=lambda rec: rec["replication"])
+
+
+# --------------------------------------------------------------------------------------
+# Model values and the table
+# --------------------------------------------------------------------------------------
+
+
+def _years(record: dict) -> float:
+    return max(record["end_h"] - record["warmup_h"], 1e-9) / HOURS_PER_YEAR
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _is_caspian(element: str | None, scenario: Scenario) -> bool:
+    if not element:
+        return False
+    section, _, ident = element.partition(".")
+    if section == "nodes":
+        return ident in CASPIAN_NODES
+    if section == "fleets" and ident in scenario.fleets:
+        return scenario.legs[scenario.fleets[ident].leg].from_node in CASPIAN_ORIGINS
+    if section == "legs" and ident in scenario.legs:
+        leg = scenario.legs[ident]
+        return isinstance(leg, SeaLeg) and leg.from_node in CASPIAN_ORIGINS
+    return False
+
+
+def _per_replication(scenario: Scenario, record: dict) -> dict[str, float | None]:
+    """Every model statistic of :data:`PUBLISHED` for one replication (units as named)."""
+    years = _years(record)
+    span_h = years * HOURS_PER_YEAR
+    study = set(scenario.study_flow_ids())
+    out: dict[str, float | None] = {}
+
+    tp = [_get(record, "flows", f, "throughput_teu_per_week") for f in record["flows"]]
+    bg = [v for f, v in zip(record["flows"], tp, strict=True) if f not in study]
+    out["background_teu_per_year"] = (
+        sum(v for v in bg if v is not None) * WEEKS_PER_YEAR if bg else None
+    )
+
+    caspian_fleets = [
+        fid
+        for fid, fl in scenario.fleets.items()
+        if scenario.legs[fl.leg].from_node in CASPIAN_ORIGINS
+    ]
+    out["caspian_fleet_teu_per_year"] = (
+        sum(record["fleets"][f]["teu"] for f in caspian_fleets) / years if caspian_fleets else None
+    )
+    unloaded = [_get(record, "nodes", n, "departed_teu") for n in BAKU]
+    unloaded = [u for u in unloaded if u is not None]
+    out["alat_unloaded_teu_per_year"] = sum(unloaded) / years if unloaded else None
+
+    feeders = scenario.fleets.get("caspian_feeders")
+    frec = _get(record, "fleets", "caspian_feeders")
+    out["feeder_capacity_teu_per_year"] = None
+    if feeders is not None and frec and frec["sailings"]:
+        busy_h_per_sailing = frec["utilisation"] * feeders.vessels * span_h / frec["sailings"]
+        nominal = feeders.nominal_capacity_teu() * feeders.load_factor
+        out["feeder_capacity_teu_per_year"] = (
+            feeders.vessels * nominal * HOURS_PER_YEAR / busy_h_per_sailing
+        )
+
+    extras = record.get("calibration") or {}
+    calls = extras.get("berth_calls", {})
+    for nid in BERTH_PORTS:
+        b = _get(calls, nid, "berth_h") or {}
+        out[f"berth_h_mean:{nid}"] = b.get("mean")
+        out[f"berth_h_p95:{nid}"] = b.get("p95")
+        out[f"berth_h_max:{nid}"] = b.get("max")
+        out[f"stay_h_mean:{nid}"] = _get(calls, nid, "stay_h", "mean")
+        out[f"share_over_30h:{nid}"] = _get(calls, nid, "share_over_30h")
+
+    out["aktau_berth_capacity_teu_per_year"] = None
+    aktau = scenario.nodes.get("aktau")
+    call_h = out.get("berth_h_mean:aktau")
+    from_aktau = [
+        f for f, fl in scenario.fleets.items() if scenario.legs[fl.leg].from_node == "aktau"
+    ]
+    sailings = sum(record["fleets"][f]["sailings"] for f in from_aktau)
+    if isinstance(aktau, PortNode) and call_h and sailings:
+        teu_per_call = sum(record["fleets"][f]["teu"] for f in from_aktau) / sailings
+        out["aktau_berth_capacity_teu_per_year"] = (
+            aktau.berths * HOURS_PER_YEAR / call_h * teu_per_call
+        )
+
+    for nid in ("khorgos",):
+        out[f"node_wait_h:{nid}"] = _get(record, "nodes", nid, "wait_h_mean")
+
+    berths_u = [_get(record, "nodes", n, "berth_utilisation") for n in ("aktau", "alat")]
+    berths_u = [u for u in berths_u if u is not None]
+    out["max_berth_utilisation"] = max(berths_u) if berths_u else None
+
+    element = _get(record, "bottleneck", "element")
+    out["caspian_bottleneck_share"] = 1.0 if _is_caspian(element, scenario) else 0.0
+
+    for name, *_ in SEGMENTS:
+        q = _get(extras, "segments", name) or {}
+        for stat in ("mean", "p10", "p50", "p90", "p95"):
+            out[f"seg_{stat}:{name}"] = q.get(stat)
+    return out
+
+
+def _khorgos_trains_per_day(scenario: Scenario) -> float | None:
+    node = scenario.nodes.get("khorgos")
+    if node is None or not node.handling_tracks:
+        return None
+    mean_h = node.train_handling_h.mean()
+    return node.handling_tracks * HOURS_PER_DAY / mean_h if mean_h > 0 else None
+
+
+def model_values(scenario: Scenario, records: list[dict]) -> dict[str, dict[str, Any]]:
+    """Every model statistic over replications: ``{mean, ci95_low, ci95_high, n}``.
+
+    ``caspian_bottleneck_share`` also carries ``text`` (the bottleneck elements seen) and
+    ``khorgos_trains_per_day`` is computed from the scenario alone (``n`` = 0).
+    """
+    per = [_per_replication(scenario, r) for r in records]
+    keys = sorted({k for p in per for k in p})
+    out: dict[str, dict[str, Any]] = {k: summarise(p.get(k) for p in per) for k in keys}
+    seen: dict[str, list[float]] = {}
+    for r in records:
+        el = _get(r, "bottleneck", "element")
+        if el:
+            seen.setdefault(el, []).append(r["bottleneck"]["utilisation"])
+    if "caspian_bottleneck_share" in out:
+        out["caspian_bottleneck_share"]["text"] = "; ".join(
+            f"{el} (ρ {np.mean(u):.2f}) in {len(u)}/{len(records)}"
+            for el, u in sorted(seen.items(), key=lambda kv: -len(kv[1]))
+        )
+    for nid in BERTH_PORTS:
+        p95, worst = out.get(f"berth_h_p95:{nid}"), out.get(f"berth_h_max:{nid}")
+        share = out.get(f"share_over_30h:{nid}")
+        if p95 and p95.get("mean") is not None and worst and share:
+            p95["text"] = (
+                f"longest call {worst['mean']:.1f} h on average over replications; "
+                f"{100 * share['mean']:.1f}% of calls over 30 h"
+            )
+    tpd = _khorgos_trains_per_day(scenario)
+    out["khorgos_trains_per_day"] = {
+        "mean": tpd,
+        "ci95_low": tpd,
+        "ci95_high": tpd,
+        "n": 0,
+        "text": "by construction",
+    }
+    return out
+
+
+def verdict(stat: dict[str, Any] | None, fig: PublishedFigure) -> str:
+    """``pass`` if the model mean lies in the acceptance range, else ``fail``;
+    ``n/a`` without a model value, ``-`` for context rows."""
+    if fig.role == ROLE_CONTEXT:
+        return "-"
+    if not stat or stat.get("mean") is None:
+        return "n/a"
+    m = stat["mean"]
+    ok = (fig.low is None or m >= fig.low) and (fig.high is None or m <= fig.high)
+    return "pass" if ok else "fail"
+
+
+def _ci_overlaps(stat: dict[str, Any] | None, fig: PublishedFigure) -> bool | None:
+    if not stat or stat.get("mean") is None or fig.role == ROLE_CONTEXT:
+        return None
+    lo = stat["ci95_low"] if stat["ci95_low"] is not None else stat["mean"]
+    hi = stat["ci95_high"] if stat["ci95_high"] is not None else stat["mean"]
+    return (fig.high is None or lo <= fig.high) and (fig.low is None or hi >= fig.low)
+
+
+@dataclass
+class CalibrationRow:
+    """One row of the calibration table: the figure, the model statistic, the verdict."""
+
+    figure: PublishedFigure
+    model: dict[str, Any] = field(default_factory=dict)
+    verdict: str = "n/a"
+    ci_overlaps: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self.figure)
+        d["sources"] = list(self.figure.sources)
+        d["model"] = self.model
+        d["verdict"] = self.verdict
+        d["ci_overlaps_range"] = self.ci_overlaps
+        return d
+
+
+def build_table(
+    scenario: Scenario,
+    records: list[dict],
+    figures: tuple[PublishedFigure, ...] = PUBLISHED,
+) -> list[CalibrationRow]:
+    """The calibration table: one row per published figure, with the model's 95% CI."""
+    values = model_values(scenario, records)
+    rows = []
+    for fig in figures:
+        stat = values.get(fig.stat) or summarise([])
+        rows.append(CalibrationRow(fig, stat, verdict(stat, fig), _ci_overlaps(stat, fig)))
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------
+
+
+def _num(x: float | None, unit: str) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    if unit == "TEU/yr":
+        return f"{x / 1000:,.1f}k"
+    if unit in ("share", "ρ"):
+        return f"{x:.2f}"
+    return f"{x:,.1f}"
+
+
+def format_model(stat: dict[str, Any], unit: str) -> str:
+    """``mean [low, high]`` in the row's unit (or the text of a categorical statistic)."""
+    if stat.get("mean") is None:
+        return "n/a"
+    s = _num(stat["mean"], unit)
+    if stat.get("n", 0) >= 2 and stat.get("ci95_low") is not None:
+        s += f" [{_num(stat['ci95_low'], unit)}, {_num(stat['ci95_high'], unit)}]"
+    return s
+
+
+def format_range(fig: PublishedFigure) -> str:
+    """The acceptance range in the row's unit."""
+    if fig.low is None and fig.high is None:
+        return "-"
+    if fig.low is None:
+        return f"<= {_num(fig.high, fig.unit)}"
+    if fig.high is None:
+        return f">= {_num(fig.low, fig.unit)}"
+    return f"{_num(fig.low, fig.unit)}-{_num(fig.high, fig.unit)}"
+
+
+def format_text(rows: list[CalibrationRow], header: str = "") -> str:
+    """The table for the terminal: id, model mean [95% CI], range, verdict, role."""
+    lines = [header] if header else []
+    lines.append(
+        f"{'#':>2} {'figure':<24}{'model mean [95% CI]':>30}  {'accept':>15}  "
+        f"{'unit':<12}{'verdict':<8}{'role':<20}sources"
+    )
+    for k, row in enumerate(rows, 1):
+        f = row.figure
+        lines.append(
+            f"{k:>2} {f.id:<24}{format_model(row.model, f.unit):>30}  {format_range(f):>15}  "
+            f"{f.unit:<12}{row.verdict:<8}{f.role:<20}{' '.join('[' + s + ']' for s in f.sources)}"
+        )
+    lines.append("")
+    for k, row in enumerate(rows, 1):
+        f = row.figure
+        extra = f" ({row.model['text']})" if row.model.get("text") else ""
+        lines.append(f"{k:>2} {f.quantity}: published {f.published}. Model: {f.how}{extra}.")
+    lines += ["", SURGE_NOTE]
+    return "\n".join(lines)
+
+
+def _days(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, int | float) else str(x)
+
+
+def format_markdown(rows: list[CalibrationRow], meta: dict[str, Any]) -> str:
+    """The table as Markdown, with the run it was measured on and the role legend."""
+    out = [
+        f"# Calibration: {meta.get('scenario', '')} against published figures",
+        "",
+        f"Measured with `{meta.get('command', '')}`: {meta.get('replications')} replications, "
+        f"seed {meta.get('seed')}, horizon {_days(meta.get('horizon_days'))} d "
+        f"(warm-up {_days(meta.get('warmup_days'))} d). Model values are means over replications "
+        "with 95% t-intervals. A row passes when the model mean lies in the acceptance range.",
+        "",
+        "| # | Quantity | Published (source) | Accept | Model mean [95% CI] | Verdict | Role "
+        "| How the model number is computed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for k, row in enumerate(rows, 1):
+        f = row.figure
+        src = "".join(f"[{s}]" for s in f.sources)
+        how = f.how + (f" — {row.model['text']}" if row.model.get("text") else "")
+        if f.note:
+            how += f". Note: {f.note}"
+        out.append(
+            f"| {k} | {f.quantity} | {f.published} {src} | {format_range(f)} | "
+            f"{format_model(row.model, f.unit)} | **{row.verdict}** | {f.role} | {how} |"
+        )
+    out += ["", "Roles:", ""]
+    out += [f"- **{role}**: {text}." for role, text in ROLES.items()]
+    out += ["", SURGE_NOTE, ""]
+    return "\n".join(out)
