@@ -690,7 +690,10 @@ def _per_replication(scenario: Scenario, record: dict) -> dict[str, float | None
     out["max_berth_utilisation"] = max(berths_u) if berths_u else None
 
     element = _get(record, "bottleneck", "element")
-    out["caspian_bottleneck_share"] = 1.0 if _is_caspian(element, scenario) else 0.0
+    has_caspian = any(n in scenario.nodes for n in CASPIAN_NODES)
+    out["caspian_bottleneck_share"] = (
+        (1.0 if _is_caspian(element, scenario) else 0.0) if has_caspian else None
+    )
 
     for name, *_ in SEGMENTS:
         q = _get(extras, "segments", name) or {}

@@ -16,7 +16,7 @@ from sim import __version__
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
-COMMANDS = ("run", "validate", "compare", "sweep", "report")
+COMMANDS = ("run", "validate", "compare", "sweep", "report", "calibrate", "sensitivity")
 
 
 class _Parser(argparse.ArgumentParser):

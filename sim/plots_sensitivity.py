@@ -72,7 +72,7 @@ def tornado_figure(result: dict[str, Any], kpi: str) -> Figure:
     fig = Figure(figsize=(11, height), layout="constrained")
     ax = fig.add_subplot()
     n = len(rows)
-    span = 0.0
+    left = right = 0.0
     for i, r in enumerate(rows):
         y = n - 1 - i
         alpha = 1.0 if significant(r) else FADED
@@ -80,7 +80,7 @@ def tornado_figure(result: dict[str, Any], kpi: str) -> Figure:
             if value is None:
                 continue
             d = value - base
-            span = max(span, abs(d))
+            left, right = max(left, -d), max(right, d)
             ax.barh(y + dy, d, left=base, height=0.34, color=color, alpha=alpha, lw=0)
             ax.annotate(
                 _fmt(value),
@@ -92,8 +92,8 @@ def tornado_figure(result: dict[str, Any], kpi: str) -> Figure:
                 fontsize=8.5,
                 color="#222222",
             )
-    span = span or max(abs(base) * 0.05, 1e-6)
-    ax.set_xlim(base - 1.35 * span, base + 1.35 * span)
+    total = (left + right) or max(abs(base) * 0.05, 1e-6)
+    ax.set_xlim(base - left - 0.14 * total, base + right + 0.14 * total)
     ax.axvline(base, color="black", lw=1.2)
     ax.set_yticks(range(n))
     ax.set_yticklabels([_param_label(r) for r in reversed(rows)], fontsize=9)

@@ -753,6 +753,15 @@ def significant(row: dict[str, Any]) -> bool:
     return lo > 0 or hi < 0
 
 
+def _fmt_x(x: float | None) -> str:
+    """A parameter value: no decimals from 100, one from 10, else two."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
 def _fmt(x: float | None, digits: int = 2) -> str:
     if x is None or not math.isfinite(x):
         return "-"
@@ -789,7 +798,7 @@ def format_table(result: dict[str, Any], top: int | None = None) -> str:
                 ci = f"[{_fmt(r['swing_ci95_low'])}, {_fmt(r['swing_ci95_high'])}]"
                 ci += "*" if significant(r) else " "
                 lines.append(
-                    f"{r['parameter'][:29]:<30}{_fmt(r['x_low']):>10}{_fmt(r['x_high']):>10}  "
+                    f"{r['parameter'][:29]:<30}{_fmt_x(r['x_low']):>10}{_fmt_x(r['x_high']):>10}  "
                     f"{r['unit'][:11]:<12}{_fmt(r['kpi_low']):>9}{_fmt(r['kpi_high']):>9}"
                     f"{_fmt(r['swing']):>8}  {ci:>15}{_fmt(r['elasticity']):>8}"
                 )
@@ -800,7 +809,7 @@ def format_table(result: dict[str, Any], top: int | None = None) -> str:
             )
             for r in rows:
                 lines.append(
-                    f"{r['parameter'][:29]:<30}{_fmt(r['x_low']):>10}{_fmt(r['x_high']):>10}  "
+                    f"{r['parameter'][:29]:<30}{_fmt_x(r['x_low']):>10}{_fmt_x(r['x_high']):>10}  "
                     f"{r['unit'][:11]:<12}{_fmt(r['mu_star']):>9}{_fmt(r['mu']):>9}"
                     f"{_fmt(r['sigma']):>9}"
                 )
@@ -834,8 +843,8 @@ def format_markdown(result: dict[str, Any], top: int | None = None) -> str:
             ]
             for r in rows:
                 out.append(
-                    f"| {r['parameter']} (`{', '.join(r['keys'])}`) | {_fmt(r['x_low'])} | "
-                    f"{_fmt(r['x_base'])} | {_fmt(r['x_high'])} | {r['unit']} | "
+                    f"| {r['parameter']} (`{', '.join(r['keys'])}`) | {_fmt_x(r['x_low'])} | "
+                    f"{_fmt_x(r['x_base'])} | {_fmt_x(r['x_high'])} | {r['unit']} | "
                     f"{_fmt(r['kpi_low'])} | {_fmt(r['kpi_high'])} | {_fmt(r['swing'])} "
                     f"[{_fmt(r['swing_ci95_low'])}, {_fmt(r['swing_ci95_high'])}]"
                     f"{'*' if significant(r) else ''} | "
@@ -848,8 +857,8 @@ def format_markdown(result: dict[str, Any], top: int | None = None) -> str:
             ]
             for r in rows:
                 out.append(
-                    f"| {r['parameter']} (`{', '.join(r['keys'])}`) | {_fmt(r['x_low'])} | "
-                    f"{_fmt(r['x_high'])} | {r['unit']} | {_fmt(r['mu_star'])} | "
+                    f"| {r['parameter']} (`{', '.join(r['keys'])}`) | {_fmt_x(r['x_low'])} | "
+                    f"{_fmt_x(r['x_high'])} | {r['unit']} | {_fmt(r['mu_star'])} | "
                     f"{_fmt(r['mu'])} | {_fmt(r['sigma'])} | {r['sources']} |"
                 )
     return "\n".join(out) + "\n"
