@@ -138,6 +138,14 @@ class CorridorModel:
                 spec = node.spec
                 if isinstance(spec, PortNode) and spec.weather_region == region_id:
                     node.departures_open = closure_timeline(storms, spec.storm_sensitivity)
+        arriving: dict[str, set[int]] = {nid: set() for nid in self.nodes}
+        for fi, flow in enumerate(scenario.flows.values()):
+            self.nodes[flow.route[0]].is_origin = True
+            for s, nid in enumerate(flow.route[1:], start=1):
+                arriving[nid].add(int(self.next_leg_code[fi, s]))
+        for nid, codes in arriving.items():
+            if len(codes) == 1 and min(codes) >= 0:
+                self.nodes[nid].only_next = codes.pop()
         self.pools = {
             pid: WagonPoolRuntime(self, pid, spec) for pid, spec in scenario.wagon_pools.items()
         }
@@ -152,6 +160,9 @@ class CorridorModel:
                 )
             else:
                 self.sea_legs[lid] = SeaLegRuntime(self, lid, spec, a, b, cap(f"legs.{lid}"))
+        for lid in self.sea_legs:
+            fleets = [f for f in scenario.fleets.values() if f.leg == lid]
+            self.sea_legs[lid].queue.shared = len(fleets) > 1
         self.fleets = {
             fid: FleetRuntime(self, fid, spec, self.sea_legs[spec.leg], cap(f"fleets.{fid}"))
             for fid, spec in scenario.fleets.items()

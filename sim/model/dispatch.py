@@ -10,7 +10,9 @@ yard is full and arrivals are waiting for space: the batch cannot grow any
 more, and holding it would only keep the yard blocked.
 
 :func:`wait_for_departure` is a SimPy sub-process: it sleeps until the rule
-allows a departure, waking early only when the queue changes.
+allows a departure. The queue and the yard re-check the rule whenever they
+change and wake the carrier only when it may leave, so a waiting carrier costs
+an event per wake-up, not one per change of its queue (:class:`_Watch`).
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ class _Watch:
     of its queue.
     """
 
-    __slots__ = ("env", "queue", "rule", "capacity", "yard", "event", "_timer", "_timer_at")
+    __slots__ = (
+        "env", "queue", "rule", "capacity", "yard", "event", "rang", "_timer", "_timer_at"
+    )
 
     def __init__(self, env, queue: LegQueue, rule, capacity: float, yard: Yard | None) -> None:
         self.env = env
@@ -71,16 +75,15 @@ class _Watch:
         self.capacity = capacity
         self.yard = yard
         self.event = env.event()  # succeeds when the carrier should look again
+        self.rang: tuple[float, int] | None = None  # (time, queue version) the rule was met
         self._timer: simpy.Event | None = None
         self._timer_at = math.inf
 
     def due(self) -> float:
         return max(departure_due(self.queue, self.rule, self.capacity), self.env.now)
 
-    def may_leave(self, due: float) -> bool:
-        """The rule is met, or the yard is blocked and a part load is ready."""
-        if due <= self.env.now:
-            return True
+    def blocked_exit(self) -> bool:
+        """The yard is blocked and a part load is ready: the carrier may leave."""
         yard = self.yard
         return yard is not None and yard.is_blocked and self.queue.ready_teu() > 0
 
@@ -92,11 +95,17 @@ class _Watch:
         self._timer.callbacks.append(self._on_timer)
         self._timer_at = due
 
-    def on_change(self) -> None:
+    def on_change(self, first_new_h: float = -math.inf) -> None:
+        """The queue or yard changed; ``first_new_h`` is the earliest ready time added."""
         if self.event.triggered:
             return
-        due = self.due()
-        if self.may_leave(due):
+        due = math.inf
+        if first_new_h < self._timer_at:  # else the due time cannot have moved forward
+            due = self.due()
+            if due <= self.env.now:
+                self._ring_due()
+                return
+        if self.blocked_exit():
             self.event.succeed()
         else:
             self.arm(due)
@@ -107,9 +116,13 @@ class _Watch:
         self._timer, self._timer_at = None, math.inf
         due = self.due()
         if due <= self.env.now:
-            self.event.succeed()
+            self._ring_due()
         else:
             self.arm(due)  # a take moved the due time later
+
+    def _ring_due(self) -> None:
+        self.rang = (self.env.now, self.queue.version)
+        self.event.succeed()
 
 
 def wait_for_departure(
@@ -130,18 +143,49 @@ def wait_for_departure(
         if slot > env.now:
             yield env.timeout(slot - env.now)
         return
+    if queue.shared:
+        yield from _wait_competing(env, queue, rule, capacity_teu, yard)
+        return
     while True:
         watch = _Watch(env, queue, rule, capacity_teu, yard)
         due = watch.due()
-        if watch.may_leave(due):
+        if due <= env.now or watch.blocked_exit():
             return
         watch.arm(due)
-        queue.watchers.append(watch.on_change)
+        queue.watchers.append(watch)
         if yard is not None and yard.finite:
-            yard.watchers.append(watch.on_change)
+            yard.watchers.append(watch)
         try:
             yield watch.event
         finally:
-            queue.watchers.remove(watch.on_change)
+            queue.watchers.remove(watch)
             if yard is not None and yard.finite:
-                yard.watchers.remove(watch.on_change)
+                yard.watchers.remove(watch)
+        if watch.rang == (env.now, queue.version):
+            return  # the rule was met at this instant and the queue is unchanged since
+
+
+def _wait_competing(
+    env: simpy.Environment, queue: LegQueue, rule, capacity_teu: float, yard: Yard | None
+) -> Generator[simpy.Event, object, None]:
+    """:func:`wait_for_departure` for a queue that carriers of several fleets load from.
+
+    Every change of the queue wakes every waiting carrier, which looks again and
+    sets a new timer. When the rules of two fleets fall due at the same instant
+    (the same timeout on the same first box), the order in which those timers
+    were set decides which fleet loads first — so this keeps exactly that order
+    rather than the cheaper :class:`_Watch`, at an event or two per change.
+    """
+    while True:
+        due = max(departure_due(queue, rule, capacity_teu), env.now)
+        if due <= env.now:
+            return
+        if yard is not None and yard.is_blocked and queue.ready_teu() > 0:
+            return
+        wake = queue.changed()
+        if yard is not None and yard.finite:
+            wake = wake | yard.blocked()
+        if due < math.inf:
+            yield env.timeout(due - env.now) | wake
+        else:
+            yield wake

@@ -10,6 +10,7 @@ negative or above its capacity — it does not trust the component's counter.
 from __future__ import annotations
 
 import math
+from array import array
 
 import numpy as np
 
@@ -17,35 +18,55 @@ from sim.errors import InvariantError
 
 
 class LevelMonitor:
-    """A piecewise-constant level over time, integrated from ``t0``."""
+    """A piecewise-constant level over time, integrated from ``t0``.
 
-    __slots__ = ("times", "levels", "level")
+    Change points are kept in compact ``array('d')`` buffers (8 bytes a value):
+    a yard has one per delivery time, i.e. about one per container. ``times`` and
+    ``levels`` give them as lists.
+    """
+
+    __slots__ = ("_t", "_v", "level")
 
     def __init__(self, level: float = 0.0) -> None:
-        self.times: list[float] = [0.0]
-        self.levels: list[float] = [level]
+        self._t = array("d", [0.0])
+        self._v = array("d", [level])
         self.level = level
 
+    @property
+    def times(self) -> list[float]:
+        """Change times (a copy)."""
+        return self._t.tolist()
+
+    @property
+    def levels(self) -> list[float]:
+        """The level from each change time on (a copy)."""
+        return self._v.tolist()
+
     def set(self, t: float, level: float) -> None:
-        if t == self.times[-1]:
-            self.levels[-1] = level
+        if t == self._t[-1]:
+            self._v[-1] = level
         else:
-            self.times.append(t)
-            self.levels.append(level)
+            self._t.append(t)
+            self._v.append(level)
         self.level = level
 
     def extend(self, times: np.ndarray, levels: np.ndarray) -> None:
         """``set(t, level)`` for each pair in order (times sorted, not before the last)."""
         if len(times) == 0:
             return
-        last = np.append(times[1:] != times[:-1], True)  # of equal times, the last level holds
-        t, v = times[last].tolist(), levels[last].tolist()
-        if t[0] == self.times[-1]:
-            self.levels[-1] = v[0]
+        t = np.asarray(times, dtype=np.float64)
+        v = np.asarray(levels, dtype=np.float64)
+        if len(t) > 1:
+            last = np.empty(len(t), dtype=bool)  # of equal times, the last level holds
+            np.not_equal(t[1:], t[:-1], out=last[:-1])
+            last[-1] = True
+            t, v = t[last], v[last]
+        if t[0] == self._t[-1]:
+            self._v[-1] = v[0]
             t, v = t[1:], v[1:]
-        self.times.extend(t)
-        self.levels.extend(v)
-        self.level = self.levels[-1]
+        self._t.frombytes(t.tobytes())
+        self._v.frombytes(v.tobytes())
+        self.level = self._v[-1]
 
     def add(self, t: float, delta: float) -> None:
         self.set(t, self.level + delta)
@@ -58,8 +79,8 @@ class LevelMonitor:
 
     def integral_at(self, points: np.ndarray) -> np.ndarray:
         """``∫_0^p level dt`` for each point ``p`` (sorted or not)."""
-        t = np.asarray(self.times)
-        v = np.asarray(self.levels)
+        t = np.array(self._t, dtype=np.float64)
+        v = np.array(self._v, dtype=np.float64)
         seg = np.diff(t) * v[:-1]
         cum = np.concatenate(([0.0], np.cumsum(seg)))
         k = np.searchsorted(t, points, side="right") - 1

@@ -106,11 +106,22 @@ class NodeRuntime:
         self.queues: dict[str, LegQueue] = {}
         self.sink = Sink()
         self.trains_waiting = 0
+        self.is_origin = False  # some flow starts here (its boxes occupy no yard space here)
+        self.only_next: int | None = None  # the leg every unloaded box takes on, if one
 
     def queue_for(self, leg_id: str) -> LegQueue:
         if leg_id not in self.queues:
             self.queues[leg_id] = LegQueue(self.env, self.model.table, self.id, leg_id)
         return self.queues[leg_id]
+
+    def yard_teu(self, idx: np.ndarray, stage: np.ndarray, teu: float) -> float:
+        """TEU of the boxes ``idx`` (``teu`` in all) that occupy this node's yard.
+
+        Boxes in the yard are all but those whose route starts here (stage 0).
+        """
+        if not self.is_origin:
+            return teu
+        return self.model.table.teu_of(idx[stage > 0])
 
     # -- inbound ---------------------------------------------------------------------
 
@@ -148,9 +159,9 @@ class NodeRuntime:
         n = len(idx)
         while pos < n:
             rest = idx[pos:]
-            cum = np.cumsum(table.teu[rest], dtype=np.float64)
+            cum = table.teu[rest].cumsum(dtype=np.float64)
             free = self.yard.free() if not self.yard._waiters else 0.0
-            k = max(1, int(np.searchsorted(cum, free + 1e-9, side="right")))
+            k = max(1, int(cum.searchsorted(free + 1e-9, side="right")))
             teu = float(cum[k - 1])
             yield from self.yard.reserve(teu)
             start = self.capacity.next_open(env.now)
@@ -178,8 +189,11 @@ class NodeRuntime:
         model = self.model
         table = model.table
         ready = cleared_h + self.dwell.many(len(idx))
-        order = np.argsort(ready, kind="stable")  # sorted once for the queues and the yard
+        order = ready.argsort(kind="stable")  # sorted once for the queues and the yard
         idx, ready = idx[order], ready[order]
+        if self.only_next is not None:  # no need to look at the boxes' routes
+            self.queue_for(model.leg_ids[self.only_next]).add_future(idx, ready, presorted=True)
+            return
         stage = table.stage[idx]
         code = model.next_leg_code[table.flow[idx], stage]
         if code[0] == code[-1] and (code == code[0]).all():  # the usual case: one way on

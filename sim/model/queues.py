@@ -11,8 +11,8 @@ sleeps until then, or until the queue changes.
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Callable
 
 import numpy as np
 import simpy
@@ -33,8 +33,11 @@ class LegQueue:
         self._ready_teu = 0.0
         self._future = SortedRuns()  # known future entries, by ready time
         self._changed: simpy.Event | None = None
-        # called at every put, future entry or take (carriers waiting to leave)
-        self.watchers: list[Callable[[], None]] = []
+        # carriers waiting to leave (dispatch._Watch), in the order they started waiting:
+        # told at every put, future entry or take, with the earliest ready time added
+        self.watchers: list = []
+        self.version = 0  # counts the changes
+        self.shared = False  # carriers of more than one fleet load from this queue
 
     # -- entering -------------------------------------------------------------------
 
@@ -46,7 +49,7 @@ class LegQueue:
         self.table.ready_h[idx] = self.env.now
         self._chunks.append(idx)
         self._ready_teu += self.table.teu_of(idx)
-        self._notify()
+        self._notify(self.env.now)
 
     def add_future(self, idx: np.ndarray, ready_h: np.ndarray, presorted: bool = False) -> None:
         """Containers that become ready at ``ready_h`` (any order; ties keep index order).
@@ -58,13 +61,13 @@ class LegQueue:
         if presorted:
             times = ready_h
         else:
-            order = np.argsort(ready_h, kind="stable")
+            order = ready_h.argsort(kind="stable")
             idx = idx[order]
             times = ready_h[order]
         self.table.ready_h[idx] = times
         self._future.add(times, idx, self.table.teu[idx])
         self._materialise()
-        self._notify()
+        self._notify(float(times[0]))
 
     # -- looking --------------------------------------------------------------------
 
@@ -96,35 +99,44 @@ class LegQueue:
 
     # -- leaving --------------------------------------------------------------------
 
-    def take(self, max_teu: float) -> np.ndarray:
-        """Remove the longest FIFO prefix of ready containers with at most ``max_teu`` TEU."""
+    def take(self, max_teu: float) -> tuple[np.ndarray, float]:
+        """Remove the longest FIFO prefix of ready containers with at most ``max_teu`` TEU.
+
+        Returns the indices and their TEU.
+        """
         self._materialise()
-        taken: list[np.ndarray] = []
-        room = max_teu
-        teu = self.table.teu
-        while self._chunks and room > 0:
+        empty = np.empty(0, dtype=np.int64), 0.0
+        if not self._chunks or max_teu <= 0:
+            return empty
+        # a box is at least 1 TEU: the first max_teu + 1 boxes in line decide
+        need = int(max_teu) + 1
+        front: list[np.ndarray] = []
+        n = 0
+        for chunk in self._chunks:
+            front.append(chunk)
+            n += len(chunk)
+            if n >= need:
+                break
+        line = np.concatenate(front) if len(front) > 1 else front[0]
+        cum = self.table.teu[line[:need]].cumsum(dtype=np.float64)
+        k = int(cum.searchsorted(max_teu + 1e-9, side="right"))
+        if k == 0:
+            return empty
+        taken_teu = float(cum[k - 1])  # whole numbers: exact
+        left = k
+        while left:
             chunk = self._chunks[0]
-            # a box is at least 1 TEU: no more than room + 1 boxes need summing
-            cum = np.cumsum(teu[chunk[: int(room) + 1]], dtype=np.float64)
-            k = int(np.searchsorted(cum, room + 1e-9, side="right"))
-            if k == 0:
-                break
-            if k >= len(chunk):
-                taken.append(self._chunks.popleft())
-                room -= float(cum[-1])
+            if len(chunk) <= left:
+                self._chunks.popleft()
+                left -= len(chunk)
             else:
-                taken.append(chunk[:k])
-                self._chunks[0] = chunk[k:]
-                room -= float(cum[k - 1])
-                break
-        if not taken:
-            return np.empty(0, dtype=np.int64)
-        out = np.concatenate(taken) if len(taken) > 1 else taken[0]
-        self._ready_teu -= max_teu - room
+                self._chunks[0] = chunk[left:]
+                left = 0
+        self._ready_teu -= taken_teu
         if self._ready_teu < 1e-9:
             self._ready_teu = 0.0
-        self._notify()
-        return out
+        self._notify(math.inf)  # nothing new: no departure can come sooner
+        return line[:k], taken_teu
 
     # -- accounting -----------------------------------------------------------------
 
@@ -140,13 +152,14 @@ class LegQueue:
         """Move the future entries that are ready by now to the end of the FIFO."""
         if self.env.now < self._future.next_due:
             return
-        _, chunk, _, teu = self._future.pop_until(self.env.now)
+        _, chunk, teu = self._future.pop_until(self.env.now)
         if len(chunk):
             self._chunks.append(chunk)
-            self._ready_teu += teu
+            self._ready_teu += float(teu.sum())
 
-    def _notify(self) -> None:
+    def _notify(self, first_new_h: float) -> None:
+        self.version += 1
         if self._changed is not None and not self._changed.triggered:
             self._changed.succeed()
-        for watcher in list(self.watchers):
-            watcher()
+        for watch in list(self.watchers):
+            watch.on_change(first_new_h)

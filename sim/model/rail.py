@@ -159,12 +159,11 @@ class RailLegRuntime:
                 if opens == math.inf:
                     yield env.event()
                 yield env.timeout(opens - env.now)
-            idx = self.queue.take(cap)
+            idx, teu = self.queue.take(cap)
             if len(idx) == 0:
                 if self.slots is None:
                     yield self.queue.changed()
                 continue
-            teu = self.model.table.teu_of(idx)
             key = self.model.holdings.hold(idx)
             wagons = 0
             if self.pool is not None:
@@ -182,9 +181,9 @@ class RailLegRuntime:
             yield env.event()  # the line is closed for good
         if depart > env.now:
             yield env.timeout(depart - env.now)
-        stage = table.stage[idx].astype(np.int64)
+        stage = table.stage[idx]
         table.depart_h[idx, stage] = env.now
-        self.origin.yard.release(table.teu_of(idx[stage > 0]))
+        self.origin.yard.release(self.origin.yard_teu(idx, stage, teu))
         self.departures_h.append(env.now)
         self.departure_teu.append(teu)
         self.model.moved()

@@ -23,39 +23,42 @@ import numpy as np
 class Run:
     """One sorted run: ``times`` with ``idx`` (container rows, or None) and their ``teu``.
 
-    ``pos`` is the first entry not yet taken; ``cumteu`` is the running TEU sum.
+    ``pos`` is the first entry not yet taken and ``head`` its time; the running
+    TEU sum ``cumteu`` is computed when first asked for (most runs are merged or
+    consumed before anyone asks).
     """
 
-    __slots__ = ("times", "idx", "teu", "cumteu", "pos")
+    __slots__ = ("times", "idx", "teu", "pos", "head", "_cumteu")
 
     def __init__(self, times: np.ndarray, idx: np.ndarray | None, teu: np.ndarray) -> None:
         self.times = times
         self.idx = idx
         self.teu = teu
-        self.cumteu = np.cumsum(teu, dtype=np.float64)
         self.pos = 0
+        self.head = float(times[0])
+        self._cumteu: np.ndarray | None = None
 
     def __len__(self) -> int:
         """Entries not yet taken."""
         return len(self.times) - self.pos
 
     @property
-    def head(self) -> float:
-        return float(self.times[self.pos])
+    def cumteu(self) -> np.ndarray:
+        if self._cumteu is None:
+            self._cumteu = self.teu.cumsum(dtype=np.float64)
+        return self._cumteu
 
-    def teu_before(self, k: int) -> float:
-        """TEU of entries ``pos..k-1``."""
-        if k <= self.pos:
-            return 0.0
-        base = self.cumteu[self.pos - 1] if self.pos else 0.0
-        return float(self.cumteu[k - 1] - base)
+    def advance(self, k: int) -> None:
+        """Entries before ``k`` are taken."""
+        self.pos = k
+        self.head = float(self.times[k]) if k < len(self.times) else math.inf
 
 
 def _merge(older: Run, newer: Run) -> Run:
     """The remaining entries of two runs as one run (ties: ``older`` first)."""
     a, b = older.pos, newer.pos
     times = np.concatenate((older.times[a:], newer.times[b:]))
-    order = np.argsort(times, kind="stable")  # two sorted runs: a linear merge
+    order = times.argsort(kind="stable")  # two sorted runs: a linear merge
     idx = None if older.idx is None else np.concatenate((older.idx[a:], newer.idx[b:]))[order]
     teu = np.concatenate((older.teu[a:], newer.teu[b:]))[order]
     return Run(times[order], idx, teu)
@@ -88,41 +91,45 @@ class SortedRuns:
             runs[-1] = _merge(runs[-1], newer)
         self.next_due = min(self.next_due, float(times[0]))
 
-    def pop_until(self, now: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
-        """Remove the entries with time <= ``now``: (times, idx, teu, total TEU), in order."""
-        moved: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        total = 0.0
+    def pop_until(self, now: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Remove the entries with time <= ``now``: (times, idx, teu), in order."""
+        moved: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
         keep: list[Run] = []
         for r in self.runs:
-            k = int(np.searchsorted(r.times, now, side="right"))
-            if k > r.pos:
-                idx = None if r.idx is None else r.idx[r.pos : k]
-                moved.append((r.times[r.pos : k], idx, r.teu[r.pos : k]))
-                total += r.teu_before(k)
-                r.pos = k
+            if r.head > now:
+                keep.append(r)
+                continue
+            k = int(r.times.searchsorted(now, side="right"))
+            idx = None if r.idx is None else r.idx[r.pos : k]
+            moved.append((r.times[r.pos : k], idx, r.teu[r.pos : k]))
+            r.advance(k)
             if len(r):
                 keep.append(r)
         self.runs = keep
         self.next_due = min((r.head for r in keep), default=math.inf)
         if not moved:
             empty = np.empty(0)
-            return empty, np.empty(0, dtype=np.int64), empty, 0.0
+            return empty, np.empty(0, dtype=np.int64), empty
         if len(moved) == 1:
-            return (*moved[0], total)
+            return moved[0]
         times = np.concatenate([m[0] for m in moved])
-        order = np.argsort(times, kind="stable")
+        order = times.argsort(kind="stable")
         idx = None if moved[0][1] is None else np.concatenate([m[1] for m in moved])[order]
         teu = np.concatenate([m[2] for m in moved])[order]
-        return times[order], idx, teu, total
+        return times[order], idx, teu
 
     def time_reaching(self, need: float) -> float:
         """Earliest entry time at which the entries up to it hold at least ``need`` TEU."""
+        threshold = need - 1e-9
+        if len(self.runs) == 1:
+            return self._single_run_reaching(self.runs[0], threshold)
         times = []
         sizes = []
         for r in self.runs:
             # each run alone contributes at most the entries needed to cover `need`
-            base = r.cumteu[r.pos - 1] if r.pos else 0.0
-            k = int(np.searchsorted(r.cumteu, base + need - 1e-9, side="left")) + 1
+            cum = r.cumteu
+            base = cum[r.pos - 1] if r.pos else 0.0
+            k = int(cum.searchsorted(base + need - 1e-9, side="left")) + 1
             k = min(k, len(r.times))
             times.append(r.times[r.pos : k])
             sizes.append(r.teu[r.pos : k])
@@ -132,12 +139,25 @@ class SortedRuns:
             t, s = times[0], sizes[0].astype(np.float64)
         else:
             t = np.concatenate(times)
-            order = np.argsort(t, kind="stable")
+            order = t.argsort(kind="stable")
             t = t[order]
             s = np.concatenate(sizes).astype(np.float64)[order]
-        cum = np.cumsum(s)
-        j = int(np.searchsorted(cum, need - 1e-9, side="left"))
+        cum = s.cumsum()
+        j = int(cum.searchsorted(threshold, side="left"))
         return float(t[j]) if j < len(cum) else math.inf
+
+    @staticmethod
+    def _single_run_reaching(r: Run, threshold: float) -> float:
+        """:meth:`time_reaching` of one run, from its running TEU sum without copying."""
+        cum = r.cumteu
+        base = cum[r.pos - 1] if r.pos else 0.0
+        j = max(int(cum.searchsorted(base + threshold, side="left")), r.pos)
+        # the sum base + threshold is rounded: settle j on the exact differences
+        while j > r.pos and cum[j - 1] - base >= threshold:
+            j -= 1
+        while j < len(r.times) and cum[j] - base < threshold:
+            j += 1
+        return float(r.times[j]) if j < len(r.times) else math.inf
 
     def remaining(self) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
         """(times, idx, teu) of every run's untaken entries."""

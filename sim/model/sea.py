@@ -27,7 +27,6 @@ import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-import numpy as np
 import simpy
 
 from sim.model.dispatch import TimetableSlots, wait_for_departure
@@ -121,10 +120,9 @@ class FleetRuntime:
                 )
                 if self.open.at(env.now) > 0:  # still open when the rule fires
                     break
-            idx = leg.queue.take(cap)
+            idx, teu = leg.queue.take(cap)
             self.loading_turn.leave()
             self.waiting_cargo.add(env.now, -1)
-            teu = table.teu_of(idx)
             key = model.holdings.hold(idx)
             # 2. berth and load; the containers leave the yard once aboard
             req = yield from origin.berths.acquire()
@@ -134,8 +132,8 @@ class FleetRuntime:
                 yield env.event()
             if done > env.now:
                 yield env.timeout(done - env.now)
-            stage = table.stage[idx].astype(np.int64)
-            origin.yard.release(table.teu_of(idx[stage > 0]))
+            stage = table.stage[idx]
+            origin.yard.release(origin.yard_teu(idx, stage, teu))
             origin.berths.release(req)
             # 3. storms (and closures of the leg or fleet) stop departures
             loaded_at = env.now

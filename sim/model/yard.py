@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 
 import numpy as np
 import simpy
@@ -40,8 +40,9 @@ class Yard:
         self._future = SortedRuns()  # releases at known future times (teu by time)
         self._wake_at = math.inf
         self._invariants = invariants
-        # called when an arrival has to wait for space (carriers waiting to leave)
-        self.watchers: list[Callable[[], None]] = []
+        # carriers waiting to leave (dispatch._Watch): told when an arrival has to wait
+        self.watchers: list = []
+        self._blocked: simpy.Event | None = None
         self._inv = f"yard {name}"
         invariants.register(self._inv, capacity_teu)
         self.full_since: float | None = None
@@ -54,6 +55,12 @@ class Yard:
     def is_blocked(self) -> bool:
         """Arrivals are waiting for space."""
         return bool(self._waiters)
+
+    def blocked(self) -> simpy.Event:
+        """An event that fires when the next arrival has to wait for space."""
+        if self._blocked is None or self._blocked.triggered:
+            self._blocked = self.env.event()
+        return self._blocked
 
     def free(self) -> float:
         self._apply_due()
@@ -69,8 +76,10 @@ class Yard:
         self._waiters.append((teu, ev))
         if self.full_since is None:
             self.full_since = self.env.now
-        for watcher in list(self.watchers):
-            watcher()
+        if self._blocked is not None and not self._blocked.triggered:
+            self._blocked.succeed()
+        for watch in list(self.watchers):
+            watch.on_change()
         self._schedule_wake()
         yield ev
 
@@ -92,9 +101,9 @@ class Yard:
         times = np.asarray(times, dtype=np.float64)
         teus = np.asarray(teus, dtype=np.float64)
         if not presorted:
-            order = np.argsort(times, kind="stable")
+            order = times.argsort(kind="stable")
             times, teus = times[order], teus[order]
-        k = int(np.searchsorted(times, now, side="right"))  # due already
+        k = int(times.searchsorted(now, side="right"))  # due already
         if k:
             freed_now = float(teus[:k].sum())
             if freed_now:
@@ -122,8 +131,9 @@ class Yard:
         now = self.env.now
         if now < self._future.next_due:
             return
-        times, _, teus, total = self._future.pop_until(now)
-        levels = self.occupied - np.cumsum(teus)
+        times, _, teus = self._future.pop_until(now)
+        levels = self.occupied - teus.cumsum()
+        total = self.occupied - float(levels[-1])
         self.occupied = float(levels[-1])
         if abs(self.occupied) < 1e-9:
             self.occupied = 0.0

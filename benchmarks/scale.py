@@ -1,0 +1,83 @@
+"""Scale a corridor scenario with its demand: k x demand, k x the capacity that carries it.
+
+``scaled_overrides(model, k)`` returns ``--set`` style overrides that multiply
+every flow's ``annual_teu`` by ``k`` and grow the corridor with it, so that the
+load is carried rather than queued at the origin:
+
+- fleets: ``vessels`` x k (rounded up); a timetable's ``interval_h`` / k;
+- ports: ``berths`` x k; every node: ``handling_tracks`` x k, ``yard_capacity_teu`` x k;
+- rail legs: ``paths_per_day`` x k; a timetable's ``interval_h`` / k;
+- wagon pools: ``wagons`` x k (rounded up).
+
+Train lengths, vessel sizes, crane rates, times and weather stay as they are, so
+each carrier does the same work and there are k times as many of them.
+``python benchmarks/scale.py K`` prints the overrides as TOML for ``extends`` files
+(``benchmarks/scenarios/baseline_2m.toml`` was written this way).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from sim.scenario.schema import DispatchTimetable, PortNode, RailLeg, Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.toml"
+
+
+def _up(x: float) -> int:
+    return int(math.ceil(x - 1e-9))
+
+
+def scaled_overrides(model: Scenario, k: float) -> list[str]:
+    """``key.path=value`` overrides that scale ``model`` by ``k`` (k = 1: no change)."""
+    if k == 1:
+        return []
+    out: list[str] = []
+    for fid, flow in model.flows.items():
+        out.append(f"flows.{fid}.annual_teu={flow.annual_teu * k!r}")
+    for fid, fleet in model.fleets.items():
+        out.append(f"fleets.{fid}.vessels={_up(fleet.vessels * k)}")
+        if isinstance(fleet.dispatch, DispatchTimetable):
+            out.append(f"fleets.{fid}.dispatch.interval_h={fleet.dispatch.interval_h / k!r}")
+    for nid, node in model.nodes.items():
+        if isinstance(node, PortNode):
+            out.append(f"nodes.{nid}.berths={_up(node.berths * k)}")
+        if node.handling_tracks is not None:
+            out.append(f"nodes.{nid}.handling_tracks={_up(node.handling_tracks * k)}")
+        if node.yard_capacity_teu is not None:
+            out.append(f"nodes.{nid}.yard_capacity_teu={node.yard_capacity_teu * k!r}")
+    for lid, leg in model.legs.items():
+        if not isinstance(leg, RailLeg):
+            continue
+        if leg.paths_per_day is not None:
+            out.append(f"legs.{lid}.paths_per_day={leg.paths_per_day * k!r}")
+        if isinstance(leg.dispatch, DispatchTimetable):
+            out.append(f"legs.{lid}.dispatch.interval_h={leg.dispatch.interval_h / k!r}")
+    for pid, pool in model.wagon_pools.items():
+        out.append(f"wagon_pools.{pid}.wagons={_up(pool.wagons * k)}")
+    return out
+
+
+def as_toml(overrides: list[str]) -> str:
+    """The overrides as TOML tables (for an ``extends`` file)."""
+    tables: dict[str, list[str]] = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        parts = key.split(".")
+        # dispatch is an inline table in the base file: keep it as a dotted key
+        if len(parts) > 3:
+            table, leaf = ".".join(parts[:2]), ".".join(parts[2:])
+        else:
+            table, leaf = ".".join(parts[:-1]), parts[-1]
+        tables.setdefault(table, []).append(f"{leaf} = {value}")
+    return "\n".join(f"[{t}]\n" + "\n".join(lines) + "\n" for t, lines in tables.items())
+
+
+if __name__ == "__main__":
+    from sim.scenario.loader import load_scenario
+
+    factor = float(sys.argv[1])
+    print(as_toml(scaled_overrides(load_scenario(BASELINE).model, factor)))
