@@ -13,50 +13,9 @@ import time
 from pathlib import Path
 
 from sim import __version__
-from sim.commands.common import add_set_option, command_line, flag_overrides, positive_int
-from sim.executors import ExecutorSpec
+from sim.commands.common import add_run_options, command_line, executor_spec, flag_overrides
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
-
-
-def add_common_options(p: argparse.ArgumentParser, replications_help: str) -> None:
-    """``--replications --seed --horizon-days --workers --scheduler --dask-local --out --set
-    --quiet`` (as ``corridor run``, without plots and reports)."""
-    p.add_argument(
-        "--replications", type=positive_int("--replications"), metavar="N", help=replications_help
-    )
-    p.add_argument("--seed", type=int, metavar="S", help="base seed (default: the scenario's)")
-    p.add_argument("--horizon-days", type=float, metavar="D", help="horizon incl. warm-up, days")
-    p.add_argument(
-        "--workers",
-        type=positive_int("--workers"),
-        metavar="W",
-        help="worker processes (default: all cores)",
-    )
-    p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="run on a Dask cluster (e.g. tcp://host:8786); needs the [distributed] extra",
-    )
-    p.add_argument(
-        "--dask-local",
-        type=positive_int("--dask-local"),
-        metavar="N",
-        help="start a local Dask cluster of N worker processes",
-    )
-    p.add_argument("--out", type=Path, metavar="DIR", help="results folder")
-    add_set_option(p)
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-
-
-def spec_of(args: argparse.Namespace) -> ExecutorSpec:
-    """The executor of ``--workers``, ``--scheduler`` and ``--dask-local``."""
-    return ExecutorSpec(
-        workers=args.workers,
-        scheduler=args.scheduler,
-        dask_local=args.dask_local,
-        quiet=args.quiet,
-    )
 
 
 def register(sub) -> None:
@@ -73,7 +32,7 @@ def register(sub) -> None:
         default=DEFAULT_SCENARIO,
         help=f"scenario file (default: {DEFAULT_SCENARIO})",
     )
-    add_common_options(p, "replications (default: the scenario's)")
+    add_run_options(p, report=False)
     p.set_defaults(handler=run)
 
 
@@ -86,7 +45,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     loaded = load_scenario(args.scenario, flag_overrides(args))
     settings = loaded.model.scenario
     out_dir = args.out or default_out_dir(Path("results"), "calibrate")
-    records = run_calibration(loaded.model, settings.replications, spec_of(args))
+    records = run_calibration(loaded.model, settings.replications, executor_spec(args))
     rows = build_table(loaded.model, records)
     meta = {
         "scenario": settings.name,

@@ -37,13 +37,18 @@ def add_set_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """``--replications --seed --horizon-days --workers --out --set --quiet``."""
+def add_run_options(
+    p: argparse.ArgumentParser,
+    replications_help: str = "replications (default: the scenario's)",
+    report: bool = True,
+) -> None:
+    """``--replications --seed --horizon-days --workers --out --set --scheduler
+    --dask-local [--report] --quiet``."""
     p.add_argument(
         "--replications",
         type=positive_int("--replications"),
         metavar="N",
-        help="replications (default: the scenario's)",
+        help=replications_help,
     )
     p.add_argument("--seed", type=int, metavar="S", help="base seed (default: the scenario's)")
     p.add_argument("--horizon-days", type=float, metavar="D", help="horizon incl. warm-up, days")
@@ -71,7 +76,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="start a local Dask cluster of N worker processes",
     )
-    p.add_argument("--report", action="store_true", help="also write a self-contained report.html")
+    if report:
+        p.add_argument(
+            "--report", action="store_true", help="also write a self-contained report.html"
+        )
     p.add_argument("--quiet", action="store_true", help="print nothing but errors; no progress bar")
 
 

@@ -12,8 +12,14 @@ import argparse
 from pathlib import Path
 
 from sim import __version__
-from sim.commands.calibrate import DEFAULT_SCENARIO, add_common_options, spec_of
-from sim.commands.common import command_line, flag_overrides, positive_int
+from sim.commands.calibrate import DEFAULT_SCENARIO
+from sim.commands.common import (
+    add_run_options,
+    command_line,
+    executor_spec,
+    flag_overrides,
+    positive_int,
+)
 
 DEFAULT_KPIS_TEXT = (
     "transit_days_p50 transit_days_p95 throughput_teu_per_week bottleneck_utilisation"
@@ -35,7 +41,7 @@ def register(sub) -> None:
         default=DEFAULT_SCENARIO,
         help=f"scenario file (default: {DEFAULT_SCENARIO})",
     )
-    add_common_options(p, "replications per variant (default: 3)")
+    add_run_options(p, "replications per variant (default: 3)", report=False)
     p.add_argument("--method", choices=("oat", "morris"), default="oat", help="design (oat)")
     p.add_argument(
         "--kpis",
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         flag_overrides(args),
         method=args.method,
         replications=replications,
-        spec=spec_of(args),
+        spec=executor_spec(args),
         kpis=args.kpis or list(DEFAULT_KPIS),
         trajectories=args.trajectories or MORRIS_TRAJECTORIES,
     )
