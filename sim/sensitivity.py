@@ -477,6 +477,23 @@ def evaluate(
         )
 
 
+def _parameter_row(p, x_low, x_base, x_high) -> dict[str, Any]:
+    """The columns describing a varied parameter, shared by the OAT and Morris tables."""
+    return {
+        "parameter": p.name,
+        "keys": list(p.keys),
+        "kind": p.kind,
+        "setting_low": p.low,
+        "setting_high": p.high,
+        "unit": p.unit,
+        "x_low": x_low,
+        "x_base": x_base,
+        "x_high": x_high,
+        "sources": p.sources,
+        "basis": p.basis,
+    }
+
+
 STUDY_KPIS = FLOW_KPIS  # the study KPIs of a record are those of a flow
 RECORD_SECTIONS = ("nodes", "legs", "fleets", "wagon_pools", "flows")
 
@@ -547,17 +564,7 @@ def oat_rows(
                 elasticity = (sw["mean"] / m_b) / ((x_h - x_l) / x_b)
             rows.append(
                 {
-                    "parameter": p.name,
-                    "keys": list(p.keys),
-                    "kind": p.kind,
-                    "setting_low": p.low,
-                    "setting_high": p.high,
-                    "unit": p.unit,
-                    "x_low": x_l,
-                    "x_base": x_b,
-                    "x_high": x_h,
-                    "sources": p.sources,
-                    "basis": p.basis,
+                    **_parameter_row(p, x_l, x_b, x_h),
                     "kpi": kpi,
                     "kpi_low": m_l,
                     "kpi_base": m_b,
@@ -607,17 +614,12 @@ def morris_rows(
             e = np.asarray(effects[i])
             rows.append(
                 {
-                    "parameter": p.name,
-                    "keys": list(p.keys),
-                    "kind": p.kind,
-                    "setting_low": p.low,
-                    "setting_high": p.high,
-                    "unit": p.unit,
-                    "x_low": display(p, resolved, p.low),
-                    "x_base": base_display(p, resolved),
-                    "x_high": display(p, resolved, p.high),
-                    "sources": p.sources,
-                    "basis": p.basis,
+                    **_parameter_row(
+                        p,
+                        display(p, resolved, p.low),
+                        base_display(p, resolved),
+                        display(p, resolved, p.high),
+                    ),
                     "kpi": kpi,
                     "mu_star": float(np.abs(e).mean()) if len(e) else None,
                     "mu": float(e.mean()) if len(e) else None,
