@@ -44,11 +44,11 @@ class TimetableSlots:
 
 def departure_due(queue: LegQueue, rule, capacity_teu: float) -> float:
     """When ``rule`` lets a carrier of ``capacity_teu`` leave, from what the queue knows now."""
-    full_at = queue.time_reaching(capacity_teu)
     if isinstance(rule, DispatchFullOrTimeout):
-        return min(full_at, queue.oldest_ready_h() + rule.timeout_h)
+        timeout_at = queue.oldest_ready_h() + rule.timeout_h
+        return min(queue.time_reaching(capacity_teu, before=timeout_at), timeout_at)
     if isinstance(rule, DispatchFull):
-        return full_at
+        return queue.time_reaching(capacity_teu)
     raise TypeError(rule)  # pragma: no cover - schema guarantees the rule types
 
 

@@ -71,6 +71,22 @@ class LevelMonitor:
     def add(self, t: float, delta: float) -> None:
         self.set(t, self.level + delta)
 
+    @classmethod
+    def from_changes(cls, times: np.ndarray, deltas: np.ndarray) -> LevelMonitor:
+        """The monitor of a level that starts at 0 and changes by ``deltas`` at ``times``.
+
+        ``times`` need not be sorted; of changes at equal times the level after all
+        of them holds, as with :meth:`set`.
+        """
+        mon = cls()
+        if len(times) == 0:
+            return mon
+        order = np.argsort(times, kind="stable")
+        t = np.asarray(times, dtype=np.float64)[order]
+        v = np.cumsum(np.asarray(deltas, dtype=np.float64)[order])
+        mon.extend(t, v)
+        return mon
+
     def mean(self, a: float, b: float) -> float:
         """Time-average level on ``[a, b]``."""
         if b <= a:

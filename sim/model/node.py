@@ -145,8 +145,10 @@ class NodeRuntime:
         on_unloaded()
         self.admit(idx, env.now + self.clearance())
 
-    def unload_vessel(self, idx: np.ndarray, key: int) -> Generator[simpy.Event, object, None]:
-        """A vessel at berth unloads into the yard, piece by piece while space is short.
+    def unload_vessel(
+        self, idx: np.ndarray, teu: float, key: int
+    ) -> Generator[simpy.Event, object, None]:
+        """A vessel at berth unloads ``teu`` into the yard, piece by piece while space is short.
 
         ``key`` is the vessel's entry in the model's holdings; it shrinks as
         containers move into the yard.
@@ -159,13 +161,17 @@ class NodeRuntime:
         n = len(idx)
         while pos < n:
             rest = idx[pos:]
-            cum = table.teu[rest].cumsum(dtype=np.float64)
             free = self.yard.free() if not self.yard._waiters else 0.0
-            k = max(1, int(cum.searchsorted(free + 1e-9, side="right")))
-            teu = float(cum[k - 1])
-            yield from self.yard.reserve(teu)
+            if free + 1e-9 >= teu:  # all that is left fits
+                k, piece = len(rest), teu
+            else:
+                cum = table.teu[rest].cumsum(dtype=np.float64)
+                k = max(1, int(cum.searchsorted(free + 1e-9, side="right")))
+                piece = float(cum[k - 1])
+            teu -= piece
+            yield from self.yard.reserve(piece)
             start = self.capacity.next_open(env.now)
-            done = self.capacity.finish_time(start, teu, self.crane_rate)
+            done = self.capacity.finish_time(start, piece, self.crane_rate)
             if done == math.inf:
                 yield env.event()
             if done > env.now:

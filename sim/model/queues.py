@@ -83,13 +83,16 @@ class LegQueue:
             return float(self.table.ready_h[self._chunks[0][0]])
         return self._future.next_due
 
-    def time_reaching(self, teu: float) -> float:
-        """Earliest time at which at least ``teu`` will be ready, from what is known now."""
+    def time_reaching(self, teu: float, before: float = math.inf) -> float:
+        """Earliest time at which at least ``teu`` will be ready, from what is known now.
+
+        ``before``: only a time earlier than this matters (``inf`` may be returned otherwise).
+        """
         self._materialise()
         need = teu - self._ready_teu
         if need <= 1e-9:
             return self.env.now
-        return self._future.time_reaching(need)
+        return self._future.time_reaching(need, before)
 
     def changed(self) -> simpy.Event:
         """An event that fires at the next put, future entry or take."""
@@ -155,7 +158,7 @@ class LegQueue:
         _, chunk, teu = self._future.pop_until(self.env.now)
         if len(chunk):
             self._chunks.append(chunk)
-            self._ready_teu += float(teu.sum())
+            self._ready_teu += float(np.add.reduce(teu))  # teu.sum() without its wrapper
 
     def _notify(self, first_new_h: float) -> None:
         self.version += 1

@@ -118,11 +118,46 @@ class SortedRuns:
         teu = np.concatenate([m[2] for m in moved])[order]
         return times[order], idx, teu
 
-    def time_reaching(self, need: float) -> float:
-        """Earliest entry time at which the entries up to it hold at least ``need`` TEU."""
+    def drop_until(self, now: float) -> float:
+        """Remove the entries with time <= ``now`` and return their total TEU.
+
+        For entries that are only amounts (yard releases): no arrays are built,
+        each due run gives its sum from its running TEU sum.
+        """
+        total = 0.0
+        keep: list[Run] = []
+        for r in self.runs:
+            if r.head <= now:
+                k = int(r.times.searchsorted(now, side="right"))
+                cum = r.cumteu
+                total += float(cum[k - 1]) - (float(cum[r.pos - 1]) if r.pos else 0.0)
+                r.advance(k)
+                if not len(r):
+                    continue
+            keep.append(r)
+        self.runs = keep
+        self.next_due = min((r.head for r in keep), default=math.inf)
+        return total
+
+    def time_reaching(self, need: float, before: float = math.inf) -> float:
+        """Earliest entry time at which the entries up to it hold at least ``need`` TEU.
+
+        ``before``: only an answer earlier than this matters; ``inf`` is returned
+        when the entries before it do not hold ``need`` (checked from each run's
+        running sum, without merging the runs).
+        """
         threshold = need - 1e-9
         if len(self.runs) == 1:
             return self._single_run_reaching(self.runs[0], threshold)
+        if before < math.inf:
+            held = 0.0
+            for r in self.runs:
+                k = int(r.times.searchsorted(before, side="left"))
+                if k > r.pos:
+                    cum = r.cumteu
+                    held += float(cum[k - 1]) - (float(cum[r.pos - 1]) if r.pos else 0.0)
+            if held < threshold:
+                return math.inf
         times = []
         sizes = []
         for r in self.runs:

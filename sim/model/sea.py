@@ -157,7 +157,7 @@ class FleetRuntime:
                 table.stage[idx] = stage
                 table.arrive_h[idx, stage] = env.now
             req = yield from dest.berths.acquire()
-            yield from dest.unload_vessel(idx, key)
+            yield from dest.unload_vessel(idx, teu, key)
             dest.berths.release(req)
             # 5. back to the origin
             yield from self._wait_until_open(dest.departures_open)

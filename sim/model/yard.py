@@ -5,12 +5,15 @@ vessel keeps its berth — which is how congestion backs up the line. Space is
 freed when containers leave on a train or vessel (``release``) or when they are
 delivered to the consignee at a known future time (``release_at``; kept as
 sorted runs and applied lazily in bulk, with a wake-up at the next release time
-only while someone waits).
+only while someone waits). The level over time (:attr:`Yard.monitor`) is built
+from the log of changes when it is read, so applying releases costs no
+per-container bookkeeping during the run.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Generator
 
@@ -35,7 +38,12 @@ class Yard:
         self.name = name
         self.capacity = capacity_teu
         self.occupied = 0.0
-        self.monitor = LevelMonitor()
+        # the level's history: immediate changes, and releases at their own (future) times
+        self._log_t = array("d")
+        self._log_d = array("d")
+        self._scheduled: list[tuple[np.ndarray, np.ndarray]] = []
+        self._applied_until = 0.0  # releases up to here are in ``occupied``
+        self._monitor: tuple[tuple[int, int, float], LevelMonitor] | None = None
         self._waiters: deque[tuple[float, simpy.Event]] = deque()
         self._future = SortedRuns()  # releases at known future times (teu by time)
         self._wake_at = math.inf
@@ -61,6 +69,25 @@ class Yard:
         if self._blocked is None or self._blocked.triggered:
             self._blocked = self.env.event()
         return self._blocked
+
+    @property
+    def monitor(self) -> LevelMonitor:
+        """TEU in the yard over time, up to the last time the yard was looked at.
+
+        Built from the log of changes on first read after a change (and cached):
+        a change point per reservation, removal and delivery time.
+        """
+        key = (len(self._log_t), len(self._scheduled), self._applied_until)
+        if self._monitor is None or self._monitor[0] != key:
+            times = [np.frombuffer(self._log_t, dtype=np.float64)]
+            deltas = [np.frombuffer(self._log_d, dtype=np.float64)]
+            for t, teu in self._scheduled:
+                k = int(t.searchsorted(self._applied_until, side="right"))
+                times.append(t[:k])
+                deltas.append(-teu[:k])
+            mon = LevelMonitor.from_changes(np.concatenate(times), np.concatenate(deltas))
+            self._monitor = (key, mon)
+        return self._monitor[1]
 
     def free(self) -> float:
         self._apply_due()
@@ -110,6 +137,7 @@ class Yard:
                 self._change(-freed_now)
         if k < len(times):
             self._future.add(times[k:], None, teus[k:])
+            self._scheduled.append((times[k:], teus[k:]))
         self._serve()
 
     def pending_release_teu(self) -> float:
@@ -123,23 +151,21 @@ class Yard:
         self.occupied += delta
         if abs(self.occupied) < 1e-9:
             self.occupied = 0.0
-        self.monitor.set(self.env.now, self.occupied)
+        self._log_t.append(self.env.now)
+        self._log_d.append(delta)
         self._invariants.change(self._inv, delta, self.env.now)
 
     def _apply_due(self) -> None:
-        """Apply the releases due by now, each at its own time (one monitor point per time)."""
+        """Apply the releases due by now (the monitor places each at its own time)."""
         now = self.env.now
+        self._applied_until = now
         if now < self._future.next_due:
             return
-        times, _, teus = self._future.pop_until(now)
-        levels = self.occupied - teus.cumsum()
-        total = self.occupied - float(levels[-1])
-        self.occupied = float(levels[-1])
+        total = self._future.drop_until(now)
+        self.occupied -= total
         if abs(self.occupied) < 1e-9:
             self.occupied = 0.0
-            levels[-1] = 0.0
-        self.monitor.extend(times, levels)
-        self._invariants.change(self._inv, -total, float(times[-1]))
+        self._invariants.change(self._inv, -total, now)
 
     def _serve(self) -> None:
         while self._waiters:
