@@ -148,6 +148,14 @@ class CorridorModel:
         for nid, codes in arriving.items():
             if len(codes) == 1 and min(codes) >= 0:
                 self.nodes[nid].only_next = codes.pop()
+        routes = [f.route for f in scenario.flows.values()]
+        for nid, node in self.nodes.items():
+            if all(r.count(nid) <= 1 for r in routes):
+                node.code_by_flow = np.array(
+                    [self.next_leg_code[fi, r.index(nid)] if nid in r else -1
+                     for fi, r in enumerate(routes)],
+                    dtype=np.int64,
+                )
         self.pools = {
             pid: WagonPoolRuntime(self, pid, spec) for pid, spec in scenario.wagon_pools.items()
         }
@@ -165,6 +173,14 @@ class CorridorModel:
         for lid in self.sea_legs:
             fleets = [f for f in scenario.fleets.values() if f.leg == lid]
             self.sea_legs[lid].queue.shared = len(fleets) > 1
+        # a leg that every flow takes at the same stage of its route needs no per-box stages
+        stages_of: dict[str, set[int]] = {lid: set() for lid in self.leg_ids}
+        for legs in self.route_legs:
+            for s, lid in enumerate(legs):
+                stages_of[lid].add(s)
+        for lid, leg in {**self.rail_legs, **self.sea_legs}.items():
+            if len(stages_of[lid]) == 1:
+                leg.stage = stages_of[lid].pop()
         self.fleets = {
             fid: FleetRuntime(self, fid, spec, self.sea_legs[spec.leg], cap(f"fleets.{fid}"))
             for fid, spec in scenario.fleets.items()

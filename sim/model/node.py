@@ -108,19 +108,23 @@ class NodeRuntime:
         self.trains_waiting = 0
         self.is_origin = False  # some flow starts here (its boxes occupy no yard space here)
         self.only_next: int | None = None  # the leg every unloaded box takes on, if one
+        # next leg code by flow (-1: delivered here), when no route visits this node twice
+        self.code_by_flow: np.ndarray | None = None
 
     def queue_for(self, leg_id: str) -> LegQueue:
         if leg_id not in self.queues:
             self.queues[leg_id] = LegQueue(self.env, self.model.table, self.id, leg_id)
         return self.queues[leg_id]
 
-    def yard_teu(self, idx: np.ndarray, stage: np.ndarray, teu: float) -> float:
-        """TEU of the boxes ``idx`` (``teu`` in all) that occupy this node's yard.
+    def yard_teu(self, idx: np.ndarray, stage: np.ndarray | int, teu: float) -> float:
+        """TEU of the boxes ``idx`` (``teu`` in all, at ``stage``) that occupy this node's yard.
 
         Boxes in the yard are all but those whose route starts here (stage 0).
         """
         if not self.is_origin:
             return teu
+        if isinstance(stage, int):  # one stage for the whole batch
+            return teu if stage > 0 else 0.0
         return self.model.table.teu_of(idx[stage > 0])
 
     # -- inbound ---------------------------------------------------------------------
@@ -200,28 +204,30 @@ class NodeRuntime:
         if self.only_next is not None:  # no need to look at the boxes' routes
             self.queue_for(model.leg_ids[self.only_next]).add_future(idx, ready, presorted=True)
             return
-        stage = table.stage[idx]
-        code = model.next_leg_code[table.flow[idx], stage]
+        if self.code_by_flow is not None:
+            code = self.code_by_flow[table.flow[idx]]
+        else:
+            code = model.next_leg_code[table.flow[idx], table.stage[idx]]
         if code[0] == code[-1] and (code == code[0]).all():  # the usual case: one way on
             c = int(code[0])
             if c < 0:
-                self._deliver(idx, stage, ready)
+                self._deliver(idx, ready)
             else:
                 self.queue_for(model.leg_ids[c]).add_future(idx, ready, presorted=True)
             return
         deliver = code < 0
         if deliver.any():
-            self._deliver(idx[deliver], stage[deliver], ready[deliver])
+            self._deliver(idx[deliver], ready[deliver])
         onward = ~deliver
         o_idx, o_ready, o_code = idx[onward], ready[onward], code[onward]
         for c in np.unique(o_code):
             sel = o_code == c
             self.queue_for(model.leg_ids[c]).add_future(o_idx[sel], o_ready[sel], presorted=True)
 
-    def _deliver(self, idx: np.ndarray, stage: np.ndarray, ready: np.ndarray) -> None:
+    def _deliver(self, idx: np.ndarray, ready: np.ndarray) -> None:
         """Containers whose route ends here leave at ``ready`` (sorted)."""
         table = self.model.table
-        table.depart_h[idx, stage] = ready
+        table.depart_h[idx, table.stage[idx]] = ready
         self.sink.add(idx, ready)
         self.yard.release_at(ready, table.teu[idx], presorted=True)
 

@@ -145,6 +145,7 @@ class RailLegRuntime:
         )
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
+        self.stage: int | None = None  # the route stage of every box taking this leg, if one
         self.env.process(self._formation())
 
     def _formation(self) -> Generator[simpy.Event, object, None]:
@@ -181,7 +182,7 @@ class RailLegRuntime:
             yield env.event()  # the line is closed for good
         if depart > env.now:
             yield env.timeout(depart - env.now)
-        stage = table.stage[idx]
+        stage = self.stage if self.stage is not None else table.stage[idx]
         table.depart_h[idx, stage] = env.now
         self.origin.yard.release(self.origin.yard_teu(idx, stage, teu))
         self.departures_h.append(env.now)

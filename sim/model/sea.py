@@ -66,6 +66,7 @@ class SeaLegRuntime:
         )
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
+        self.stage: int | None = None  # the route stage of every box taking this leg, if one
 
 
 class FleetRuntime:
@@ -132,7 +133,7 @@ class FleetRuntime:
                 yield env.event()
             if done > env.now:
                 yield env.timeout(done - env.now)
-            stage = table.stage[idx]
+            stage = leg.stage if leg.stage is not None else table.stage[idx]
             origin.yard.release(origin.yard_teu(idx, stage, teu))
             origin.berths.release(req)
             # 3. storms (and closures of the leg or fleet) stop departures
