@@ -9,7 +9,7 @@ Resource utilisations come from the time-weighted monitors.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -20,19 +20,42 @@ HOURS_PER_WEEK = 168.0
 MAX_TRANSIT_SAMPLES = 50_000
 
 
-def _integral_at(points: np.ndarray, a: np.ndarray, d: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``∫_0^p Σ_i w_i·1[a_i <= t < d_i] dt`` at each point ``p`` (``d`` may be inf)."""
-    out = np.zeros(len(points))
-    for times, sign in ((a, 1.0), (d, -1.0)):
-        finite = np.isfinite(times)
-        t, ww = times[finite], w[finite]
-        order = np.argsort(t, kind="stable")
-        t, ww = t[order], ww[order]
-        cw = np.concatenate(([0.0], np.cumsum(ww)))
-        cwt = np.concatenate(([0.0], np.cumsum(ww * t)))
-        k = np.searchsorted(t, points, side="left")
-        out += sign * (points * cw[k] - cwt[k])
-    return out
+class _Boxes(NamedTuple):
+    """The boxes of one flow: table rows (ascending) and their times and sizes."""
+
+    rows: np.ndarray
+    created: np.ndarray
+    delivered: np.ndarray  # inf if not delivered
+    teu: np.ndarray  # float64
+
+
+def _running_sums(times: np.ndarray, teu: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``times`` sorted (stable), with running totals over them: ``cum_teu[k]`` is the
+    TEU of the first ``k`` and ``cum_teu_h[k]`` their sum of TEU·time (``times`` finite,
+    ``teu`` whole numbers). The float running sum depends on the order in its last bits,
+    which is why it runs over the stable sort, never over day bins.
+    """
+    order = np.argsort(times, kind="stable")
+    t = times[order]
+    w = teu[order]
+    cum_teu = np.zeros(len(t) + 1, dtype=np.int64)
+    np.cumsum(w, dtype=np.int64, out=cum_teu[1:])
+    cum_teu_h = np.zeros(len(t) + 1)
+    np.cumsum(w * t, out=cum_teu_h[1:])
+    return t, cum_teu, cum_teu_h
+
+
+def _ramp_at(points: np.ndarray, sums: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``Σ_i w_i·max(p - t_i, 0)`` at each point ``p``, i.e. ``∫_0^p Σ_i w_i·1[t_i <= t] dt``."""
+    t, cum_teu, cum_teu_h = sums
+    k = np.searchsorted(t, points, side="left")
+    return points * cum_teu[k] - cum_teu_h[k]
+
+
+def _teu_between(points: np.ndarray, sums: tuple[np.ndarray, ...]) -> np.ndarray:
+    """TEU with a time in ``[points[j], points[j + 1])`` for each ``j``."""
+    t, cum_teu, _ = sums
+    return np.diff(cum_teu[np.searchsorted(t, points, side="left")]).astype(np.float64)
 
 
 def _flow_kpis(
@@ -53,14 +76,15 @@ def _flow_kpis(
     stuck_teu = float(teu[cohort & ~done].sum())
     weeks = (end - warm) / HOURS_PER_WEEK
     has = len(transit_d) > 0
+    p50, p95 = np.percentile(transit_d, [50, 95]) if has else (None, None)
     return {
         "created_teu": float(teu[made].sum()),
         "delivered_teu": float(teu[done].sum()),
         "in_system_teu_end": inside_teu,
         "throughput_teu_per_week": float(teu[post].sum()) / weeks if weeks > 0 else None,
         "transit_days_mean": float(transit_d.mean()) if has else None,
-        "transit_days_p50": float(np.percentile(transit_d, 50)) if has else None,
-        "transit_days_p95": float(np.percentile(transit_d, 95)) if has else None,
+        "transit_days_p50": float(p50) if has else None,
+        "transit_days_p95": float(p95) if has else None,
         "cohort_inside_share": stuck_teu / cohort_teu if cohort_teu > 0 else None,
     }
 
@@ -79,36 +103,34 @@ def measure(
     scen = model.scenario
     warm = min(model.warmup_h, end)
     span = max(end - warm, 1e-9)
-    teu = table.teu.astype(np.float64)
-    flow = table.flow.astype(np.int64)
-    rows_by_flow = [np.flatnonzero(flow == fi) for fi in range(len(model.flow_ids))]
-    last_stage = [len(scen.flows[f].route) - 1 for f in model.flow_ids]
-    delivered = np.full(len(table), np.inf)
-    for fi, rows in enumerate(rows_by_flow):
-        d = table.depart_h[rows, last_stage[fi]]
-        delivered[rows] = np.where(np.isnan(d), np.inf, d)
-    inside_by_flow = np.bincount(flow[inside], weights=teu[inside], minlength=len(model.flow_ids))
-
-    flows = {}
-    for fi, fid in enumerate(model.flow_ids):
-        r = rows_by_flow[fi]
-        flows[fid] = _flow_kpis(
-            table.created_h[r], delivered[r], teu[r], float(inside_by_flow[fi]), warm, end
-        )
-    study_ids = scen.study_flow_ids()
-    study_fi = [model.flow_ids.index(f) for f in study_ids]
-    sr = np.concatenate([rows_by_flow[fi] for fi in study_fi])
-    study = _flow_kpis(
-        table.created_h[sr],
-        delivered[sr],
-        teu[sr],
-        float(inside_by_flow[study_fi].sum()),
-        warm,
-        end,
+    teu8 = table.teu  # 1 or 2 (int8: cheap to gather; exact in sums and products)
+    teu = teu8.astype(np.float64)
+    inside_by_flow = np.bincount(
+        table.flow[inside], weights=teu[inside], minlength=len(model.flow_ids)
     )
-    system = {
-        "created_teu": float(teu[table.created_h <= end].sum()),
-        "delivered_teu": float(teu[delivered <= end].sum()),
+
+    # per flow: its boxes (rows in order), created and delivered (inf if not yet) times
+    routes = [scen.flows[f].route for f in model.flow_ids]
+    boxes = []
+    for fi, route in enumerate(routes):
+        rows = np.flatnonzero(table.flow == fi)
+        last = table.depart_h[rows, len(route) - 1]
+        delivered = np.where(np.isnan(last), np.inf, last)
+        boxes.append(_Boxes(rows, table.created_h[rows], delivered, teu[rows]))
+    flows = {
+        fid: _flow_kpis(b.created, b.delivered, b.teu, float(inside_by_flow[fi]), warm, end)
+        for fi, (fid, b) in enumerate(zip(model.flow_ids, boxes, strict=True))
+    }
+    study_fi = [model.flow_ids.index(f) for f in scen.study_flow_ids()]
+    s_created = np.concatenate([boxes[fi].created for fi in study_fi])
+    s_delivered = np.concatenate([boxes[fi].delivered for fi in study_fi])
+    s_teu = np.concatenate([boxes[fi].teu for fi in study_fi])
+    study = _flow_kpis(
+        s_created, s_delivered, s_teu, float(inside_by_flow[study_fi].sum()), warm, end
+    )
+    system = {  # TEU totals are whole numbers: summing per-flow totals is exact
+        "created_teu": sum(flows[f]["created_teu"] for f in model.flow_ids),
+        "delivered_teu": sum(flows[f]["delivered_teu"] for f in model.flow_ids),
         "in_system_teu_end": float(teu[inside].sum()),
     }
 
@@ -116,30 +138,36 @@ def measure(
     edges = np.arange(days + 1, dtype=float) * 24.0
     edges[-1] = min(edges[-1], end) if days else 0.0
     widths = np.maximum(np.diff(edges), 1e-9)
+    day_starts = np.arange(days + 1, dtype=float) * 24.0  # whole days (edges end at ``end``)
 
-    # per node: content from stamps, resources from monitors
+    # per node: content from stamps, resources from monitors. A stay at a node is
+    # [arrive, depart) of one box at one stage of its route, arrived by the end;
+    # depart is inf if it had not left by the end.
     stays: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {n: [] for n in scen.nodes}
-    for fi, fid in enumerate(model.flow_ids):
-        r = rows_by_flow[fi]
-        for s, nid in enumerate(scen.flows[fid].route):
-            a = table.arrive_h[r, s]
-            d = table.depart_h[r, s]
-            ok = a <= end
-            dd = np.where(np.isnan(d[ok]) | (d[ok] > end), np.inf, d[ok])
-            stays[nid].append((a[ok], dd, teu[r][ok]))
+    for route, b in zip(routes, boxes, strict=True):
+        rows = b.rows
+        w = teu8[rows]
+        for s, nid in enumerate(route):
+            a = table.arrive_h[rows, s]
+            d = table.depart_h[rows, s]
+            ok = a <= end  # NaN (never arrived) is not
+            d = d[ok]
+            stays[nid].append((a[ok], np.where(d <= end, d, np.inf), w[ok]))
     nodes: dict[str, Any] = {}
     series_nodes: dict[str, Any] = {}
     for nid, node in model.nodes.items():
         if stays[nid]:
-            a = np.concatenate([x[0] for x in stays[nid]])
-            d = np.concatenate([x[1] for x in stays[nid]])
-            w = np.concatenate([x[2] for x in stays[nid]])
+            a, d, w = (np.concatenate([x[j] for x in stays[nid]]) for j in range(3))
         else:
-            a = d = w = np.empty(0)
+            a = d = np.empty(0)
+            w = np.empty(0, dtype=teu8.dtype)
+        dep = np.isfinite(d)
+        d_dep, w_dep = d[dep], w[dep]  # stays that ended by the end
         inside_part = np.clip(np.minimum(d, end) - np.maximum(a, warm), 0.0, None)
-        done = (a >= warm) & np.isfinite(d)
+        done = (a >= warm) & dep
         node.yard.free()  # apply releases due by the end
-        yard_mean = node.yard.monitor.mean(warm, end)
+        yard = node.yard.monitor
+        yard_mean = yard.mean(warm, end)
         track_u = _ratio(node.tracks.busy.mean(warm, end), node.tracks.capacity)
         berth_u = (
             _ratio(node.berths.busy.mean(warm, end), node.berths.capacity) if node.berths else None
@@ -157,15 +185,14 @@ def measure(
             "berth_utilisation": berth_u,
             "yard_utilisation": yard_u,
             "yard_teu_mean": yard_mean,
-            "departed_teu": float(w[np.isfinite(d) & (d >= warm)].sum()),
+            "departed_teu": float(w_dep.sum(where=d_dep >= warm)),
         }
-        dep = np.isfinite(d)
+        arrived, departed = _running_sums(a, w), _running_sums(d_dep, w_dep)
+        content = _ramp_at(edges, arrived) - _ramp_at(edges, departed)  # ∫ TEU at the node
         series_nodes[nid] = {
-            "teu_at_node": np.diff(_integral_at(edges, a, d, w)) / widths,
-            "yard_teu": np.diff(node.yard.monitor.integral_at(edges)) / widths,
-            "departed_teu": np.bincount(
-                (d[dep] // 24).astype(np.int64), weights=w[dep], minlength=days
-            )[:days],
+            "teu_at_node": np.diff(content) / widths,
+            "yard_teu": np.diff(yard.integral_at(edges)) / widths,
+            "departed_teu": _teu_between(day_starts, departed),
         }
 
     def departures(times: list[float], teus: list[float]) -> tuple[int, float]:
@@ -224,15 +251,13 @@ def measure(
     candidates = [(k, v) for k, v in candidates if v is not None]
     top = max(candidates, key=lambda kv: kv[1]) if candidates else (None, None)
 
-    transit = (delivered[sr] - table.created_h[sr]) / 24.0
-    post = (delivered[sr] <= end) & (delivered[sr] >= warm)
-    transit = transit[post]
+    post = (s_delivered <= end) & (s_delivered >= warm)
+    transit = (s_delivered[post] - s_created[post]) / 24.0
     if len(transit) > MAX_TRANSIT_SAMPLES:
         transit = transit[:: int(math.ceil(len(transit) / MAX_TRANSIT_SAMPLES))]
-    d_study = delivered[sr]
-    ok = d_study <= end
+    ok = s_delivered <= end
     study_daily = np.bincount(
-        (d_study[ok] // 24).astype(np.int64), weights=teu[sr][ok], minlength=days
+        (s_delivered[ok] // 24).astype(np.int64), weights=s_teu[ok], minlength=days
     )[:days]
 
     return {
