@@ -31,6 +31,11 @@ Sections (each can be skipped, ``--only`` picks some):
   pool and of Dask (``sim.executors``).
 * ``cli``       — ``corridor run scenarios/baseline.toml --replications 1
   --workers 1`` with plots, process start-up included.
+* ``budget``    — at 2 million TEU/yr: the CPU time of each phase of a
+  replication (build, run, conservation check, measure), its carrier trips and
+  events, the cost of a bare SimPy event and of single numpy calls on this
+  machine, and the cost per trip that 0.5 M boxes/s would allow
+  (benchmarks/budget.py).
 
 ``--quick`` runs every section small (a smoke test, a minute or two).
 """
@@ -94,6 +99,14 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     if job["kind"] == "noop":
         return {}
     scenario = _load(job)
+    if job["kind"] == "budget":
+        from budget import bare_simpy_us_per_event, numpy_us_per_call, replication_phases
+
+        return {
+            "phases": replication_phases(scenario),
+            "bare_simpy_us_per_event": bare_simpy_us_per_event(),
+            "numpy_us_per_call": numpy_us_per_call(),
+        }
     if job["kind"] == "batch":
         from sim.model.corridor import run_replication
 
@@ -459,6 +472,44 @@ def cli_section(args) -> dict[str, Any]:
     return {"wall_s": t, "runs": times}
 
 
+TARGET_BOXES_PER_S = 500_000.0
+
+
+def budget_section(args) -> dict[str, Any]:
+    """Per-trip cost of the run against the budget the throughput target implies."""
+    from budget import budget
+
+    if args.quick:
+        job = {"kind": "budget", "scale": 4.0, "horizon": args.horizon}
+        label = f"4x demand, {args.horizon:g} d"
+    else:
+        job = {"kind": "budget", "file": str(SCENARIO_2M), "horizon": None}
+        label = "2M TEU/yr (baseline_2m)"
+    runs = [measure(job) for _ in range(args.repeats)]
+    keys = runs[0]["phases"].keys()
+    phases = {k: statistics.median(r["phases"][k] for r in runs) for k in keys}
+    event_us = statistics.median(r["bare_simpy_us_per_event"] for r in runs)
+    numpy_us = {
+        k: statistics.median(r["numpy_us_per_call"][k] for r in runs)
+        for k in runs[0]["numpy_us_per_call"]
+    }
+    b = budget(phases, event_us, TARGET_BOXES_PER_S)
+    print(
+        f"  {label}: run {b['run_us_per_trip']:.0f} us per trip "
+        f"(bare SimPy events {b['bare_events_us_per_trip']:.1f}); "
+        f"0.5 M boxes/s would allow {b['allowed_us_per_trip']:.0f} us",
+        flush=True,
+    )
+    return {
+        "label": label,
+        "phases": phases,
+        "bare_simpy_us_per_event": event_us,
+        "numpy_us_per_call": numpy_us,
+        "budget": b,
+        "runs": runs,
+    }
+
+
 # ======================================================================================
 # report
 # ======================================================================================
@@ -557,6 +608,40 @@ def table(result: dict[str, Any]) -> str:
             "corridor run scenarios/baseline.toml --replications 1 --workers 1: "
             f"{cli['wall_s']:.2f} s"
         )
+    bud = result.get("budget")
+    if bud:
+        ph, b = bud["phases"], bud["budget"]
+        add("")
+        add(
+            f"Budget per carrier trip, {bud['label']} (CPU, median of {len(bud['runs'])} "
+            "fresh processes):"
+        )
+        add(
+            f"  {ph['boxes']:,} boxes, {b['trips']:,} trips ({ph['train_runs']:,} train runs, "
+            f"{ph['sailings']:,} sailings), {ph['events']:,} events = "
+            f"{b['events_per_trip']:.1f} per trip"
+        )
+        add(
+            f"  phases: build {ph['build_s']:.2f} s, run {ph['run_s']:.2f} s, "
+            f"conservation check {ph['check_s']:.2f} s, measure {ph['measure_s']:.2f} s "
+            f"-> {b['boxes_per_cpu_s']:,.0f} boxes/CPU-s"
+        )
+        add(
+            f"  run: {b['run_us_per_trip']:.0f} us per trip; bare SimPy "
+            f"{bud['bare_simpy_us_per_event']:.2f} us per event = "
+            f"{b['bare_events_us_per_trip']:.1f} us per trip for the events alone"
+        )
+        add(
+            f"  {TARGET_BOXES_PER_S:,.0f} boxes/s: {b['allowed_total_s']:.2f} s in all, "
+            f"{b['allowed_run_s']:.2f} s for the run = {b['allowed_us_per_trip']:.0f} us per trip "
+            f"({b['run_us_per_trip'] / b['allowed_us_per_trip']:.1f}x less than now)"
+            if b["allowed_run_s"] > 0
+            else f"  {TARGET_BOXES_PER_S:,.0f} boxes/s: the fixed phases alone take longer"
+        )
+        add(
+            "  numpy, one call on 110 elements: "
+            + ", ".join(f"{k} {v:.2f} us" for k, v in bud["numpy_us_per_call"].items())
+        )
     m = result["machine"]
     add("")
     add(
@@ -603,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="*",
         default=None,
-        choices=["scale", "reference", "agreement", "parallel", "cli"],
+        choices=["scale", "reference", "agreement", "parallel", "cli", "budget"],
     )
     p.add_argument("--repeats", type=int, default=None, help="runs per measurement (median)")
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for the JSON")
@@ -626,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
     args.parallel_horizon = 200.0 if q else 1215.0
     args.parallel_replications = 2 if q else 8
     args.overhead_tasks = 8 if q else 100
-    sections = args.only or ["scale", "reference", "agreement", "parallel", "cli"]
+    sections = args.only or ["scale", "reference", "agreement", "parallel", "cli", "budget"]
 
     result: dict[str, Any] = {
         "when": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -648,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         "agreement": agreement_section,
         "parallel": parallel_section,
         "cli": cli_section,
+        "budget": budget_section,
     }
     for name in sections:
         print(f"[{name}]", flush=True)
