@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 if TYPE_CHECKING:
+    from sim.model.containers import ContainerTable
     from sim.model.corridor import CorridorModel, Gridlock
 
 HOURS_PER_WEEK = 168.0
@@ -21,12 +22,11 @@ MAX_TRANSIT_SAMPLES = 50_000
 
 
 class _Boxes(NamedTuple):
-    """The boxes of one flow: table rows (ascending) and their times and sizes."""
+    """The boxes of one flow: their creation and delivery times and sizes."""
 
-    rows: np.ndarray
     created: np.ndarray
     delivered: np.ndarray  # inf if not delivered
-    teu: np.ndarray  # float64
+    teu: np.ndarray  # int8 (1 or 2): its sums are whole numbers, exact in any order
 
 
 def _running_sums(times: np.ndarray, teu: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -38,10 +38,12 @@ def _running_sums(times: np.ndarray, teu: np.ndarray) -> tuple[np.ndarray, ...]:
     order = np.argsort(times, kind="stable")
     t = times[order]
     w = teu[order]
+    del order  # before the running sums: a node's stays are the biggest arrays here
     cum_teu = np.zeros(len(t) + 1, dtype=np.int64)
     np.cumsum(w, dtype=np.int64, out=cum_teu[1:])
     cum_teu_h = np.zeros(len(t) + 1)
-    np.cumsum(w * t, out=cum_teu_h[1:])
+    np.multiply(w, t, out=cum_teu_h[1:])  # TEU·time, summed up in place
+    np.cumsum(cum_teu_h[1:], out=cum_teu_h[1:])
     return t, cum_teu, cum_teu_h
 
 
@@ -56,6 +58,74 @@ def _teu_between(points: np.ndarray, sums: tuple[np.ndarray, ...]) -> np.ndarray
     """TEU with a time in ``[points[j], points[j + 1])`` for each ``j``."""
     t, cum_teu, _ = sums
     return np.diff(cum_teu[np.searchsorted(t, points, side="left")]).astype(np.float64)
+
+
+def _stays(
+    table: ContainerTable, visits: list[tuple[np.ndarray, int]], end: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stays at one node: ``arrive``, ``depart`` and TEU of every box that arrived by
+    the end, one ``(rows, stage)`` visit after another (a flow's boxes at one stage of its
+    route, rows ascending); ``depart`` is inf if the box had not left by the end.
+
+    Filled into arrays of the final size (no per-visit pieces to concatenate).
+    """
+    arrived = [rows[table.arrive_h[rows, s] <= end] for rows, s in visits]  # NaN: never
+    n = sum(len(at) for at in arrived)
+    a, d = np.empty(n), np.empty(n)
+    w = np.empty(n, dtype=table.teu.dtype)
+    i = 0
+    for (_, s), at in zip(visits, arrived, strict=True):
+        j = i + len(at)
+        a[i:j] = table.arrive_h[at, s]
+        d[i:j] = table.depart_h[at, s]
+        w[i:j] = table.teu[at]
+        i = j
+    d[~(d <= end)] = np.inf  # NaN (still there) or later than the end
+    return a, d, w
+
+
+def _node_stays(
+    table: ContainerTable,
+    visits: list[tuple[np.ndarray, int]],
+    warm: float,
+    end: float,
+    edges: np.ndarray,
+    day_starts: np.ndarray,
+) -> dict[str, Any]:
+    """What the stays at one node give: the mean wait of the stays after the warm-up
+    that ended, the TEU-hours spent there after the warm-up, the TEU that left after
+    the warm-up; ``∫ TEU at the node`` at ``edges`` and the TEU that left each day.
+
+    The stays are the biggest arrays of :func:`measure`: each is dropped as soon as
+    it has served (this runs once, in a process that has not touched this memory).
+    """
+    a, d, w = _stays(table, visits, end)
+    dep = np.isfinite(d)
+    d_dep, w_dep = d[dep], w[dep]  # stays that ended by the end
+    done = (a >= warm) & dep
+    wait_h_mean = None
+    if done.any():
+        wait = d[done]
+        wait -= a[done]
+        wait_h_mean = float(wait.mean())
+        del wait
+    teu_h = np.minimum(d, end)  # of each stay, its TEU-hours after the warm-up
+    del d
+    teu_h -= np.maximum(a, warm)
+    np.clip(teu_h, 0.0, None, out=teu_h)
+    teu_h *= w
+    teu_h_sum = teu_h.sum()
+    del teu_h
+    arrived_ramp = _ramp_at(edges, _running_sums(a, w))
+    del a, w
+    departed = _running_sums(d_dep, w_dep)
+    return {
+        "wait_h_mean": wait_h_mean,
+        "teu_h": teu_h_sum,
+        "departed_teu": float(w_dep.sum(where=d_dep >= warm)),
+        "content": arrived_ramp - _ramp_at(edges, departed),
+        "departed_daily": _teu_between(day_starts, departed),
+    }
 
 
 def _flow_kpis(
@@ -103,38 +173,50 @@ def measure(
     scen = model.scenario
     warm = min(model.warmup_h, end)
     span = max(end - warm, 1e-9)
-    teu8 = table.teu  # 1 or 2 (int8: cheap to gather; exact in sums and products)
-    teu = teu8.astype(np.float64)
+    teu8 = table.teu  # 1 or 2 (int8: cheap to gather; its sums are exact whole numbers)
     inside_by_flow = np.bincount(
-        table.flow[inside], weights=teu[inside], minlength=len(model.flow_ids)
+        table.flow[inside], weights=teu8[inside], minlength=len(model.flow_ids)
     )
+    days = int(math.ceil(end / 24.0))
 
-    # per flow: its boxes (rows in order), created and delivered (inf if not yet) times
+    # per flow: its boxes (table rows in order), created and delivered (inf if not yet)
+    # times; only the study flows' boxes are kept (for the study KPIs)
     routes = [scen.flows[f].route for f in model.flow_ids]
-    boxes = []
-    for fi, route in enumerate(routes):
-        rows = np.flatnonzero(table.flow == fi)
-        last = table.depart_h[rows, len(route) - 1]
-        delivered = np.where(np.isnan(last), np.inf, last)
-        boxes.append(_Boxes(rows, table.created_h[rows], delivered, teu[rows]))
-    flows = {
-        fid: _flow_kpis(b.created, b.delivered, b.teu, float(inside_by_flow[fi]), warm, end)
-        for fi, (fid, b) in enumerate(zip(model.flow_ids, boxes, strict=True))
-    }
     study_fi = [model.flow_ids.index(f) for f in scen.study_flow_ids()]
-    s_created = np.concatenate([boxes[fi].created for fi in study_fi])
-    s_delivered = np.concatenate([boxes[fi].delivered for fi in study_fi])
-    s_teu = np.concatenate([boxes[fi].teu for fi in study_fi])
+    flow_rows = []
+    flows = {}
+    study_boxes = {}
+    for fi, (fid, route) in enumerate(zip(model.flow_ids, routes, strict=True)):
+        rows = np.flatnonzero(table.flow == fi)
+        delivered = table.depart_h[rows, len(route) - 1]
+        delivered[np.isnan(delivered)] = np.inf
+        b = _Boxes(table.created_h[rows], delivered, teu8[rows])
+        flows[fid] = _flow_kpis(b.created, b.delivered, b.teu, float(inside_by_flow[fi]), warm, end)
+        flow_rows.append(rows)
+        if fi in study_fi:
+            study_boxes[fi] = b
+    s_created = np.concatenate([study_boxes[fi].created for fi in study_fi])
+    s_delivered = np.concatenate([study_boxes[fi].delivered for fi in study_fi])
+    s_teu = np.concatenate([study_boxes[fi].teu for fi in study_fi])
+    del study_boxes
     study = _flow_kpis(
         s_created, s_delivered, s_teu, float(inside_by_flow[study_fi].sum()), warm, end
     )
     system = {  # TEU totals are whole numbers: summing per-flow totals is exact
         "created_teu": sum(flows[f]["created_teu"] for f in model.flow_ids),
         "delivered_teu": sum(flows[f]["delivered_teu"] for f in model.flow_ids),
-        "in_system_teu_end": float(teu[inside].sum()),
+        "in_system_teu_end": float(teu8[inside].sum()),
     }
+    post = (s_delivered <= end) & (s_delivered >= warm)
+    transit = (s_delivered[post] - s_created[post]) / 24.0
+    if len(transit) > MAX_TRANSIT_SAMPLES:
+        transit = transit[:: int(math.ceil(len(transit) / MAX_TRANSIT_SAMPLES))]
+    ok = s_delivered <= end
+    study_daily = np.bincount(
+        (s_delivered[ok] // 24).astype(np.int64), weights=s_teu[ok], minlength=days
+    )[:days]
+    del s_created, s_delivered, s_teu, post, ok
 
-    days = int(math.ceil(end / 24.0))
     edges = np.arange(days + 1, dtype=float) * 24.0
     edges[-1] = min(edges[-1], end) if days else 0.0
     widths = np.maximum(np.diff(edges), 1e-9)
@@ -142,32 +224,21 @@ def measure(
 
     # per node: content from stamps, resources from monitors. A stay at a node is
     # [arrive, depart) of one box at one stage of its route, arrived by the end;
-    # depart is inf if it had not left by the end.
-    stays: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {n: [] for n in scen.nodes}
-    for route, b in zip(routes, boxes, strict=True):
-        rows = b.rows
-        w = teu8[rows]
+    # depart is inf if it had not left by the end. One node's stays at a time (they
+    # are the biggest arrays here), in the order of flows, then stages.
+    visits: dict[str, list[tuple[np.ndarray, int]]] = {n: [] for n in scen.nodes}
+    for rows, route in zip(flow_rows, routes, strict=True):
         for s, nid in enumerate(route):
-            a = table.arrive_h[rows, s]
-            d = table.depart_h[rows, s]
-            ok = a <= end  # NaN (never arrived) is not
-            d = d[ok]
-            stays[nid].append((a[ok], np.where(d <= end, d, np.inf), w[ok]))
+            visits[nid].append((rows, s))
     nodes: dict[str, Any] = {}
     series_nodes: dict[str, Any] = {}
     for nid, node in model.nodes.items():
-        if stays[nid]:
-            a, d, w = (np.concatenate([x[j] for x in stays[nid]]) for j in range(3))
-        else:
-            a = d = np.empty(0)
-            w = np.empty(0, dtype=teu8.dtype)
-        dep = np.isfinite(d)
-        d_dep, w_dep = d[dep], w[dep]  # stays that ended by the end
-        inside_part = np.clip(np.minimum(d, end) - np.maximum(a, warm), 0.0, None)
-        done = (a >= warm) & dep
+        # the monitors first: a yard builds its level history when read (memory of its
+        # own, better not on top of the node's stays)
         node.yard.free()  # apply releases due by the end
         yard = node.yard.monitor
         yard_mean = yard.mean(warm, end)
+        yard_teu = np.diff(yard.integral_at(edges)) / widths
         track_u = _ratio(node.tracks.busy.mean(warm, end), node.tracks.capacity)
         berth_u = (
             _ratio(node.berths.busy.mean(warm, end), node.berths.capacity) if node.berths else None
@@ -176,23 +247,22 @@ def measure(
         parts = {"tracks": track_u, "berths": berth_u, "yard": yard_u}
         known = {k: v for k, v in parts.items() if v is not None}
         binding = max(known, key=lambda k: known[k]) if known else None
+        stays = _node_stays(table, visits[nid], warm, end, edges, day_starts)
         nodes[nid] = {
-            "wait_h_mean": float((d[done] - a[done]).mean()) if done.any() else None,
-            "queue_teu_mean": float((w * inside_part).sum() / span),
+            "wait_h_mean": stays["wait_h_mean"],
+            "queue_teu_mean": float(stays["teu_h"] / span),
             "utilisation": known[binding] if binding else None,
             "utilisation_of": binding,
             "track_utilisation": track_u,
             "berth_utilisation": berth_u,
             "yard_utilisation": yard_u,
             "yard_teu_mean": yard_mean,
-            "departed_teu": float(w_dep.sum(where=d_dep >= warm)),
+            "departed_teu": stays["departed_teu"],
         }
-        arrived, departed = _running_sums(a, w), _running_sums(d_dep, w_dep)
-        content = _ramp_at(edges, arrived) - _ramp_at(edges, departed)  # ∫ TEU at the node
         series_nodes[nid] = {
-            "teu_at_node": np.diff(content) / widths,
-            "yard_teu": np.diff(yard.integral_at(edges)) / widths,
-            "departed_teu": _teu_between(day_starts, departed),
+            "teu_at_node": np.diff(stays["content"]) / widths,
+            "yard_teu": yard_teu,
+            "departed_teu": stays["departed_daily"],
         }
 
     def departures(times: list[float], teus: list[float]) -> tuple[int, float]:
@@ -250,15 +320,6 @@ def measure(
     candidates += [(f"wagon_pools.{k}", v["utilisation"]) for k, v in pools.items()]
     candidates = [(k, v) for k, v in candidates if v is not None]
     top = max(candidates, key=lambda kv: kv[1]) if candidates else (None, None)
-
-    post = (s_delivered <= end) & (s_delivered >= warm)
-    transit = (s_delivered[post] - s_created[post]) / 24.0
-    if len(transit) > MAX_TRANSIT_SAMPLES:
-        transit = transit[:: int(math.ceil(len(transit) / MAX_TRANSIT_SAMPLES))]
-    ok = s_delivered <= end
-    study_daily = np.bincount(
-        (s_delivered[ok] // 24).astype(np.int64), weights=s_teu[ok], minlength=days
-    )[:days]
 
     return {
         "replication": model.replication,
