@@ -148,14 +148,13 @@ class CorridorModel:
         for nid, codes in arriving.items():
             if len(codes) == 1 and min(codes) >= 0:
                 self.nodes[nid].only_next = codes.pop()
-        routes = [f.route for f in scenario.flows.values()]
+        routes = [f.route for f in scenario.flows.values()]  # each node once on a route
         for nid, node in self.nodes.items():
-            if all(r.count(nid) <= 1 for r in routes):
-                node.code_by_flow = np.array(
-                    [self.next_leg_code[fi, r.index(nid)] if nid in r else -1
-                     for fi, r in enumerate(routes)],
-                    dtype=np.int64,
-                )
+            node.code_by_flow = np.array(
+                [self.next_leg_code[fi, r.index(nid)] if nid in r else -1
+                 for fi, r in enumerate(routes)],
+                dtype=np.int64,
+            )
         self.pools = {
             pid: WagonPoolRuntime(self, pid, spec) for pid, spec in scenario.wagon_pools.items()
         }

@@ -108,8 +108,8 @@ class NodeRuntime:
         self.trains_waiting = 0
         self.is_origin = False  # some flow starts here (its boxes occupy no yard space here)
         self.only_next: int | None = None  # the leg every unloaded box takes on, if one
-        # next leg code by flow (-1: delivered here), when no route visits this node twice
-        self.code_by_flow: np.ndarray | None = None
+        # the next leg's code by flow (-1: delivered here); set by the model
+        self.code_by_flow = np.empty(0, dtype=np.int64)
 
     def queue_for(self, leg_id: str) -> LegQueue:
         if leg_id not in self.queues:
@@ -204,10 +204,7 @@ class NodeRuntime:
         if self.only_next is not None:  # no need to look at the boxes' routes
             self.queue_for(model.leg_ids[self.only_next]).add_future(idx, ready, presorted=True)
             return
-        if self.code_by_flow is not None:
-            code = self.code_by_flow[table.flow[idx]]
-        else:
-            code = model.next_leg_code[table.flow[idx], table.stage[idx]]
+        code = self.code_by_flow[table.flow[idx]]
         if code[0] == code[-1] and (code == code[0]).all():  # the usual case: one way on
             c = int(code[0])
             if c < 0:
