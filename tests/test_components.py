@@ -665,3 +665,18 @@ def test_empty_timetable_sailings_do_not_hide_a_stall():
     rec = run_replication(scn, 0)
     assert rec["system"]["delivered_teu"] == 0 < rec["system"]["created_teu"]
     assert rec["gridlock"] is not None
+
+
+def test_event_count_is_the_number_of_events_scheduled():
+    # the benchmark's events/box figure reads SimPy's event counter: check it counts
+    from sim.model.corridor import CountingEnvironment
+
+    env = CountingEnvironment()
+
+    def proc():
+        for _ in range(3):
+            yield env.timeout(1.0)
+
+    env.process(proc())  # Initialize, 3 timeouts, the process's own end: 5 events
+    env.run()
+    assert env.scheduled == 5
