@@ -48,6 +48,11 @@ class Run:
             self._cumteu = self.teu.cumsum(dtype=np.float64)
         return self._cumteu
 
+    def teu_before(self, k: int) -> float:
+        """TEU of the untaken entries before index ``k`` (``k > pos``)."""
+        cum = self.cumteu
+        return float(cum[k - 1]) - (float(cum[self.pos - 1]) if self.pos else 0.0)
+
     def advance(self, k: int) -> None:
         """Entries before ``k`` are taken."""
         self.pos = k
@@ -129,8 +134,7 @@ class SortedRuns:
         for r in self.runs:
             if r.head <= now:
                 k = int(r.times.searchsorted(now, side="right"))
-                cum = r.cumteu
-                total += float(cum[k - 1]) - (float(cum[r.pos - 1]) if r.pos else 0.0)
+                total += r.teu_before(k)
                 r.advance(k)
                 if not len(r):
                     continue
@@ -154,8 +158,7 @@ class SortedRuns:
             for r in self.runs:
                 k = int(r.times.searchsorted(before, side="left"))
                 if k > r.pos:
-                    cum = r.cumteu
-                    held += float(cum[k - 1]) - (float(cum[r.pos - 1]) if r.pos else 0.0)
+                    held += r.teu_before(k)
             if held < threshold:
                 return math.inf
         times = []
