@@ -84,6 +84,11 @@ def format_summary(summary: dict[str, Any], out_dir: str | None = None) -> str:
             f"GRIDLOCK in replication {g['replication']} since day {g['since_day']:.1f}: "
             + "; ".join(g["where"])
         )
+    for c in summary.get("closed_at_horizon") or []:
+        lines.append(
+            f"CLOSED AT THE HORIZON in replication {c['replication']} (nothing moved since day "
+            f"{c['since_day']:.1f}, not a gridlock): " + "; ".join(c["where"])
+        )
     if out_dir:
         lines += ["", f"Results written to {out_dir}"]
     return "\n".join(lines)

@@ -126,6 +126,11 @@ def build_summary(
     gridlocks = [
         {"replication": r["replication"], **r["gridlock"]} for r in records if r["gridlock"]
     ]
+    closed_at_horizon = [
+        {"replication": r["replication"], **r["closed_at_horizon"]}
+        for r in records
+        if r.get("closed_at_horizon")
+    ]
     return {
         "scenario": {
             "name": settings.name,
@@ -156,6 +161,7 @@ def build_summary(
             for fid in records[0]["flows"]
         },
         "gridlock": gridlocks,
+        "closed_at_horizon": closed_at_horizon,
         "warmup_check": warmup_check(records, settings.warmup_days),
         "provenance": {"version": version, "command": command},
         "performance": {

@@ -7,6 +7,7 @@ record. Model time is in hours from 1 January 00:00.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -34,10 +35,44 @@ HOURS_PER_DAY = 24.0
 
 @dataclass(frozen=True)
 class Gridlock:
-    """Nothing moved for ``gridlock_days`` while containers were inside."""
+    """Nothing moved for ``gridlock_days`` while containers were inside, and nothing
+    scheduled would change that (no closed resource is due to reopen)."""
 
     since_h: float
     detected_h: float
+    where: list[str]
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A resource at capacity factor 0 from ``from_h`` until ``until_h`` (``inf``: for good)."""
+
+    target: str
+    from_h: float
+    until_h: float
+
+    def describe(self, horizon_h: float) -> str:
+        if self.until_h == math.inf:
+            return f"{self.target} closed from day {self.from_h / HOURS_PER_DAY:.1f} for good"
+        after = " (reopens after the horizon)" if self.until_h > horizon_h else ""
+        return (
+            f"{self.target} closed from day {self.from_h / HOURS_PER_DAY:.1f} "
+            f"to day {self.until_h / HOURS_PER_DAY:.1f}{after}"
+        )
+
+
+@dataclass(frozen=True)
+class ClosedAtHorizon:
+    """The run reached the horizon in a standstill that closures explain.
+
+    Nothing had moved since ``since_h`` (for more than ``gridlock_days``) with
+    containers inside — what would be a gridlock — but ``closures`` (closed for more
+    than ``gridlock_days`` at the end of the run) are scheduled to reopen after the
+    horizon.
+    """
+
+    since_h: float
+    closures: list[Closure]
     where: list[str]
 
 
@@ -95,6 +130,7 @@ class CorridorModel:
         self.last_move_h = 0.0
         self.loaded_in_motion = 0  # loaded trains running and loaded vessels sailing
         self.gridlock: Gridlock | None = None
+        self.closed_at_horizon: ClosedAtHorizon | None = None
         self._halt = self.env.event()
 
         self.flow_ids = list(scenario.flows)
@@ -205,11 +241,48 @@ class CorridorModel:
         self.last_move_h = self.env.now
 
     # -- gridlock ----------------------------------------------------------------------
+    #
+    # Gridlock means: nothing can move, and nothing scheduled will change that. The
+    # watchdog sees the first half (nothing moved for ``gridlock_days`` with containers
+    # inside); ``next_capacity_relief`` answers the second. A standstill while some
+    # resource is closed but due to reopen — before or after the horizon — is a closure,
+    # not a gridlock: the run goes on, and a closure still in force at the horizon is
+    # reported as ``closed_at_horizon``.
 
     def _all_timelines(self) -> list[tuple[str, Timeline]]:
         out = [(k, t) for k, t in self.capacity_timelines.items()]
         out += [(f"storm closure at nodes.{n.id}", n.departures_open) for n in self.nodes.values()]
         return out
+
+    def next_capacity_relief(
+        self, now: float, timelines: list[tuple[str, Timeline]] | None = None
+    ) -> float:
+        """Earliest time after ``now`` at which scheduled capacity returns where there is
+        none at ``now`` (``inf`` if nothing scheduled will give any back).
+
+        Today the scheduled capacity is the disruption and storm timelines: a node, leg,
+        fleet or port closed at ``now`` gives capacity back when it reopens — even after
+        the horizon (random outages and storms always end; a ``factor`` disruption
+        without ``end_day`` never does). Other dated capacity changes (capacity
+        scheduled to join) belong here too, as the next such date after ``now``.
+        """
+        relief = math.inf
+        for _, t in timelines if timelines is not None else self._all_timelines():
+            if t.at(now) == 0.0:
+                relief = min(relief, t.next_open(now))
+        return relief
+
+    def _closures_at(self, now: float, timelines: list[tuple[str, Timeline]]) -> list[Closure]:
+        return [
+            Closure(k, t.closed_since(now), t.next_open(now))
+            for k, t in timelines
+            if t.at(now) == 0.0
+        ]
+
+    def _stalled_since(self, now: float, timelines: list[tuple[str, Timeline]]) -> float:
+        """Start of the current stall: the last move, or the last reopening if later."""
+        reopened = max((t.last_opened_at_or_before(now) for _, t in timelines), default=0.0)
+        return max(self.last_move_h, reopened)
 
     def _progress_under_way(self) -> bool:
         """Containers are moving, or a carrier is on its way to containers that wait for it."""
@@ -221,14 +294,16 @@ class CorridorModel:
         return any(pool.returning and pool.awaited for pool in self.pools.values())
 
     def _watchdog(self) -> Generator[simpy.Event, object, None]:
-        """Stop the run when nothing has moved for ``gridlock_days`` with containers inside.
+        """Stop the run in gridlock: nothing moved for ``gridlock_days`` with containers
+        inside, and nothing scheduled will change that.
 
         The stall clock restarts whenever containers move (loaded, unloaded, or
         aboard a running train or sailing vessel), whenever an empty vessel or
         empty wagons are on their way to containers waiting for them, whenever
         the system is found empty, and whenever a closure lifts (carriers need time
-        to resume). A standstill while a resource is closed but will reopen before
-        the horizon is explained by that closure, not gridlock.
+        to resume). A standstill while a resource is closed but scheduled to reopen
+        (:meth:`next_capacity_relief` is finite, even if after the horizon) is
+        explained by that closure, not gridlock.
         """
         step = min(HOURS_PER_DAY, self.gridlock_h / 4.0)
         timelines = self._all_timelines()
@@ -238,22 +313,42 @@ class CorridorModel:
             if self._progress_under_way():
                 self.last_move_h = now
                 continue
-            reopened = max((t.last_opened_at_or_before(now) for _, t in timelines), default=0.0)
-            since = max(self.last_move_h, reopened)
+            since = self._stalled_since(now, timelines)
             if now - since <= self.gridlock_h:
                 continue
             if len(self.inside_indices(now)) == 0:
                 self.last_move_h = now
                 continue
-            closed = [(k, t.next_open(now)) for k, t in timelines if t.at(now) == 0.0]
-            if any(reopen < self.horizon_h for _, reopen in closed):
+            if self.next_capacity_relief(now, timelines) < math.inf:
                 continue  # a closure explains the standstill; it will lift
+            closed = [f"{c.target} closed for good" for c in self._closures_at(now, timelines)]
             self.gridlock = Gridlock(since, now, self._describe_standstill(now, closed))
             self._halt.succeed()
             return
 
-    def _describe_standstill(self, now: float, closed: list[tuple[str, float]]) -> list[str]:
-        where = [f"{k} closed for good" for k, _ in closed]
+    def _closed_at_end(self, now: float) -> ClosedAtHorizon | None:
+        """The standstill the run ends in, if closures that reopen later explain it.
+
+        Nothing has moved for more than ``gridlock_days`` with containers inside, and
+        resources have been closed for more than ``gridlock_days`` (closures that began
+        during the standstill, e.g. a storm the day before, are not its cause) and are
+        scheduled to reopen after the end.
+        """
+        if self._progress_under_way() or now - self.last_move_h <= self.gridlock_h:
+            return None
+        closures = [
+            c for c in self._closures_at(now, self._all_timelines())
+            if now - c.from_h > self.gridlock_h
+        ]
+        if not any(c.until_h < math.inf for c in closures):
+            return None  # no closure, or only for good: a gridlock not yet looked at
+        if len(self.inside_indices(now)) == 0:
+            return None
+        lines = [c.describe(self.horizon_h) for c in closures]
+        return ClosedAtHorizon(self.last_move_h, closures, self._describe_standstill(now, lines))
+
+    def _describe_standstill(self, now: float, closed: list[str]) -> list[str]:
+        where = list(closed)
         for nid, node in self.nodes.items():
             teu = self.table.teu_of(node.present(now))
             if teu <= 0 and node.trains_waiting == 0:
@@ -319,6 +414,8 @@ class CorridorModel:
         """Simulate to the horizon (or to a detected gridlock); returns (end_h, gridlock)."""
         horizon = self.env.timeout(self.horizon_h)
         self.env.run(until=self.env.any_of([horizon, self._halt]))
+        if self.gridlock is None:
+            self.closed_at_horizon = self._closed_at_end(self.env.now)
         return self.env.now, self.gridlock
 
 

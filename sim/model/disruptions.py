@@ -4,9 +4,16 @@ One mechanism for all disruptions: each one becomes ``(start_h, end_h, factor)``
 intervals on its target; intervals on the same target multiply. Random
 outages (MTBF/MTTR) draw from their own named stream, so they are the same in
 every scenario that has them (common random numbers).
+
+Intervals are not cut at the horizon: a window or a repair that outlasts the
+run ends when it ends, and a ``factor`` disruption without ``end_day`` never
+ends (``end_h = inf``). The gridlock watchdog relies on this to tell a closure
+that lifts after the horizon from one that never lifts.
 """
 
 from __future__ import annotations
+
+import math
 
 from sim.model.random_streams import draw, stream
 from sim.model.timeline import Timeline
@@ -55,7 +62,7 @@ def disruption_intervals(
     if isinstance(dis, WindowDisruption):
         return _window_intervals(dis, horizon_h)
     if isinstance(dis, FactorDisruption):
-        end = horizon_h if dis.end_day is None else dis.end_day * HOURS_PER_DAY
+        end = math.inf if dis.end_day is None else dis.end_day * HOURS_PER_DAY
         return [(dis.start_day * HOURS_PER_DAY, end, dis.factor)]
     raise TypeError(f"unknown disruption {dis!r}")
 

@@ -165,6 +165,25 @@ def _ratio(value: float, capacity: float | None) -> float | None:
     return value / capacity
 
 
+def _closed_at_horizon(model: CorridorModel) -> dict[str, Any] | None:
+    """The standstill behind closures that reopen after the horizon (not a gridlock)."""
+    c = model.closed_at_horizon
+    if c is None:
+        return None
+    return {
+        "since_day": c.since_h / 24.0,
+        "closures": [
+            {
+                "target": x.target,
+                "from_day": x.from_h / 24.0,
+                "until_day": x.until_h / 24.0 if math.isfinite(x.until_h) else None,
+            }
+            for x in c.closures
+        ],
+        "where": c.where,
+    }
+
+
 def measure(
     model: CorridorModel, end: float, inside: np.ndarray, gridlock: Gridlock | None
 ) -> dict[str, Any]:
@@ -332,6 +351,7 @@ def measure(
             "detected_day": gridlock.detected_h / 24.0,
             "where": gridlock.where,
         },
+        "closed_at_horizon": _closed_at_horizon(model),
         "system": system,
         "study": study,
         "flows": flows,

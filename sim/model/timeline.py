@@ -27,7 +27,10 @@ class Timeline:
 
     @classmethod
     def from_intervals(cls, intervals: Iterable[tuple[float, float, float]]) -> Timeline:
-        """Build from ``(start_h, end_h, factor)`` intervals; overlaps multiply, gaps are 1."""
+        """Build from ``(start_h, end_h, factor)`` intervals; overlaps multiply, gaps are 1.
+
+        ``end_h = inf`` means the interval never ends (its factor holds for good).
+        """
         # Sweep over start/end events; the product of active factors is kept as
         # (number of active zeros, product of active non-zero factors).
         events: list[tuple[float, int, float]] = []
@@ -35,7 +38,8 @@ class Timeline:
             a = max(0.0, a)
             if b > a:
                 events.append((a, 1, f))
-                events.append((b, -1, f))
+                if b < math.inf:
+                    events.append((b, -1, f))
         events.sort(key=lambda e: (e[0], e[1]))
         starts, values = [0.0], [1.0]
         zeros, product = 0, 1.0
@@ -91,6 +95,17 @@ class Timeline:
             if self.values[j] > 0:
                 return self.starts[j]
         return math.inf
+
+    def closed_since(self, t: float) -> float:
+        """Start of the closure (factor 0) in force at ``t``; ``t`` itself if open at ``t``."""
+        if self.constant:
+            return t
+        k = bisect_right(self.starts, t) - 1
+        if self.values[k] > 0:
+            return t
+        while k > 0 and self.values[k - 1] == 0:
+            k -= 1
+        return self.starts[k]
 
     def last_opened_at_or_before(self, t: float) -> float:
         """Latest time <= ``t`` at which the factor rose from 0 (0.0 if never)."""
