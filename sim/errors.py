@@ -23,3 +23,11 @@ class ConservationError(AssertionError):
 
 class InvariantError(AssertionError):
     """A monitored invariant failed (negative queue, resource over capacity): a model bug."""
+
+
+class RunFault(Exception):
+    """A run stopped by its surroundings, not its input: a lost worker, a full disk.
+
+    ``str(err)`` is the one-line message the CLI prints (exit status 1); nothing is
+    left half-written.
+    """

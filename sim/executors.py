@@ -16,15 +16,25 @@ Backends:
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sim.errors import ScenarioError
+from sim.errors import RunFault, ScenarioError
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+SCHEDULER_PATTERN = re.compile(r"^(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[\w.\-\[\]:]+:\d{1,5}$")
+WORKER_LOST = (
+    "a worker process stopped unexpectedly (killed, or out of memory); nothing was written"
+)
 
 
 @dataclass(frozen=True)
@@ -43,9 +53,45 @@ class ExecutorSpec:
         return "serial" if self.effective_workers() <= 1 else "process"
 
     def effective_workers(self) -> int:
+        """Worker processes to start: as asked (default all cores), never more than cores."""
+        cores = os.cpu_count() or 1
+        asked = self.dask_local or self.workers or cores
+        return max(1, min(asked, cores))
+
+    def capped(self, tasks: int) -> ExecutorSpec:
+        """The same backend with no more local workers than ``tasks`` (and cores)."""
+        n = max(1, min(self.effective_workers(), tasks))
+        if self.scheduler:
+            return self
         if self.dask_local:
-            return self.dask_local
-        return self.workers if self.workers is not None else (os.cpu_count() or 1)
+            return replace(self, dask_local=n)
+        return replace(self, workers=n)
+
+
+def _worker_init() -> None:
+    """In each pool worker: die with the parent, and leave Ctrl-C to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's clean-up handler
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # no prctl: workers end when the pipe closes
+            pass
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: cancel queued tasks and terminate running workers."""
+    # ``_processes`` is private but has been the pid -> Process map since Python 3.8
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.join(timeout=5)
 
 
 class _SerialExecutor:
@@ -67,8 +113,15 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Any]:
         yield _SerialExecutor()
         return
     if spec.kind == "process":
-        with ProcessPoolExecutor(max_workers=spec.effective_workers()) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=spec.effective_workers(), initializer=_worker_init
+        )
+        try:
             yield pool
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
         return
     try:
         from dask.distributed import Client, LocalCluster
@@ -79,9 +132,15 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Any]:
             "expected the Dask extra to be installed: pip install '.[distributed]'",
         ) from None
     if spec.scheduler:
+        if not SCHEDULER_PATTERN.match(spec.scheduler):
+            raise ScenarioError(
+                "--scheduler",
+                None,
+                f"expected an address like tcp://host:8786, got {spec.scheduler!r}",
+            )
         try:
             client = Client(spec.scheduler, timeout="10s")
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise ScenarioError(
                 "--scheduler", None, f"cannot reach Dask scheduler {spec.scheduler!r} ({exc})"
             ) from None
@@ -138,7 +197,15 @@ def iter_tasks(
             done = as_completed(futures)
         for fut in done:
             k = index[id(fut)]
-            yield k, fut.result()
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                raise RunFault(WORKER_LOST) from None
+            except Exception as exc:
+                if type(exc).__name__ == "KilledWorker":  # dask
+                    raise RunFault(WORKER_LOST) from None
+                raise
+            yield k, result
             bar.update(weights[k])
 
 

@@ -14,12 +14,16 @@ import math
 import os
 from typing import Any
 
+from sim.errors import ScenarioError
 from sim.executors import ExecutorSpec, chunk, open_executor, run_tasks
 from sim.model.corridor import run_replication
 from sim.scenario.schema import Scenario
 from sim.stats import summarise
+from sim.summary import FLOW_KPIS, SYSTEM_KPIS
 
 BULKY = ("series", "transit_days")
+TARGET_KPIS = tuple(dict.fromkeys((*FLOW_KPIS, *SYSTEM_KPIS, "bottleneck_utilisation")))
+"""KPIs the replications algorithm can aim at (study KPIs, system totals, bottleneck ρ)."""
 
 
 def default_workers() -> int:
@@ -85,6 +89,14 @@ def kpi_value(record: dict, kpi: str) -> float | None:
     return record["system"].get(kpi)
 
 
+def _relative_halfwidth(records: list[dict], kpi: str) -> float | None:
+    """95% CI half-width of ``kpi`` over ``records``, relative to |mean| (None if undefined)."""
+    s = summarise(kpi_value(r, kpi) for r in records)
+    if s["mean"] and s["ci95_high"] is not None:
+        return (s["ci95_high"] - s["mean"]) / abs(s["mean"])
+    return None
+
+
 def replicate_to_precision(
     scenario: Scenario,
     spec: ExecutorSpec,
@@ -94,25 +106,33 @@ def replicate_to_precision(
 ) -> tuple[list[dict], dict[str, Any]]:
     """The replications algorithm: add replications until ``kpi``'s 95% CI is tight enough.
 
-    Starts with the scenario's replications (at least 3), then adds batches of
-    one replication per worker until ``half-width / |mean| <= target`` or
-    ``max_replications`` is reached. The stopping rule only looks at completed
-    batches, so the result is the same on any executor.
+    Starts with the scenario's replications (at least 3) and adds batches of one
+    replication per worker. The decision looks at replications in index order: the
+    answer is the smallest n (from the start count up) whose first n replications
+    meet the target, or ``max_replications``. Replications run past that n (a batch
+    is a few at a time) are dropped, so the count — and every number — is the same
+    with any number of workers and on any executor.
     """
-    n0 = max(3, scenario.scenario.replications)
+    if kpi not in TARGET_KPIS:
+        raise ScenarioError(
+            "--target-kpi", None, f"expected one of {', '.join(TARGET_KPIS)}, got {kpi!r}"
+        )
+    n0 = min(max(3, scenario.scenario.replications), max_replications)
+    records: list[dict] = []
+    n = n0
     with open_executor(spec) as ex:
-        records = run_batches(ex, spec, [(scenario, list(range(n0)))])[0]
         while True:
-            s = summarise(kpi_value(r, kpi) for r in records)
-            rel = None
-            if s["mean"] and s["ci95_high"] is not None:
-                rel = (s["ci95_high"] - s["mean"]) / abs(s["mean"])
+            if len(records) < n:
+                ahead = max(n - len(records), spec.effective_workers())
+                step = min(ahead, max_replications - len(records))
+                more = list(range(len(records), len(records) + step))
+                records += run_batches(ex, spec, [(scenario, more)])[0]
+            rel = _relative_halfwidth(records[:n], kpi)
             done = rel is not None and rel <= target_rel_halfwidth
-            if done or len(records) >= max_replications:
+            if done or n >= max_replications:
                 break
-            step = min(max(2, spec.effective_workers()), max_replications - len(records))
-            more = list(range(len(records), len(records) + step))
-            records += run_batches(ex, spec, [(scenario, more)])[0]
+            n += 1
+    records = records[:n]
     info = {
         "kpi": kpi,
         "target_rel_halfwidth": target_rel_halfwidth,

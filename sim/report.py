@@ -25,6 +25,7 @@ import datetime as _dt
 import html
 import json
 import math
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -100,9 +101,22 @@ def write_report(results_dir: Path) -> Path:
         "comparison": _comparison_page,
         "sweep": _sweep_page,
     }[kind]
-    title, body = builder(results_dir, data)
+    try:
+        title, body = builder(results_dir, data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ScenarioError(
+            str(results_dir / KINDS[kind]),
+            None,
+            f"expected a {kind} file as corridor writes it (damaged: {type(exc).__name__} "
+            f"{' '.join(str(exc).split())[:80]})",
+        ) from None
     out = results_dir / REPORT_NAME
-    out.write_text(_page(title, body), encoding="utf-8")
+    tmp = results_dir / f".{REPORT_NAME}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(_page(title, body), encoding="utf-8")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 

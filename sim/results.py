@@ -1,8 +1,7 @@
-"""Write a results folder atomically: summary.json, CSVs, resolved scenario, plots/.
+"""The files of a results folder: summary.json, CSVs, resolved scenario, plots/.
 
-Everything is written into a hidden sibling folder first and renamed into
-place at the end, so an interrupted or crashed run leaves no half-written
-results folder behind.
+Where the folder goes, and how it is kept safe (marker, lock, hidden partial
+folder renamed into place), is :mod:`sim.results_folder`.
 """
 
 from __future__ import annotations
@@ -11,10 +10,6 @@ import csv
 import datetime as _dt
 import json
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,21 +88,27 @@ def write_timeseries_csv(path: Path, records: list[dict]) -> None:
                     w.writerow([r["replication"], day, nid] + [repr(float(c[day])) for c in cols])
 
 
-def write_atomically(out_dir: Path, fill: Callable[[Path], None]) -> Path:
-    """Let ``fill`` write into a temporary folder, then move it to ``out_dir``."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        fill(tmp)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "previous")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+def write_run_files(
+    folder: Path,
+    loaded: Any,
+    summary: dict,
+    records: list[dict],
+    plots: bool = True,
+    report: bool = False,
+) -> None:
+    """Write a run's files into ``folder`` (the hidden folder that becomes the results folder):
+    summary.json, scenario.resolved.json, replications.csv, timeseries.csv, plots/, report."""
+    write_json(folder / "summary.json", summary)
+    write_json(folder / "scenario.resolved.json", loaded.resolved)
+    write_replications_csv(folder / "replications.csv", records, loaded.model.scenario.seed)
+    write_timeseries_csv(folder / "timeseries.csv", records)
+    if plots:
+        from sim.plots import write_run_plots
+        from sim.plots_map import route_map
+
+        write_run_plots(records, loaded.model, folder / "plots")
+        route_map(loaded.model, summary, folder / "plots" / "route_map.png")
+    if report:
+        from sim.report import write_report
+
+        write_report(folder)

@@ -10,11 +10,11 @@ error and does not stop the others.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
 import os
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +24,11 @@ from sim.errors import ScenarioError
 from sim.experiments import BULKY, kpi_value, run_chunk
 from sim.scenario.loader import load_scenario, parse_override
 from sim.stats import summarise
+
+TRANSIENT = "transient"
+"""Status of a point that failed for a reason outside its inputs; retried on resume."""
+FINAL = ("ok", "failed")
+"""Statuses stored in ``points/`` and kept on resume."""
 
 SWEEP_KPIS = (
     "throughput_teu_per_week",
@@ -57,6 +62,22 @@ def parse_sample(text: str) -> tuple[str, float, float]:
         raise ScenarioError("--sample", key or text, "expected KEY.PATH=LOW:HIGH with LOW < HIGH")
     integer = lo_text.strip().lstrip("-").isdigit() and hi_text.strip().lstrip("-").isdigit()
     return key.strip(), (int(lo) if integer else lo), (int(hi) if integer else hi)
+
+
+def check_key(resolved: dict[str, Any], key: str, flag: str) -> None:
+    """Refuse a varied key that the base scenario does not have (every point would fail)."""
+    node: Any = resolved
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node:
+            where = ".".join(parts[:i]) or "the scenario"
+            choices = list(node) if isinstance(node, dict) else []
+            near = difflib.get_close_matches(part, choices, n=1)
+            hint = f" (did you mean {'.'.join(parts[:i] + [near[0]])!r}?)" if near else ""
+            raise ScenarioError(
+                flag, key, f"expected a key of the base scenario: {where} has no {part!r}{hint}"
+            )
+        node = node[part]
 
 
 def factorial(varies: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
@@ -93,7 +114,11 @@ def run_point(
 ) -> dict[str, Any]:
     """One sweep point on a worker: load with the point's overrides, run, summarise.
 
-    Never raises: a failure is returned as ``status = "failed"`` with the error.
+    A failure whose reason is in the point's inputs (a value the scenario refuses, a
+    model error for these values) is returned as ``status = "failed"`` and stays
+    failed on resume. A failure of the surroundings (out of memory, disk full) is
+    ``status = "transient"``: it is reported but not stored, so a resumed sweep
+    retries it. A killed worker never returns; the caller treats it as transient.
     """
     point_overrides = list(overrides) + [
         ("--vary/--sample", f"{k}={json.dumps(v)}") for k, v in values.items()
@@ -103,6 +128,9 @@ def run_point(
         records = run_chunk(scenario, indices, drop=BULKY)
     except ScenarioError as exc:
         return {"values": values, "status": "failed", "error": str(exc), "records": []}
+    except (MemoryError, OSError) as exc:
+        msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return {"values": values, "status": TRANSIENT, "error": msg, "records": []}
     except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
         msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return {"values": values, "status": "failed", "error": msg, "records": []}
@@ -114,22 +142,52 @@ def run_point(
 
 
 def write_point(points_dir: Path, result: dict[str, Any]) -> None:
-    """Store a finished point atomically (resume reads these files)."""
+    """Store a finished point atomically (resume reads these files).
+
+    The file is written under a temporary name, flushed to disk and renamed, so a
+    failed write (disk full, a kill) never leaves a truncated point under its name.
+    """
     points_dir.mkdir(parents=True, exist_ok=True)
     target = points_dir / f"{_point_id(result['values'])}.json"
-    fd, tmp = tempfile.mkstemp(dir=points_dir, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(result, fh)
-    os.replace(tmp, target)
+    tmp = points_dir / f".{target.stem}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:  # mode from the umask
+            json.dump(result, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+POINT_KEYS = {"values", "status", "error", "records"}
+PENDING = {
+    "status": "not run",
+    "error": "not run yet: run the same command to resume",
+    "records": [],
+}
 
 
 def load_done(points_dir: Path) -> dict[str, dict[str, Any]]:
-    """Points already finished in an earlier (interrupted) run, by point id."""
+    """Points finished in an earlier (interrupted) run, by point id.
+
+    A file that cannot be read back whole, or a point that did not finish for a
+    transient reason, is not done: the point runs again.
+    """
     done = {}
     if points_dir.is_dir():
         for f in sorted(points_dir.glob("*.json")):
-            result = json.loads(f.read_text(encoding="utf-8"))
-            done[f.stem] = result
+            try:
+                result = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if (
+                isinstance(result, dict)
+                and set(result) >= POINT_KEYS
+                and result["status"] in FINAL
+                and _point_id(result["values"]) == f.stem
+            ):
+                done[f.stem] = result
     return done
 
 
@@ -148,7 +206,7 @@ def summarise_sweep(
     """``sweep.json``: per point, its values, status and KPI summaries."""
     out_points = []
     for k, values in enumerate(points):
-        res = results[point_key(values)]
+        res = results.get(point_key(values)) or PENDING | {"values": values}
         out_points.append(
             {
                 "point": k,
@@ -173,7 +231,7 @@ def tidy_rows(sweep: dict[str, Any], results: dict[str, dict[str, Any]]) -> list
     """One row per point x replication (failed points: one row with the error)."""
     rows = []
     for p in sweep["points"]:
-        res = results[point_key(p["values"])]
+        res = results.get(point_key(p["values"])) or PENDING
         base = {"point": p["point"], **p["values"], "status": p["status"]}
         if not res["records"]:
             rows.append(base | {"error": p["error"]})

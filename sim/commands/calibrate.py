@@ -38,37 +38,42 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.calibrate import build_table, format_markdown, format_text, run_calibration
-    from sim.results import default_out_dir, write_atomically, write_json
+    from sim.results import default_out_dir, write_json
+    from sim.results_folder import open_results
     from sim.scenario.loader import load_scenario
 
     t0 = time.perf_counter()
     loaded = load_scenario(args.scenario, flag_overrides(args))
     settings = loaded.model.scenario
     out_dir = args.out or default_out_dir(Path("results"), "calibrate")
-    records = run_calibration(loaded.model, settings.replications, executor_spec(args))
-    rows = build_table(loaded.model, records)
-    meta = {
-        "scenario": settings.name,
-        "file": str(loaded.path),
-        "sha256": loaded.sha256,
-        "replications": len(records),
-        "seed": settings.seed,
-        "horizon_days": settings.horizon_days,
-        "warmup_days": settings.warmup_days,
-        "command": command_line(argv),
-        "version": __version__,
-        "wall_s": round(time.perf_counter() - t0, 1),
-        "gridlocked_replications": [r["replication"] for r in records if r["gridlock"]],
-    }
-    verdicts = [r.verdict for r in rows]
-    meta["passed"] = verdicts.count("pass")
-    meta["failed"] = verdicts.count("fail")
+    with open_results(out_dir, "calibrate", args.force) as folder:
+        spec = executor_spec(args).capped(settings.replications)
+        records = run_calibration(loaded.model, settings.replications, spec)
+        rows = build_table(loaded.model, records)
+        meta = {
+            "scenario": settings.name,
+            "file": str(loaded.path),
+            "sha256": loaded.sha256,
+            "replications": len(records),
+            "seed": settings.seed,
+            "horizon_days": settings.horizon_days,
+            "warmup_days": settings.warmup_days,
+            "command": command_line(argv),
+            "version": __version__,
+            "wall_s": round(time.perf_counter() - t0, 1),
+            "gridlocked_replications": [r["replication"] for r in records if r["gridlock"]],
+        }
+        verdicts = [r.verdict for r in rows]
+        meta["passed"] = verdicts.count("pass")
+        meta["failed"] = verdicts.count("fail")
 
-    def fill(tmp: Path) -> None:
-        write_json(tmp / "calibration.json", {"meta": meta, "rows": [r.as_dict() for r in rows]})
-        (tmp / "calibration.md").write_text(format_markdown(rows, meta), encoding="utf-8")
+        def fill(tmp: Path) -> None:
+            table = {"meta": meta, "rows": [r.as_dict() for r in rows]}
+            write_json(tmp / "calibration.json", table)
+            (tmp / "calibration.md").write_text(format_markdown(rows, meta), encoding="utf-8")
 
-    final = write_atomically(out_dir, fill)
+        fill(folder.tmp)
+        final = folder.publish()
     if not args.quiet:
         header = (
             f"Calibration of {settings.name}: {len(records)} replications, seed {settings.seed}, "

@@ -62,7 +62,13 @@ def add_run_options(
         "--out",
         type=Path,
         metavar="DIR",
-        help="results folder (default: results/<scenario>/<timestamp>/)",
+        help="results folder (default: results/<scenario>/<timestamp>/); must not exist, "
+        "or be a results folder of this tool (replaced only with --force)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing results folder written by this tool at --out",
     )
     add_set_option(p)
     p.add_argument(

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.errors import ScenarioError
     from sim.executors import open_executor
     from sim.experiments import run_batches
-    from sim.results import default_out_dir, write_atomically, write_json
+    from sim.results import default_out_dir, write_json
+    from sim.results_folder import open_results
     from sim.scenario.loader import load_scenario
 
     overrides = flag_overrides(args)
@@ -59,44 +60,48 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         raise ScenarioError(
             "compare", "scenario.name", f"expected distinct scenario names, got {names}"
         )
-    spec = executor_spec(args)
-    reps = list(range(s.replications))
-    with open_executor(spec) as ex:
-        records = run_batches(ex, spec, [(ld.model, reps) for ld in scenarios], drop=("series",))
-    comp = build_comparison(scenarios, records, command_line(argv), __version__)
-    values = {
-        ld.model.scenario.name: {k: [record_kpi(ld, r, k) for r in recs] for k in KPIS}
-        for ld, recs in zip(scenarios, records, strict=True)
-    }
     out_dir = args.out or default_out_dir(Path("results"), "compare")
-
-    def fill(tmp: Path) -> None:
-        from sim.plots_compare import forest, kpi_bars, transit_cdfs
-        from sim.plots_map import route_map
-
-        write_json(tmp / "comparison.json", comp)
-        _write_tidy(tmp / "replications.csv", comp, values)
-        for ld in scenarios:
-            sub = tmp / "scenarios" / ld.model.scenario.name
-            sub.mkdir(parents=True)
-            write_json(sub / "summary.json", comp["scenarios"][ld.model.scenario.name]["summary"])
-            write_json(sub / "scenario.resolved.json", ld.resolved)
-        plots = tmp / "plots"
-        plots.mkdir()
-        kpi_bars(comp, plots / "kpi_bars.png")
-        forest(comp, plots / "forest.png")
-        samples = {
-            ld.model.scenario.name: np.concatenate([r["transit_days"] for r in recs])
+    spec = executor_spec(args).capped(len(scenarios) * s.replications)
+    with open_results(out_dir, "compare", args.force) as folder:
+        reps = list(range(s.replications))
+        jobs = [(ld.model, reps) for ld in scenarios]
+        with open_executor(spec) as ex:
+            records = run_batches(ex, spec, jobs, drop=("series",))
+        comp = build_comparison(scenarios, records, command_line(argv), __version__)
+        values = {
+            ld.model.scenario.name: {k: [record_kpi(ld, r, k) for r in recs] for k in KPIS}
             for ld, recs in zip(scenarios, records, strict=True)
         }
-        transit_cdfs(samples, plots / "transit_cdfs.png")
-        route_map(base.model, comp["scenarios"][names[0]]["summary"], plots / "route_map.png")
-        if args.report:
-            from sim.report import write_report
 
-            write_report(tmp)
+        def fill(tmp: Path) -> None:
+            from sim.plots_compare import forest, kpi_bars, transit_cdfs
+            from sim.plots_map import route_map
 
-    final = write_atomically(out_dir, fill)
+            write_json(tmp / "comparison.json", comp)
+            _write_tidy(tmp / "replications.csv", comp, values)
+            for ld in scenarios:
+                sub = tmp / "scenarios" / ld.model.scenario.name
+                sub.mkdir(parents=True)
+                summary = comp["scenarios"][ld.model.scenario.name]["summary"]
+                write_json(sub / "summary.json", summary)
+                write_json(sub / "scenario.resolved.json", ld.resolved)
+            plots = tmp / "plots"
+            plots.mkdir()
+            kpi_bars(comp, plots / "kpi_bars.png")
+            forest(comp, plots / "forest.png")
+            samples = {
+                ld.model.scenario.name: np.concatenate([r["transit_days"] for r in recs])
+                for ld, recs in zip(scenarios, records, strict=True)
+            }
+            transit_cdfs(samples, plots / "transit_cdfs.png")
+            route_map(base.model, comp["scenarios"][names[0]]["summary"], plots / "route_map.png")
+            if args.report:
+                from sim.report import write_report
+
+                write_report(tmp)
+
+        fill(folder.tmp)
+        final = folder.publish()
     if not args.quiet:
         print(format_comparison(comp))
         print(f"\nResults written to {final}")

@@ -45,53 +45,45 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.errors import ScenarioError
     from sim.executors import open_executor
     from sim.experiments import run_batches
-    from sim.results import (
-        default_out_dir,
-        write_atomically,
-        write_json,
-        write_replications_csv,
-        write_timeseries_csv,
-    )
+    from sim.results import default_out_dir, write_run_files
+    from sim.results_folder import open_results
     from sim.scenario.loader import load_scenario
     from sim.summary import build_summary
 
     loaded = load_scenario(args.scenario, flag_overrides(args))
     settings = loaded.model.scenario
     out_dir = args.out or default_out_dir(Path("results"), settings.name)
-    spec = executor_spec(args)
-    algorithm = None
     if args.target_ci is not None:
-        from sim.experiments import replicate_to_precision
+        from sim.experiments import TARGET_KPIS
 
-        if not 0 < args.target_ci < 1:
+        if not 0 < args.target_ci < 1:  # also refuses nan
             raise ScenarioError("--target-ci", None, "expected a number between 0 and 1")
-        records, algorithm = replicate_to_precision(
-            loaded.model, spec, args.target_kpi, args.target_ci, args.max_replications
-        )
-    else:
-        with open_executor(spec) as ex:
-            records = run_batches(ex, spec, [(loaded.model, list(range(settings.replications)))])[0]
-    summary = build_summary(loaded, records, command_line(argv), __version__)
-    if algorithm:
-        summary["replications_algorithm"] = algorithm
+        if args.target_kpi not in TARGET_KPIS:
+            raise ScenarioError(
+                "--target-kpi",
+                None,
+                f"expected one of {', '.join(TARGET_KPIS)}, got {args.target_kpi!r}",
+            )
+    tasks = args.max_replications if args.target_ci is not None else settings.replications
+    spec = executor_spec(args).capped(tasks)
+    with open_results(out_dir, "run", args.force) as folder:
+        algorithm = None
+        if args.target_ci is not None:
+            from sim.experiments import replicate_to_precision
 
-    def fill(tmp: Path) -> None:
-        write_json(tmp / "summary.json", summary)
-        write_json(tmp / "scenario.resolved.json", loaded.resolved)
-        write_replications_csv(tmp / "replications.csv", records, settings.seed)
-        write_timeseries_csv(tmp / "timeseries.csv", records)
-        if not args.no_plots:
-            from sim.plots import write_run_plots
-            from sim.plots_map import route_map
+            records, algorithm = replicate_to_precision(
+                loaded.model, spec, args.target_kpi, args.target_ci, args.max_replications
+            )
+        else:
+            with open_executor(spec) as ex:
+                indices = list(range(settings.replications))
+                records = run_batches(ex, spec, [(loaded.model, indices)])[0]
+        summary = build_summary(loaded, records, command_line(argv), __version__)
+        if algorithm:
+            summary["replications_algorithm"] = algorithm
+        write_run_files(folder.tmp, loaded, summary, records, not args.no_plots, args.report)
+        final = folder.publish()
 
-            write_run_plots(records, loaded.model, tmp / "plots")
-            route_map(loaded.model, summary, tmp / "plots" / "route_map.png")
-        if args.report:
-            from sim.report import write_report
-
-            write_report(tmp)
-
-    final = write_atomically(out_dir, fill)
     if not args.quiet:
         print(format_summary(summary, str(final)))
     for g in summary["gridlock"]:

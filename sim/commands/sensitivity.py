@@ -63,7 +63,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim.results import default_out_dir, write_atomically, write_json
+    from sim.results import default_out_dir, write_json
+    from sim.results_folder import open_results
     from sim.sensitivity import (
         DEFAULT_HORIZON_DAYS,
         DEFAULT_KPIS,
@@ -80,28 +81,30 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     replications = args.replications or DEFAULT_REPLICATIONS
     args.replications = None  # replications are per variant, not a scenario override
     out_dir = args.out or default_out_dir(Path("results"), "sensitivity")
-    result = run_sensitivity(
-        args.scenario,
-        flag_overrides(args),
-        method=args.method,
-        replications=replications,
-        spec=executor_spec(args),
-        kpis=args.kpis or list(DEFAULT_KPIS),
-        trajectories=args.trajectories or MORRIS_TRAJECTORIES,
-    )
-    result["meta"]["command"] = command_line(argv)
-    result["meta"]["version"] = __version__
+    with open_results(out_dir, "sensitivity", args.force) as folder:
+        result = run_sensitivity(
+            args.scenario,
+            flag_overrides(args),
+            method=args.method,
+            replications=replications,
+            spec=executor_spec(args),
+            kpis=args.kpis or list(DEFAULT_KPIS),
+            trajectories=args.trajectories or MORRIS_TRAJECTORIES,
+        )
+        result["meta"]["command"] = command_line(argv)
+        result["meta"]["version"] = __version__
 
-    def fill(tmp: Path) -> None:
-        write_json(tmp / "sensitivity.json", result)
-        write_csv(tmp / "sensitivity.csv", result)
-        (tmp / "sensitivity.md").write_text(format_markdown(result), encoding="utf-8")
-        if not args.no_plots:
-            from sim.plots_sensitivity import write_sensitivity_plots
+        def fill(tmp: Path) -> None:
+            write_json(tmp / "sensitivity.json", result)
+            write_csv(tmp / "sensitivity.csv", result)
+            (tmp / "sensitivity.md").write_text(format_markdown(result), encoding="utf-8")
+            if not args.no_plots:
+                from sim.plots_sensitivity import write_sensitivity_plots
 
-            write_sensitivity_plots(result, tmp)
+                write_sensitivity_plots(result, tmp)
 
-    final = write_atomically(out_dir, fill)
+        fill(folder.tmp)
+        final = folder.publish()
     if not args.quiet:
         print(format_table(result))
         print(f"\nResults written to {final}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 from pathlib import Path
 
 from sim import __version__
@@ -20,6 +21,9 @@ from sim.commands.common import (
     flag_overrides,
     positive_int,
 )
+
+MAX_SAMPLES = 10_000
+"""Points in one sweep; a study that needs more is better split into several sweeps."""
 
 
 def register(sub) -> None:
@@ -62,11 +66,15 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim.errors import ScenarioError
+    from sim.errors import RunFault, ScenarioError
     from sim.executors import iter_tasks, open_executor
     from sim.results import default_out_dir, write_json
+    from sim.results_folder import open_incremental, write_marker
     from sim.scenario.loader import load_scenario
     from sim.sweep import (
+        FINAL,
+        TRANSIENT,
+        check_key,
         factorial,
         latin_hypercube,
         load_done,
@@ -81,16 +89,26 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     if bool(args.vary) == bool(args.sample):
         raise ScenarioError("corridor sweep", None, "expected --vary options or --sample options")
+    if args.samples > MAX_SAMPLES:
+        raise ScenarioError("--samples", None, f"expected at most {MAX_SAMPLES:,} points")
     overrides = flag_overrides(args)
     base = load_scenario(args.base, overrides)
     settings = base.model.scenario
     if args.vary:
         varies = [parse_vary(v) for v in args.vary]
         varied = [k for k, _ in varies]
+        for key in varied:
+            check_key(base.resolved, key, "--vary")
+        if math.prod(len(v) for _, v in varies) > MAX_SAMPLES:
+            raise ScenarioError(
+                "--vary", None, f"expected at most {MAX_SAMPLES:,} points in the grid"
+            )
         points, design = factorial(varies), "factorial"
     else:
         samples = [parse_sample(s) for s in args.sample]
         varied = [k for k, _, _ in samples]
+        for key in varied:
+            check_key(base.resolved, key, "--sample")
         points, design = latin_hypercube(samples, args.samples, settings.seed), "lhs"
     indices = list(range(settings.replications))
 
@@ -101,64 +119,96 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         "points": points,
         "replications": settings.replications,
     }
-    manifest_path = out_dir / "design.json"
-    if manifest_path.exists():
-        if json.loads(manifest_path.read_text(encoding="utf-8")) != manifest:
-            raise ScenarioError(
-                str(out_dir),
-                None,
-                "expected the same sweep to resume "
-                "(another design, base scenario or replication count is there)",
+    with open_incremental(out_dir, "sweep", args.force) as (out_dir, resumed):
+        manifest_path = out_dir / "design.json"
+        if resumed and manifest_path.exists():
+            try:
+                same = json.loads(manifest_path.read_text(encoding="utf-8")) == manifest
+            except (OSError, ValueError):
+                same = False
+            if not same:
+                raise ScenarioError(
+                    str(out_dir),
+                    None,
+                    "expected the same sweep to resume (another design, base scenario or "
+                    "replication count is there; add --force to start it anew)",
+                )
+        else:
+            write_json(out_dir / "scenario.resolved.json", base.resolved)
+            write_json(manifest_path, manifest)
+
+        points_dir = out_dir / "points"
+        done = load_done(points_dir)
+        pending = [v for v in points if point_key(v) not in done]
+        if pending and not args.quiet and done:
+            print(f"resuming: {len(points) - len(pending)} of {len(points)} points already done")
+
+        def finished() -> int:
+            return sum(1 for v in points if done.get(point_key(v), {}).get("status") in FINAL)
+
+        def note() -> str:  # read from disk when interrupted: says exactly what is kept
+            kept = sum(1 for v in points if point_key(v) in load_done(points_dir))
+            return (
+                f"{kept} of {len(points)} points are kept in {points_dir}; "
+                "run the same command to resume"
             )
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(manifest_path, manifest)
-        write_json(out_dir / "scenario.resolved.json", base.resolved)
 
-    points_dir = out_dir / "points"
-    done = load_done(points_dir)
-    pending = [v for v in points if point_key(v) not in done]
-    if pending and not args.quiet and done:
-        print(f"resuming: {len(points) - len(pending)} of {len(points)} points already done")
-    spec = executor_spec(args)
-    base_path = str(base.path)
-    with open_executor(spec) as ex:
-        tasks = [(base_path, overrides, v, indices) for v in pending]
-        for _, result in iter_tasks(
-            ex, run_point, tasks, [len(indices)] * len(tasks), "sweep", spec.quiet
-        ):
-            write_point(points_dir, result)
-            done[point_key(result["values"])] = result
+        args.interrupted_note = note
+        spec = executor_spec(args).capped(len(pending) * len(indices))
+        base_path = str(base.path)
+        lost = None
+        try:
+            with open_executor(spec) as ex:
+                tasks = [(base_path, overrides, v, indices) for v in pending]
+                for _, result in iter_tasks(
+                    ex, run_point, tasks, [len(indices)] * len(tasks), "sweep", spec.quiet
+                ):
+                    if result["status"] in FINAL:
+                        write_point(points_dir, result)
+                    done[point_key(result["values"])] = result
+        except RunFault as exc:  # a worker died: keep what finished, report, resume later
+            lost = str(exc)
+        kept = finished()
 
-    sweep = summarise_sweep(
-        settings.name,
-        varied,
-        design,
-        points,
-        done,
-        {"version": __version__, "command": command_line(argv), "seed": settings.seed},
-    )
-    write_json(out_dir / "sweep.json", sweep)
-    _write_csv(out_dir / "sweep.csv", tidy_rows(sweep, done))
-    from sim.plots_sweep import heatmap, response
+        sweep = summarise_sweep(
+            settings.name,
+            varied,
+            design,
+            points,
+            done,
+            {"version": __version__, "command": command_line(argv), "seed": settings.seed},
+        )
+        write_json(out_dir / "sweep.json", sweep)
+        _write_csv(out_dir / "sweep.csv", tidy_rows(sweep, done))
+        from sim.plots_sweep import heatmap, response
 
-    plots = out_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    for kpi in ("throughput_teu_per_week", "transit_days_p95", "bottleneck_utilisation"):
-        response(sweep, kpi, plots / f"response_{kpi}.png")
-        if len(varied) == 2 and design == "factorial":
-            heatmap(sweep, kpi, plots / f"heatmap_{kpi}.png")
-    if args.report:
-        from sim.report import write_report
+        plots = out_dir / "plots"
+        plots.mkdir(exist_ok=True)
+        for kpi in ("throughput_teu_per_week", "transit_days_p95", "bottleneck_utilisation"):
+            response(sweep, kpi, plots / f"response_{kpi}.png")
+            if len(varied) == 2 and design == "factorial":
+                heatmap(sweep, kpi, plots / f"heatmap_{kpi}.png")
+        if args.report:
+            from sim.report import write_report
 
-        write_report(out_dir)
-    failed = [p for p in sweep["points"] if p["status"] != "ok"]
+            write_report(out_dir)
+        unfinished = len(points) - kept
+        write_marker(out_dir, "sweep", "complete" if unfinished == 0 else "partial")
+    failed = [p for p in sweep["points"] if p["status"] == "failed"]
     if not args.quiet:
-        ok = len(points) - len(failed)
+        ok = sum(1 for p in sweep["points"] if p["status"] == "ok")
         print(
             f"Sweep of {settings.name}: {ok} of {len(points)} points ok ({design}), "
             f"{settings.replications} replications each; results in {out_dir}"
         )
         for p in failed:
             print(f"  point {p['point']} {p['values']} failed: {p['error']}")
+    if unfinished:
+        reason = lost or "; ".join(
+            sorted({p["error"] for p in sweep["points"] if p["status"] == TRANSIENT})
+        )
+        raise RunFault(
+            f"{unfinished} of {len(points)} points did not finish ({reason}); "
+            f"the {kept} finished are kept in {out_dir}: run the same command to resume"
+        )
     return 0
