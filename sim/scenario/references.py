@@ -2,7 +2,10 @@
 
 Nodes named by legs and routes must exist, routes must connect leg by leg,
 sea legs must join ports and have a fleet, and disruption targets must exist.
-Each failure names the exact key, e.g. ``flows.xian_klaipeda.route.3``.
+Each failure names the exact key, e.g. ``flows.xian_klaipeda.route.3``. A check
+that involves several keys (a sea leg's end and that node's ``kind``) names the one
+written last — by an extending file or a flag over its base — since that is the
+change that broke it; on a tie, the first key listed.
 """
 
 from __future__ import annotations
@@ -21,11 +24,24 @@ def legs_between(scenario: Scenario, a: str, b: str) -> list[str]:
     return [lid for lid, leg in scenario.legs.items() if leg.from_node == a and leg.to_node == b]
 
 
-def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> None:
-    """Raise :class:`ScenarioError` at the first dangling or inconsistent reference."""
+def check_references(
+    scenario: Scenario,
+    source_of: Callable[[str], str],
+    rank: Callable[[str], int] | None = None,
+) -> None:
+    """Raise :class:`ScenarioError` at the first dangling or inconsistent reference.
 
-    def fail(key: str, expected: str) -> None:
-        raise ScenarioError(source_of(key), key, expected)
+    ``source_of(key)`` names the file or flag responsible for a key; ``rank(source)``
+    orders sources by when they were applied (later = higher).
+    """
+    order = rank or (lambda source: 0)
+
+    def fail(key: str, expected: str, *also: tuple[str, str]) -> None:
+        """``also``: the same problem told from another key it involves."""
+        best_key, best_expected = max(
+            ((key, expected), *also), key=lambda o: order(source_of(o[0]))
+        )
+        raise ScenarioError(source_of(best_key), best_key, best_expected)
 
     node_ids = sorted(scenario.nodes)
     for lid, leg in scenario.legs.items():
@@ -34,11 +50,21 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
             if nid not in scenario.nodes:
                 fail(f"legs.{lid}.{alias}", f"expected a node id (one of {node_ids}), got {nid!r}")
         if leg.from_node == leg.to_node:
-            fail(f"legs.{lid}.to", "expected a node different from 'from'")
+            fail(
+                f"legs.{lid}.to",
+                "expected a node different from 'from'",
+                (f"legs.{lid}.from", "expected a node different from 'to'"),
+            )
         if isinstance(leg, SeaLeg):
             for attr, alias in (("from_node", "from"), ("to_node", "to")):
-                if not isinstance(scenario.nodes[getattr(leg, attr)], PortNode):
-                    fail(f"legs.{lid}.{alias}", "expected a port node at each end of a sea leg")
+                nid = getattr(leg, attr)
+                if not isinstance(scenario.nodes[nid], PortNode):
+                    fail(
+                        f"legs.{lid}.{alias}",
+                        "expected a port node at each end of a sea leg",
+                        (f"nodes.{nid}.kind", f"expected 'port': sea leg {lid!r} calls here"),
+                        (f"legs.{lid}.mode", f"expected 'rail': {nid!r} is not a port"),
+                    )
         if isinstance(leg, RailLeg) and leg.wagon_pool is not None:
             if leg.wagon_pool not in scenario.wagon_pools:
                 fail(
@@ -46,14 +72,39 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
                     f"expected a wagon pool id (one of {sorted(scenario.wagon_pools)}), "
                     f"got {leg.wagon_pool!r}",
                 )
-            pool = scenario.wagon_pools[leg.wagon_pool]
+            pid = leg.wagon_pool
+            pool = scenario.wagon_pools[pid]
             if pool.teu_per_wagon > leg.train_capacity_teu:
-                fail(f"legs.{lid}.train_capacity_teu", "expected room for at least one wagon")
+                fail(
+                    f"legs.{lid}.train_capacity_teu",
+                    "expected room for at least one wagon",
+                    (
+                        f"wagon_pools.{pid}.teu_per_wagon",
+                        f"expected at most {leg.train_capacity_teu:g} TEU: "
+                        f"a wagon must fit a train of leg {lid!r}",
+                    ),
+                    (f"legs.{lid}.wagon_pool", f"expected a pool whose wagons fit leg {lid!r}"),
+                )
             need = math.ceil(leg.train_capacity_teu / pool.teu_per_wagon - 1e-9)
             if pool.wagons < need:
+                fits = pool.wagons * pool.teu_per_wagon
                 fail(
-                    f"wagon_pools.{leg.wagon_pool}.wagons",
+                    f"wagon_pools.{pid}.wagons",
                     f"expected at least {need} wagons: one full train of leg {lid!r}",
+                    (
+                        f"legs.{lid}.train_capacity_teu",
+                        f"expected at most {fits:g} TEU: wagon pool {pid!r} holds one train "
+                        f"of {pool.wagons} wagons",
+                    ),
+                    (
+                        f"wagon_pools.{pid}.teu_per_wagon",
+                        f"expected at least {leg.train_capacity_teu / pool.wagons:g} TEU: "
+                        f"{pool.wagons} wagons must make one full train of leg {lid!r}",
+                    ),
+                    (
+                        f"legs.{lid}.wagon_pool",
+                        f"expected a pool of at least {need} wagons: one full train",
+                    ),
                 )
 
     for fid, fleet in scenario.fleets.items():
@@ -61,7 +112,11 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
         if leg is None:
             fail(f"fleets.{fid}.leg", f"expected a sea leg id, got {fleet.leg!r}")
         elif not isinstance(leg, SeaLeg):
-            fail(f"fleets.{fid}.leg", f"expected a sea leg, {fleet.leg!r} is a rail leg")
+            fail(
+                f"fleets.{fid}.leg",
+                f"expected a sea leg, {fleet.leg!r} is a rail leg",
+                (f"legs.{fleet.leg}.mode", f"expected 'sea': fleet {fid!r} serves this leg"),
+            )
 
     for nid, node in scenario.nodes.items():
         if (
@@ -92,7 +147,18 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
             if not found:
                 fail(key, f"expected a leg from {prev!r} to {nid!r}: the route does not connect")
             if len(found) > 1:
-                fail(key, f"expected one leg from {prev!r} to {nid!r}, found {sorted(found)}")
+                also = [
+                    (
+                        f"legs.{other}.{end}",
+                        f"expected one leg from {prev!r} to {nid!r} (flow {fid!r} goes this "
+                        f"way), found {sorted(found)}",
+                    )
+                    for other in sorted(found)
+                    for end in ("from", "to")
+                ]
+                fail(
+                    key, f"expected one leg from {prev!r} to {nid!r}, found {sorted(found)}", *also
+                )
             if isinstance(scenario.legs[found[0]], SeaLeg) and found[0] not in served:
                 fail(key, f"expected a fleet serving sea leg {found[0]!r}")
 
@@ -107,6 +173,11 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
                     f"nodes.{leg.to_node}.yard_capacity_teu",
                     f"expected room for a whole train of leg {lid!r} "
                     f"(>= {leg.train_capacity_teu:g} TEU)",
+                    (
+                        f"legs.{lid}.train_capacity_teu",
+                        f"expected at most {dest.yard_capacity_teu:g} TEU: a whole train must "
+                        f"fit the yard at {leg.to_node!r}",
+                    ),
                 )
 
     gridlock_h = scenario.scenario.gridlock_days * 24.0
@@ -126,12 +197,19 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
     ]
     for key, item, origin, capacity in carriers:
         rule = item.dispatch  # type: ignore[attr-defined]
-        wait = getattr(rule, "interval_h", None) or getattr(rule, "timeout_h", None)
+        wait_key = "interval_h" if getattr(rule, "interval_h", None) else "timeout_h"
+        wait = getattr(rule, wait_key, None)
         if wait is not None and wait >= gridlock_h:
             fail(
                 "scenario.gridlock_days",
                 f"expected more than the longest scheduled wait ({key}: {wait:g} h), "
                 "or every such wait would look like gridlock",
+                (
+                    f"{key}.dispatch.{wait_key}",
+                    f"expected less than scenario.gridlock_days "
+                    f"({scenario.scenario.gridlock_days:g} d = {gridlock_h:g} h), "
+                    "or every such wait would look like gridlock",
+                ),
             )
         yard = scenario.nodes[origin].yard_capacity_teu
         if isinstance(rule, DispatchFull) and yard is not None and capacity > yard:
@@ -139,6 +217,10 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
                 f"{key}.dispatch",
                 f"expected a rule that can fire: a full load of {capacity:g} TEU never fits "
                 f"the {yard:g}-TEU yard at {origin!r} (use full_or_timeout)",
+                (
+                    f"nodes.{origin}.yard_capacity_teu",
+                    f"expected at least {capacity:g} TEU: {key} leaves only when full",
+                ),
             )
 
     for did, dis in scenario.disruptions.items():
@@ -152,4 +234,8 @@ def check_references(scenario: Scenario, source_of: Callable[[str], str]) -> Non
             )
         end = getattr(dis, "end_day", None)
         if end is not None and end <= dis.start_day:
-            fail(f"disruptions.{did}.end_day", "expected end_day > start_day")
+            fail(
+                f"disruptions.{did}.end_day",
+                "expected end_day > start_day",
+                (f"disruptions.{did}.start_day", "expected start_day < end_day"),
+            )
