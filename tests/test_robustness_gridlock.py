@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,12 @@ def test_cli_exit_0_for_closure(tiny_path, tmp_path, horizon_days):
         assert {"target": "nodes.b", "from_day": 30.0, "until_day": 230.0} in closed["closures"]
     else:
         assert summary["closed_at_horizon"] == []
+
+
+def test_boxes_that_just_arrived_are_not_a_gridlock():
+    """The sea route's first boxes arrive on day ~10 and wait for a full ship: the stall
+    clock starts when they arrive, not at time 0 (it once reported gridlock on day 11)."""
+    sea = Path(__file__).resolve().parents[1] / "scenarios" / "sea_route.toml"
+    model = load_scenario(sea, ["scenario.horizon_days=60", "scenario.warmup_days=0"]).model
+    record = run_replication(model, 1)
+    assert record["gridlock"] is None

@@ -316,8 +316,13 @@ class CorridorModel:
             since = self._stalled_since(now, timelines)
             if now - since <= self.gridlock_h:
                 continue
-            if len(self.inside_indices(now)) == 0:
+            inside = self.inside_indices(now)
+            if len(inside) == 0:
                 self.last_move_h = now
+                continue
+            # boxes that arrived during the stall have waited only since they arrived
+            since = max(since, float(self.table.created_h[inside].min()))
+            if now - since <= self.gridlock_h:
                 continue
             if self.next_capacity_relief(now, timelines) < math.inf:
                 continue  # a closure explains the standstill; it will lift
