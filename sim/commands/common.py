@@ -8,19 +8,24 @@ from pathlib import Path
 
 from sim.executors import ExecutorSpec
 
+MAX_REPLICATIONS = 10_000
+"""More replications than any study needs: a CI half-width shrinks as 1/sqrt(n), so 10,000
+replications give 1% of the spread of one."""
 
-def positive_int(flag: str):
-    """An argparse type: a whole number >= 1, with a one-line error naming ``flag``."""
+
+def positive_int(maximum: int | None = None):
+    """An argparse type: a whole number >= 1 (and <= ``maximum``); argparse puts the flag
+    in front of the one-line error."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{flag}: expected a whole number, got {text!r}"
-            ) from None
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < 1:
-            raise argparse.ArgumentTypeError(f"{flag}: expected a number >= 1, got {value}")
+            raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected a number <= {maximum:,}, got {value:,}")
         return value
 
     return parse
@@ -46,7 +51,7 @@ def add_run_options(
     --dask-local [--report] --quiet``."""
     p.add_argument(
         "--replications",
-        type=positive_int("--replications"),
+        type=positive_int(MAX_REPLICATIONS),
         metavar="N",
         help=replications_help,
     )
@@ -54,7 +59,7 @@ def add_run_options(
     p.add_argument("--horizon-days", type=float, metavar="D", help="horizon incl. warm-up, days")
     p.add_argument(
         "--workers",
-        type=positive_int("--workers"),
+        type=positive_int(),
         metavar="W",
         help="worker processes (default: all cores)",
     )
@@ -78,7 +83,7 @@ def add_run_options(
     )
     p.add_argument(
         "--dask-local",
-        type=positive_int("--dask-local"),
+        type=positive_int(),
         metavar="N",
         help="start a local Dask cluster of N worker processes",
     )

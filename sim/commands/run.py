@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 from sim import __version__
-from sim.commands.common import add_run_options, command_line, executor_spec, flag_overrides
+from sim.commands.common import (
+    MAX_REPLICATIONS,
+    add_run_options,
+    command_line,
+    executor_spec,
+    flag_overrides,
+    positive_int,
+)
 
 EXIT_GRIDLOCK = 3
 
@@ -32,7 +39,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--max-replications",
-        type=int,
+        type=positive_int(MAX_REPLICATIONS),
         default=200,
         metavar="N",
         help="upper limit for --target-ci (default 200)",

@@ -52,7 +52,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--trajectories",
-        type=positive_int("--trajectories"),
+        type=positive_int(1000),
         metavar="R",
         help="Morris trajectories (default: 4)",
     )

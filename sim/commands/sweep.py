@@ -45,7 +45,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--samples",
-        type=positive_int("--samples"),
+        type=positive_int(MAX_SAMPLES),
         default=10,
         metavar="N",
         help="Latin-hypercube points (default 10)",
@@ -89,8 +89,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     if bool(args.vary) == bool(args.sample):
         raise ScenarioError("corridor sweep", None, "expected --vary options or --sample options")
-    if args.samples > MAX_SAMPLES:
-        raise ScenarioError("--samples", None, f"expected at most {MAX_SAMPLES:,} points")
     overrides = flag_overrides(args)
     base = load_scenario(args.base, overrides)
     settings = base.model.scenario
