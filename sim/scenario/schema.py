@@ -9,6 +9,14 @@ can name the exact key that is wrong.
 
 ``docs/scenarios.md`` is generated from these classes
 (``python -m sim.scenario.docs``); keep descriptions precise.
+
+Limits: every number must be finite (``inf`` and ``nan`` are refused) and lie
+within bounds a real study never needs to exceed. Past them a value is a typo or
+a unit mistake that would make a run exhaust memory or never end, so it is
+refused before any work starts, naming the key. Each bounded key carries its
+reason (``json_schema_extra={"limit": ...}``), which the docs list under
+*Limits*. Whether a whole run (boxes x horizon x replications) fits in memory is
+checked separately, by :mod:`sim.scenario.limits`.
 """
 
 from __future__ import annotations
@@ -28,11 +36,120 @@ from pydantic import (
 ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
 MONTHS = 12
 
+# --------------------------------------------------------------------------------------
+# Limits (see the module docstring); the reasons are rendered into docs/scenarios.md
+# --------------------------------------------------------------------------------------
+
+MAX_HORIZON_DAYS = 36_500  # 100 years
+MAX_HOURS = 1_000_000  # ~114 years: any duration, period or offset in hours
+MIN_PERIOD_H = 1.0  # gridlock_days, every_days, mtbf_h
+MIN_TIMETABLE_H = 0.25
+MAX_REPLICATIONS = 10_000
+MAX_ANNUAL_TEU = 50_000_000
+MAX_STORMS_PER_MONTH = 30
+MAX_VESSELS = 1_000
+MAX_WAGONS = 1_000_000
+MAX_UNITS = 10_000  # handling tracks, berths
+MAX_STOCK_TEU = 10_000_000  # a yard
+MAX_TRAIN_TEU = 10_000
+MAX_VESSEL_TEU = 50_000
+MAX_USD_PER_TEU = 1_000_000
+MAX_ROUTE_NODES = 100
+MAX_FLOWS = 1_000
+MAX_SEED = 2**63 - 1
+MAX_LOGNORMAL_SPREAD = 1_000  # p95 / median
+MIN_CV = 0.001
+MAX_CV = 10
+
+WHY_HORIZON = (
+    "100 years is longer than any planning study; every box of demand over the horizon "
+    "is simulated and held in memory"
+)
+WHY_HOURS = (
+    "10^6 h (114 years) is longer than the longest horizon (100 years): a longer time "
+    "can never elapse within a run"
+)
+WHY_DAYS = "a day within the longest horizon (100 years)"
+WHY_PERIOD = (
+    "at least 1 h: a shorter period models no real process, and each period costs a "
+    "closure interval or a check over the whole horizon (hundreds of millions of them "
+    "over a long run)"
+)
+WHY_TIMETABLE = (
+    "at least 15 minutes between scheduled departures (denser than any line's timetable): "
+    "every slot is a simulation event over the whole horizon"
+)
+WHY_REPLICATIONS = (
+    "10,000 replications resolve a KPI's mean to 2% of its standard deviation (95% CI); "
+    "more cost time, and memory for every kept record"
+)
+WHY_ANNUAL_TEU = (
+    "50 M TEU/yr per flow is 25 times all China-Europe rail traffic (~2 M TEU in 2023) "
+    "and twice the whole Asia-Europe container trade; every box is simulated "
+    "(~300 bytes each, see sim/scenario/limits.py)"
+)
+WHY_STORMS = "30 storm onsets a month is one a day: a sea closed almost all the time"
+WHY_VESSELS = (
+    "1,000 vessels in one fleet is six times the 167 of the 2 M TEU/yr benchmark; each "
+    "vessel is a simulation process"
+)
+WHY_WAGONS = "a million wagons is more than any railway's whole flatcar fleet"
+WHY_UNITS = "10,000 is more than any terminal or port has; omit the key for unlimited"
+WHY_CRANES = "100 cranes on one vessel is ten times what the largest ships get"
+WHY_CRANE_RATE = (
+    "1-1,000 TEU/h per crane: a quay crane moves 20-40 boxes an hour, a roll-on ferry "
+    "~100; a rate near zero would hold a vessel at its berth for ever"
+)
+WHY_WAGON_TEU = (
+    "1-20 TEU per wagon: a box is 1 or 2 TEU, a five-platform double-stack unit carries 10 FEU"
+)
+WHY_STOCK = "10 M TEU is more than any port stacks; omit the key for an unlimited yard"
+WHY_TRAIN = "10,000 TEU is ten times the longest double-stack trains"
+WHY_PATHS = (
+    "one path in 100 days to one a minute; omit the key for unlimited (close a line "
+    "with a factor disruption)"
+)
+WHY_VESSEL_TEU = "50,000 TEU is twice the largest container ship (~24,000 TEU)"
+WHY_FERRY_WAGONS = "1,000 wagons is ten times the largest rail ferries"
+WHY_MONEY = "beyond any real price or budget; keeps costs finite"
+WHY_DISTANCE = "once around the Earth (40,075 km = 21,639 nm)"
+WHY_CO2 = "10 kg CO2 per TEU-km is 100 times rail or sea (0.01-0.1)"
+WHY_LIFETIME = "1 to 200 years; a shorter life has no annual cost"
+WHY_SEED = "a 64-bit integer (written to the result files)"
+WHY_ROUTE = "a box's route stage is stored in one byte"
+WHY_FLOWS = "a box's flow is stored in two bytes"
+WHY_CV = (
+    "0.001-10: below 0.001 the draw is a constant (write a fixed value, or headway_cv = 0); "
+    "above 10 nearly all draws are zero"
+)
+WHY_LOGNORMAL = (
+    "p95 at most 1,000 x the median (sigma <= 4.2, the mean is then 6,600 x the median); "
+    "a wider spread is a unit mistake, and overflows the mean"
+)
+WHY_SEASONALITY = (
+    "factors up to 10^9 (monthly TEU work too: they are rescaled to mean 1), together "
+    "at least 10^-6"
+)
+
+
+def _at_least_an_hour(value: Any) -> Any:
+    """Before ``ge=1/24`` on a period in days: say "1 h" rather than 0.041666666666666664."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1 / 24:
+        raise ValueError(f"expected at least 1 h (1/24 = 0.0417 days), got {value!r}")
+    return value
+
+
+def _limit(why: str) -> dict[str, str]:
+    """``json_schema_extra`` of a bounded key: the reason, for the docs' *Limits*."""
+    return {"limit": why}
+
 
 class Strict(BaseModel):
-    """Base class: unknown keys are errors (typos must not pass silently)."""
+    """Base class: unknown keys are errors (typos must not pass silently), numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -44,7 +161,9 @@ class FixedDist(Strict):
     """A constant. A bare number in a scenario file means this."""
 
     dist: Literal["fixed"] = "fixed"
-    value: float = Field(ge=0, description="the constant value")
+    value: float = Field(
+        ge=0, le=MAX_HOURS, json_schema_extra=_limit(WHY_HOURS), description="the constant value"
+    )
 
     def mean(self) -> float:
         return self.value
@@ -54,7 +173,9 @@ class ExponentialDist(Strict):
     """Exponential (memoryless) distribution."""
 
     dist: Literal["exponential"]
-    mean_value: float = Field(gt=0, alias="mean", description="mean")
+    mean_value: float = Field(
+        gt=0, alias="mean", le=MAX_HOURS, json_schema_extra=_limit(WHY_HOURS), description="mean"
+    )
 
     def mean(self) -> float:
         return self.mean_value
@@ -64,9 +185,15 @@ class TriangularDist(Strict):
     """Triangular distribution tri(low, mode, high)."""
 
     dist: Literal["triangular"]
-    low: float = Field(ge=0, description="minimum")
-    mode: float = Field(ge=0, description="most likely value")
-    high: float = Field(ge=0, description="maximum")
+    low: float = Field(
+        ge=0, le=MAX_HOURS, json_schema_extra=_limit(WHY_HOURS), description="minimum"
+    )
+    mode: float = Field(
+        ge=0, le=MAX_HOURS, json_schema_extra=_limit(WHY_HOURS), description="most likely value"
+    )
+    high: float = Field(
+        ge=0, le=MAX_HOURS, json_schema_extra=_limit(WHY_HOURS), description="maximum"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> TriangularDist:
@@ -82,8 +209,12 @@ class UniformDist(Strict):
     """Uniform distribution on [low, high]."""
 
     dist: Literal["uniform"]
-    low: float = Field(ge=0, description="minimum")
-    high: float = Field(ge=0, description="maximum")
+    low: float = Field(
+        ge=0, le=MAX_HOURS, json_schema_extra=_limit(WHY_HOURS), description="minimum"
+    )
+    high: float = Field(
+        ge=0, le=MAX_HOURS, json_schema_extra=_limit(WHY_HOURS), description="maximum"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformDist:
@@ -99,13 +230,25 @@ class LognormalDist(Strict):
     """Lognormal distribution given by its median and 95th percentile (right-skewed delays)."""
 
     dist: Literal["lognormal"]
-    median: float = Field(gt=0, description="median (50th percentile)")
-    p95: float = Field(gt=0, description="95th percentile; must exceed the median")
+    median: float = Field(
+        gt=0,
+        le=MAX_HOURS,
+        json_schema_extra=_limit(WHY_HOURS),
+        description="median (50th percentile)",
+    )
+    p95: float = Field(
+        gt=0,
+        le=MAX_HOURS,
+        json_schema_extra=_limit(WHY_LOGNORMAL),
+        description="95th percentile; must exceed the median, at most 1,000 x the median",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> LognormalDist:
         if self.p95 <= self.median:
             raise ValueError("expected p95 > median")
+        if self.p95 > MAX_LOGNORMAL_SPREAD * self.median:
+            raise ValueError(f"expected p95 <= {MAX_LOGNORMAL_SPREAD:,} x median")
         return self
 
     def sigma(self) -> float:
@@ -123,8 +266,15 @@ class GammaDist(Strict):
     """Gamma distribution given by mean and coefficient of variation (cv=1 is exponential)."""
 
     dist: Literal["gamma"]
-    mean_value: float = Field(gt=0, alias="mean", description="mean")
-    cv: float = Field(gt=0, description="coefficient of variation (standard deviation / mean)")
+    mean_value: float = Field(
+        gt=0, alias="mean", le=MAX_HOURS, json_schema_extra=_limit(WHY_HOURS), description="mean"
+    )
+    cv: float = Field(
+        ge=MIN_CV,
+        le=MAX_CV,
+        json_schema_extra=_limit(WHY_CV),
+        description="coefficient of variation (standard deviation / mean)",
+    )
 
     def mean(self) -> float:
         return self.mean_value
@@ -164,15 +314,31 @@ class DispatchTimetable(Strict):
     """Leave at fixed times ``offset_h + k * interval_h`` with whatever is waiting (maybe none)."""
 
     rule: Literal["timetable"]
-    interval_h: float = Field(gt=0, description="time between scheduled departures, hours")
-    offset_h: float = Field(0.0, ge=0, description="time of the first departure, hours")
+    interval_h: float = Field(
+        ge=MIN_TIMETABLE_H,
+        le=MAX_HOURS,
+        json_schema_extra=_limit(WHY_TIMETABLE),
+        description="time between scheduled departures, hours",
+    )
+    offset_h: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_HOURS,
+        json_schema_extra=_limit(WHY_HOURS),
+        description="time of the first departure, hours",
+    )
 
 
 class DispatchFullOrTimeout(Strict):
     """Leave when full, or ``timeout_h`` after the oldest waiting container became ready."""
 
     rule: Literal["full_or_timeout"]
-    timeout_h: float = Field(gt=0, description="longest wait of the first container, hours")
+    timeout_h: float = Field(
+        gt=0,
+        le=MAX_HOURS,
+        json_schema_extra=_limit(WHY_HOURS),
+        description="longest wait of the first container, hours",
+    )
 
 
 Dispatch = Annotated[
@@ -191,12 +357,16 @@ class NodeBase(Strict):
     yard_capacity_teu: float | None = Field(
         None,
         gt=0,
+        le=MAX_STOCK_TEU,
+        json_schema_extra=_limit(WHY_STOCK),
         description="static yard capacity, TEU; when full, arriving trains and vessels wait "
         "holding their wagons/berth (back-pressure). Omit for unlimited",
     )
     handling_tracks: int | None = Field(
         None,
         ge=1,
+        le=MAX_UNITS,
+        json_schema_extra=_limit(WHY_UNITS),
         description="inbound trains that can be unloaded/transshipped at once; omit for "
         "unlimited. With train_handling_h this sets trains/day",
     )
@@ -214,7 +384,11 @@ class NodeBase(Strict):
         "per container",
     )
     handling_usd_per_teu: float | None = Field(
-        None, ge=0, description="handling/transshipment charge per TEU passing this node, USD/TEU"
+        None,
+        ge=0,
+        le=MAX_USD_PER_TEU,
+        json_schema_extra=_limit(WHY_MONEY),
+        description="handling/transshipment charge per TEU passing this node, USD/TEU",
     )
 
 
@@ -239,9 +413,27 @@ class PortNode(NodeBase):
     """A port: berths with cranes, a yard, and exposure to the weather of its sea."""
 
     kind: Literal["port"]
-    berths: int = Field(1, ge=1, description="berths available to the modelled vessels")
-    cranes_per_berth: int = Field(1, ge=1, description="cranes working one vessel")
-    crane_rate_teu_per_h: float = Field(25.0, gt=0, description="moves per crane, TEU/h")
+    berths: int = Field(
+        1,
+        ge=1,
+        le=MAX_UNITS,
+        json_schema_extra=_limit(WHY_UNITS),
+        description="berths available to the modelled vessels",
+    )
+    cranes_per_berth: int = Field(
+        1,
+        ge=1,
+        le=100,
+        json_schema_extra=_limit(WHY_CRANES),
+        description="cranes working one vessel",
+    )
+    crane_rate_teu_per_h: float = Field(
+        25.0,
+        ge=1,
+        le=1_000,
+        json_schema_extra=_limit(WHY_CRANE_RATE),
+        description="moves per crane, TEU/h",
+    )
     vessel_fixed_h: Duration = Field(
         ZERO, description="berth time per call besides crane work (mooring, documents), hours"
     )
@@ -268,8 +460,16 @@ class WagonPool(Strict):
     """Flatcars of one operator; a wagon returns empty to be loaded again."""
 
     label: str | None = Field(None, description="display name")
-    wagons: int = Field(ge=1, description="wagons in the pool")
-    teu_per_wagon: float = Field(2.0, gt=0, description="TEU one wagon carries (an FEU or 2x20')")
+    wagons: int = Field(
+        ge=1, le=MAX_WAGONS, json_schema_extra=_limit(WHY_WAGONS), description="wagons in the pool"
+    )
+    teu_per_wagon: float = Field(
+        2.0,
+        ge=1,
+        le=20,
+        json_schema_extra=_limit(WHY_WAGON_TEU),
+        description="TEU one wagon carries (an FEU or 2x20')",
+    )
 
 
 class RailLeg(Strict):
@@ -284,18 +484,35 @@ class RailLeg(Strict):
         None, description="empty wagon return time, hours (defaults to run_time_h)"
     )
     train_capacity_teu: float = Field(
-        ge=2, description="train length limit, TEU slots (at least one FEU)"
+        ge=2,
+        le=MAX_TRAIN_TEU,
+        json_schema_extra=_limit(WHY_TRAIN),
+        description="train length limit, TEU slots (at least one FEU)",
     )
     paths_per_day: float | None = Field(
-        None, gt=0, description="line capacity, train paths per day; omit for unlimited"
+        None,
+        ge=0.01,
+        le=1_440,
+        json_schema_extra=_limit(WHY_PATHS),
+        description="line capacity, train paths per day; omit for unlimited",
     )
     wagon_pool: str | None = Field(
         None, description="id of the [wagon_pools.*] whose wagons this leg uses; omit for unlimited"
     )
     dispatch: Dispatch = Field(default_factory=DispatchFull, description="departure rule")
-    distance_km: float | None = Field(None, gt=0, description="length, km (costs, emissions)")
+    distance_km: float | None = Field(
+        None,
+        gt=0,
+        le=40_075,
+        json_schema_extra=_limit(WHY_DISTANCE),
+        description="length, km (costs, emissions)",
+    )
     tariff_usd_per_teu: float | None = Field(
-        None, ge=0, description="rate charged per TEU carried on this leg, USD/TEU"
+        None,
+        ge=0,
+        le=MAX_USD_PER_TEU,
+        json_schema_extra=_limit(WHY_MONEY),
+        description="rate charged per TEU carried on this leg, USD/TEU",
     )
 
 
@@ -311,10 +528,18 @@ class SeaLeg(Strict):
         None, description="return crossing time, hours (defaults to sail_time_h)"
     )
     distance_nm: float | None = Field(
-        None, gt=0, description="length, nautical miles (costs, emissions)"
+        None,
+        gt=0,
+        le=21_639,
+        json_schema_extra=_limit(WHY_DISTANCE),
+        description="length, nautical miles (costs, emissions)",
     )
     tariff_usd_per_teu: float | None = Field(
-        None, ge=0, description="rate charged per TEU carried on this leg, USD/TEU"
+        None,
+        ge=0,
+        le=MAX_USD_PER_TEU,
+        json_schema_extra=_limit(WHY_MONEY),
+        description="rate charged per TEU carried on this leg, USD/TEU",
     )
 
 
@@ -326,12 +551,30 @@ class Fleet(Strict):
 
     leg: str = Field(description="id of the sea leg this fleet serves")
     label: str | None = Field(None, description="display name")
-    vessels: int = Field(ge=1, description="number of vessels")
-    capacity_teu: float | None = Field(None, gt=0, description="container slots per vessel, TEU")
-    capacity_wagons: int | None = Field(
-        None, ge=1, description="rail-ferry capacity in wagons (instead of capacity_teu)"
+    vessels: int = Field(
+        ge=1, le=MAX_VESSELS, json_schema_extra=_limit(WHY_VESSELS), description="number of vessels"
     )
-    teu_per_wagon: float = Field(2.0, gt=0, description="TEU per ferried wagon")
+    capacity_teu: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_VESSEL_TEU,
+        json_schema_extra=_limit(WHY_VESSEL_TEU),
+        description="container slots per vessel, TEU",
+    )
+    capacity_wagons: int | None = Field(
+        None,
+        ge=1,
+        le=1_000,
+        json_schema_extra=_limit(WHY_FERRY_WAGONS),
+        description="rail-ferry capacity in wagons (instead of capacity_teu)",
+    )
+    teu_per_wagon: float = Field(
+        2.0,
+        ge=1,
+        le=20,
+        json_schema_extra=_limit(WHY_WAGON_TEU),
+        description="TEU per ferried wagon",
+    )
     load_factor: float = Field(
         1.0, gt=0, le=1, description="usable share of the capacity (low water, deadweight)"
     )
@@ -364,43 +607,71 @@ class Flow(Strict):
     """Containers sent along one route: demand and where they go."""
 
     label: str | None = Field(None, description="display name")
-    route: list[str] = Field(min_length=2, description="node ids from origin to destination")
-    annual_teu: float = Field(gt=0, description="mean demand, TEU per year (365 days)")
+    route: list[str] = Field(
+        min_length=2,
+        max_length=MAX_ROUTE_NODES,
+        json_schema_extra=_limit(WHY_ROUTE),
+        description="node ids from origin to destination",
+    )
+    annual_teu: float = Field(
+        gt=0,
+        le=MAX_ANNUAL_TEU,
+        json_schema_extra=_limit(WHY_ANNUAL_TEU),
+        description="mean demand, TEU per year (365 days)",
+    )
     feu_share: float = Field(1.0, ge=0, le=1, description="share of boxes that are FEU (2 TEU)")
-    seasonality: list[float] = Field(
+    seasonality: list[Annotated[float, Field(ge=0, le=1e9)]] = Field(
         default_factory=lambda: [1.0] * MONTHS,
         min_length=MONTHS,
         max_length=MONTHS,
+        json_schema_extra=_limit(WHY_SEASONALITY),
         description="relative demand Jan..Dec (12 non-negative factors, rescaled to mean 1)",
     )
     arrivals: Literal["poisson", "block_train"] = Field(
         "poisson", description="single containers (Poisson) or whole block trains"
     )
     block_train_teu: float = Field(
-        110.0, ge=1, description="TEU per block train (55 FEU = 110 TEU)"
+        110.0,
+        ge=1,
+        le=MAX_TRAIN_TEU,
+        json_schema_extra=_limit(WHY_TRAIN),
+        description="TEU per block train (55 FEU = 110 TEU)",
     )
     headway_cv: float = Field(
         1.0,
         ge=0,
-        description="coefficient of variation of block-train headways (1 = Poisson, 0 = regular)",
+        le=MAX_CV,
+        json_schema_extra=_limit(WHY_CV),
+        description="coefficient of variation of block-train headways (1 = Poisson, 0 = regular;"
+        " else at least 0.001)",
     )
     study: bool = Field(
         False, description="a China->destination flow whose KPIs are the headline ones"
     )
 
+    @field_validator("headway_cv")
+    @classmethod
+    def _headway_cv(cls, value: float) -> float:
+        if 0 < value < MIN_CV:
+            raise ValueError(f"expected 0 (regular headways) or at least {MIN_CV}, got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _seasonality(self) -> Flow:
-        if any(s < 0 for s in self.seasonality) or sum(self.seasonality) <= 0:
-            raise ValueError("expected 12 non-negative seasonality factors, not all zero")
+        if any(s < 0 for s in self.seasonality) or sum(self.seasonality) < 1e-6:
+            raise ValueError(
+                "expected 12 non-negative seasonality factors, not all zero (sum >= 1e-6)"
+            )
         return self
 
 
 class WeatherRegion(Strict):
     """Storms of one sea: a seasonal Poisson process shared by all its ports."""
 
-    storm_rate_per_month: list[float] = Field(
+    storm_rate_per_month: list[Annotated[float, Field(ge=0, le=MAX_STORMS_PER_MONTH)]] = Field(
         min_length=MONTHS,
         max_length=MONTHS,
+        json_schema_extra=_limit(WHY_STORMS),
         description="storm onsets per month, Jan..Dec (events/month)",
     )
     storm_duration_h: Duration = Field(description="duration of one storm, hours")
@@ -418,7 +689,12 @@ class OutageDisruption(Strict):
     kind: Literal["outage"]
     target: str = Field(description='"nodes.<id>", "legs.<id>" or "fleets.<id>"')
     enabled: bool = Field(True, description="switch the disruption on or off")
-    mtbf_h: float = Field(gt=0, description="mean time between failures, hours")
+    mtbf_h: float = Field(
+        ge=MIN_PERIOD_H,
+        le=MAX_HOURS,
+        json_schema_extra=_limit(WHY_PERIOD),
+        description="mean time between failures, hours",
+    )
     mttr_h: Duration = Field(description="time to repair, hours")
     factor: float = Field(0.0, ge=0, le=1, description="capacity factor while down (0 = closed)")
 
@@ -429,12 +705,28 @@ class WindowDisruption(Strict):
     kind: Literal["window"]
     target: str = Field(description='"nodes.<id>", "legs.<id>" or "fleets.<id>"')
     enabled: bool = Field(True, description="switch the disruption on or off")
-    start_day: float = Field(ge=0, description="start, days from the simulation start")
-    duration_days: float = Field(gt=0, description="length, days")
+    start_day: float = Field(
+        ge=0,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_DAYS),
+        description="start, days from the simulation start",
+    )
+    duration_days: float = Field(
+        gt=0, le=MAX_HORIZON_DAYS, json_schema_extra=_limit(WHY_DAYS), description="length, days"
+    )
     factor: float = Field(0.0, ge=0, le=1, description="capacity factor in the window (0 = closed)")
     every_days: float | None = Field(
-        None, gt=0, description="repeat the window with this period, days (omit for once)"
+        None,
+        ge=MIN_PERIOD_H / 24,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_PERIOD),
+        description="repeat the window with this period, days (omit for once)",
     )
+
+    @field_validator("every_days", mode="before")
+    @classmethod
+    def _every(cls, value: Any) -> Any:
+        return _at_least_an_hour(value)
 
 
 class FactorDisruption(Strict):
@@ -444,8 +736,20 @@ class FactorDisruption(Strict):
     target: str = Field(description='"nodes.<id>", "legs.<id>" or "fleets.<id>"')
     enabled: bool = Field(True, description="switch the disruption on or off")
     factor: float = Field(ge=0, le=1, description="capacity factor (0 = closed)")
-    start_day: float = Field(0.0, ge=0, description="start, days")
-    end_day: float | None = Field(None, gt=0, description="end, days (omit: the horizon)")
+    start_day: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_DAYS),
+        description="start, days",
+    )
+    end_day: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_DAYS),
+        description="end, days (omit: the horizon)",
+    )
 
 
 Disruption = Annotated[
@@ -460,25 +764,51 @@ Disruption = Annotated[
 class Economics(Strict):
     """Cost and emissions of a scenario, for comparing capacity investments."""
 
-    capex_usd: float = Field(0.0, ge=0, description="investment cost of this case, USD")
-    lifetime_years: float = Field(25.0, gt=0, description="economic life of the investment, years")
+    capex_usd: float = Field(
+        0.0,
+        ge=0,
+        le=1e13,
+        json_schema_extra=_limit(WHY_MONEY),
+        description="investment cost of this case, USD",
+    )
+    lifetime_years: float = Field(
+        25.0,
+        ge=1,
+        le=200,
+        json_schema_extra=_limit(WHY_LIFETIME),
+        description="economic life of the investment, years",
+    )
     opex_usd_per_year: float = Field(
-        0.0, ge=0, description="extra operating cost of the investment, USD/year"
+        0.0,
+        ge=0,
+        le=1e12,
+        json_schema_extra=_limit(WHY_MONEY),
+        description="extra operating cost of the investment, USD/year",
     )
     discount_rate: float = Field(
         0.08, ge=0, le=1, description="real discount rate to annualise capex (per year)"
     )
     co2_rail_kg_per_teu_km: float | None = Field(
-        None, ge=0, description="emission factor of rail legs, kg CO2 per TEU-km"
+        None,
+        ge=0,
+        le=10,
+        json_schema_extra=_limit(WHY_CO2),
+        description="emission factor of rail legs, kg CO2 per TEU-km",
     )
     co2_sea_kg_per_teu_km: float | None = Field(
-        None, ge=0, description="emission factor of sea legs, kg CO2 per TEU-km"
+        None,
+        ge=0,
+        le=10,
+        json_schema_extra=_limit(WHY_CO2),
+        description="emission factor of sea legs, kg CO2 per TEU-km",
     )
 
     def annualised_cost_usd(self) -> float:
         """Capex spread over the lifetime with the capital recovery factor, plus opex."""
         r, n = self.discount_rate, self.lifetime_years
-        crf = 1.0 / n if r == 0 else r * (1 + r) ** n / ((1 + r) ** n - 1)
+        growth = (1 + r) ** n
+        # a rate so small that 1 + r rounds to 1 is a zero rate (no division by zero)
+        crf = 1.0 / n if r == 0 or growth == 1.0 else r * growth / (growth - 1)
         return self.capex_usd * crf + self.opex_usd_per_year
 
 
@@ -487,13 +817,41 @@ class RunSettings(Strict):
 
     name: str = Field(pattern=ID_PATTERN, description="scenario name (used in result paths)")
     description: str = Field("", description="one paragraph for reports")
-    horizon_days: float = Field(gt=0, description="simulated time including the warm-up, days")
-    warmup_days: float = Field(0.0, ge=0, description="initial period excluded from KPIs, days")
-    replications: int = Field(10, ge=1, description="independent replications")
-    seed: int = Field(1, ge=0, description="base seed of all random streams")
-    gridlock_days: float = Field(
-        7.0, gt=0, description="stop and report gridlock when nothing moves this long, days"
+    horizon_days: float = Field(
+        gt=0,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_HORIZON),
+        description="simulated time including the warm-up, days",
     )
+    warmup_days: float = Field(
+        0.0, ge=0, description="initial period excluded from KPIs, days (< horizon_days)"
+    )
+    replications: int = Field(
+        10,
+        ge=1,
+        le=MAX_REPLICATIONS,
+        json_schema_extra=_limit(WHY_REPLICATIONS),
+        description="independent replications",
+    )
+    seed: int = Field(
+        1,
+        ge=0,
+        le=MAX_SEED,
+        json_schema_extra=_limit(WHY_SEED),
+        description="base seed of all random streams",
+    )
+    gridlock_days: float = Field(
+        7.0,
+        ge=MIN_PERIOD_H / 24,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_PERIOD),
+        description="stop and report gridlock when nothing moves this long, days",
+    )
+
+    @field_validator("gridlock_days", mode="before")
+    @classmethod
+    def _gridlock(cls, value: Any) -> Any:
+        return _at_least_an_hour(value)
 
     @field_validator("warmup_days")
     @classmethod
@@ -513,7 +871,9 @@ class Scenario(Strict):
     scenario: RunSettings
     nodes: dict[Annotated[str, Field(pattern=ID_PATTERN)], Node]
     legs: dict[Annotated[str, Field(pattern=ID_PATTERN)], Leg]
-    flows: dict[Annotated[str, Field(pattern=ID_PATTERN)], Flow]
+    flows: dict[Annotated[str, Field(pattern=ID_PATTERN)], Flow] = Field(
+        max_length=MAX_FLOWS, json_schema_extra=_limit(WHY_FLOWS)
+    )
     fleets: dict[Annotated[str, Field(pattern=ID_PATTERN)], Fleet] = Field(default_factory=dict)
     wagon_pools: dict[Annotated[str, Field(pattern=ID_PATTERN)], WagonPool] = Field(
         default_factory=dict
