@@ -22,8 +22,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "calibrate",
         help="compare the model with published figures of the real corridor",
-        description="Run a scenario and print the model against the published figures of "
-        "/work/shared/corridor_data.md, with 95%% CIs and pass/fail per figure.",
+        description="Run a scenario and print the model against published figures of the real "
+        "corridor (source IDs as listed in docs/sources.md), with 95% CIs and pass/fail per "
+        "figure.",
     )
     p.add_argument(
         "scenario",
