@@ -183,11 +183,6 @@ def numeric_locations(raw: dict) -> dict[tuple[str, str], tuple[tuple[str, ...],
 
 LOCATIONS = numeric_locations(RICH)
 CASES = sorted(LOCATIONS.values())
-# sim/scenario/loader.py maps pydantic's error location onto the file's keys; a
-# [disruptions.<id>] kind = "factor" table also has a key named `factor`, so the union
-# tag "factor" in the location is taken for that key and a bad start_day or end_day is
-# reported at disruptions.<id>.factor. The value is still refused; only the key is off.
-TAG_CLASH = {("disruptions", "fac", "start_day"), ("disruptions", "fac", "end_day")}
 
 
 def test_the_rich_scenario_is_valid_and_covers_every_numeric_key():
@@ -230,14 +225,7 @@ HUGE = [1e300, -1e300, 1.7976931348623157e308, 1e19]
 @pytest.mark.parametrize(
     "path, kind",
     [
-        pytest.param(
-            p,
-            k,
-            id=".".join(p),
-            marks=[pytest.mark.xfail(reason="loader: union tag 'factor' = key 'factor'")]
-            if p in TAG_CLASH
-            else [],
-        )
+        pytest.param(p, k, id=".".join(p))
         for p, k in CASES
     ],
 )
@@ -248,7 +236,7 @@ def test_non_finite_and_huge_values_are_refused_naming_the_key(path, kind):
 
 @settings(max_examples=300)
 @given(
-    case=st.sampled_from([c for c in CASES if c[0] not in TAG_CLASH]),
+    case=st.sampled_from(CASES),
     value=st.one_of(
         st.sampled_from(NON_FINITE),
         st.floats(min_value=1e19, allow_infinity=False),
@@ -261,15 +249,6 @@ def test_non_finite_and_huge_values_are_refused_naming_the_key(path, kind):
 def test_any_value_past_every_bound_is_refused_naming_the_key(case, value, index):
     path, kind = case
     assert_refused(with_value(RICH, path, kind, value, index), path, kind, index)
-
-
-def test_a_factor_disruption_past_its_bounds_is_refused_at_some_key():
-    """The clash above: the value is refused all the same (with the key one off)."""
-    for path in sorted(TAG_CLASH):
-        for value in NON_FINITE + HUGE:
-            with pytest.raises(ScenarioError) as info:
-                scenario_from_dict(with_value(RICH, path, "float", value), "rich.toml")
-            assert info.value.key and info.value.key.startswith(".".join(path[:2]))
 
 
 @pytest.mark.parametrize("path, kind", CASES, ids=[".".join(p) for p, _ in CASES])

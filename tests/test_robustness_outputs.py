@@ -436,3 +436,15 @@ def test_unknown_target_kpi_is_refused(tmp_path, capsys):
     assert rc == 2
     assert "--target-kpi" in one_line(capsys.readouterr().err)
     assert not (tmp_path / "res").exists()
+
+
+def test_a_run_that_does_not_fit_in_memory_is_refused_up_front(tmp_path, capsys):
+    before = snapshot(tmp_path)
+    rc = main(["run", str(BASELINE), "--set", "flows.bg_aktau.annual_teu=4e7", "--quiet",
+               "--out", str(tmp_path / "res")])
+    assert rc == 2
+    line = one_line(capsys.readouterr().err)
+    assert "--set: flows.bg_aktau.annual_teu" in line and "GiB" in line
+    assert snapshot(tmp_path) == before
+    assert main(["validate", str(BASELINE), "--set", "flows.bg_aktau.annual_teu=4e7"]) == 2
+    assert "GiB" in one_line(capsys.readouterr().err)

@@ -13,7 +13,13 @@ import time
 from pathlib import Path
 
 from sim import __version__
-from sim.commands.common import add_run_options, command_line, executor_spec, flag_overrides
+from sim.commands.common import (
+    add_run_options,
+    check_size,
+    command_line,
+    executor_spec,
+    flag_overrides,
+)
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
 
@@ -47,8 +53,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     loaded = load_scenario(args.scenario, flag_overrides(args))
     settings = loaded.model.scenario
     out_dir = args.out or default_out_dir(Path("results"), "calibrate")
+    spec = executor_spec(args).capped(settings.replications)
+    check_size(loaded, spec, settings.replications)
     with open_results(out_dir, "calibrate", args.force) as folder:
-        spec = executor_spec(args).capped(settings.replications)
         records = run_calibration(loaded.model, settings.replications, spec)
         rows = build_table(loaded.model, records)
         meta = {

@@ -119,3 +119,12 @@ def flag_overrides(args: argparse.Namespace) -> list[str | tuple[str, str]]:
         if value is not None:
             out.append((flag, f"scenario.{key}={value}"))
     return out
+
+
+def check_size(loaded, spec: ExecutorSpec, replications: int) -> None:
+    """Refuse, before any work, a run whose replications would not fit in memory (exit 2,
+    with the estimate), naming the file or flag that set the key most responsible."""
+    from sim.scenario.limits import check_run_size
+
+    concurrent = max(1, min(spec.effective_workers(), replications))
+    check_run_size(loaded.model, loaded.source_of, concurrent)

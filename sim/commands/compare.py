@@ -7,7 +7,13 @@ import csv
 from pathlib import Path
 
 from sim import __version__
-from sim.commands.common import add_run_options, command_line, executor_spec, flag_overrides
+from sim.commands.common import (
+    add_run_options,
+    check_size,
+    command_line,
+    executor_spec,
+    flag_overrides,
+)
 
 ALIGN_SOURCE = "compare (aligned with the base for common random numbers)"
 
@@ -62,6 +68,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         )
     out_dir = args.out or default_out_dir(Path("results"), "compare")
     spec = executor_spec(args).capped(len(scenarios) * s.replications)
+    for ld in scenarios:
+        check_size(ld, spec, s.replications)
     with open_results(out_dir, "compare", args.force) as folder:
         reps = list(range(s.replications))
         jobs = [(ld.model, reps) for ld in scenarios]

@@ -10,6 +10,7 @@ from sim import __version__
 from sim.commands.common import (
     MAX_REPLICATIONS,
     add_run_options,
+    check_size,
     command_line,
     executor_spec,
     flag_overrides,
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             )
     tasks = args.max_replications if args.target_ci is not None else settings.replications
     spec = executor_spec(args).capped(tasks)
+    check_size(loaded, spec, tasks)
     with open_results(out_dir, "run", args.force) as folder:
         algorithm = None
         if args.target_ci is not None:

@@ -15,6 +15,7 @@ from sim import __version__
 from sim.commands.calibrate import DEFAULT_SCENARIO
 from sim.commands.common import (
     add_run_options,
+    check_size,
     command_line,
     executor_spec,
     flag_overrides,
@@ -65,6 +66,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.results import default_out_dir, write_json
     from sim.results_folder import open_results
+    from sim.scenario.loader import load_scenario
     from sim.sensitivity import (
         DEFAULT_HORIZON_DAYS,
         DEFAULT_KPIS,
@@ -81,13 +83,19 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     replications = args.replications or DEFAULT_REPLICATIONS
     args.replications = None  # replications are per variant, not a scenario override
     out_dir = args.out or default_out_dir(Path("results"), "sensitivity")
+    spec = executor_spec(args)
+    base = load_scenario(
+        args.scenario,
+        flag_overrides(args) + [("--replications", f"scenario.replications={replications}")],
+    )
+    check_size(base, spec, replications)
     with open_results(out_dir, "sensitivity", args.force) as folder:
         result = run_sensitivity(
             args.scenario,
             flag_overrides(args),
             method=args.method,
             replications=replications,
-            spec=executor_spec(args),
+            spec=spec,
             kpis=args.kpis or list(DEFAULT_KPIS),
             trajectories=args.trajectories or MORRIS_TRAJECTORIES,
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from sim import __version__
 from sim.commands.common import (
     add_run_options,
+    check_size,
     command_line,
     executor_spec,
     flag_overrides,
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             check_key(base.resolved, key, "--sample")
         points, design = latin_hypercube(samples, args.samples, settings.seed), "lhs"
     indices = list(range(settings.replications))
+    check_size(base, executor_spec(args).capped(len(points) * len(indices)), len(indices))
 
     out_dir = args.out or default_out_dir(Path("results"), f"sweep-{settings.name}")
     manifest = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sim.commands.common import add_set_option
+from sim.commands.common import add_set_option, check_size
 
 
 def register(sub) -> None:
@@ -15,10 +15,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from sim.executors import ExecutorSpec
     from sim.scenario.loader import load_scenario
 
     for path in args.scenarios:
-        m = load_scenario(path, args.overrides).model
+        loaded = load_scenario(path, args.overrides)
+        m = loaded.model
+        check_size(loaded, ExecutorSpec(), m.scenario.replications)  # as `run` would, all cores
         print(
             f"{path}: ok ({m.scenario.name}: {len(m.nodes)} nodes, {len(m.legs)} legs, "
             f"{len(m.fleets)} fleets, {len(m.flows)} flows)"

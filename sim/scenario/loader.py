@@ -26,7 +26,7 @@ import re
 import stat
 import tomllib
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,11 @@ class LoadedScenario:
     model: Scenario
     resolved: dict[str, Any]
     sha256: str
+    origin: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+
+    def source_of(self, key: str) -> str:
+        """The file or flag that set a dotted key (for errors found after loading)."""
+        return self.origin(key) if self.origin else str(self.path)
 
 
 def load_scenario(
@@ -93,7 +98,13 @@ def load_scenario(
         raise ScenarioError(default, None, "too deeply nested") from None
     resolved = model.model_dump(mode="json", by_alias=True, exclude={"extends"})
     digest = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
-    return LoadedScenario(path=path, model=model, resolved=resolved, sha256=digest)
+    return LoadedScenario(
+        path=path,
+        model=model,
+        resolved=resolved,
+        sha256=digest,
+        origin=functools.partial(prov.source_for, raw, default=default),
+    )
 
 
 def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Scenario:
@@ -462,6 +473,9 @@ def _check_new_entries(raw: dict[str, Any], prov: _Provenance, created: dict[Key
 # --------------------------------------------------------------------------------------
 
 
+_TAGS = ("kind", "mode", "rule", "dist")
+
+
 def _clean_location(raw: Any, loc: tuple[Any, ...]) -> list[str]:
     """Map a pydantic error location onto the key path in the raw file.
 
@@ -476,6 +490,8 @@ def _clean_location(raw: Any, loc: tuple[Any, ...]) -> list[str]:
         if elem == "[key]":
             continue
         if isinstance(node, dict):
+            if not last and any(node.get(d) == elem for d in _TAGS):
+                continue  # a union tag equal to a key (kind = "factor" has a key factor)
             if elem in node:
                 path.append(str(elem))
                 node = node[elem]
