@@ -7,7 +7,9 @@
 * ``sweep.json``       a parameter sweep (``corridor sweep``),
 
 and writes ``report.html`` into it: description and key parameters of the
-scenario(s), KPI tables with 95% confidence intervals, the bottleneck,
+scenario(s), each value with its source (the IDs cited on its line of the scenario
+file, "estimate", or the flag that set it: ``provenance.json``, see
+:mod:`sim.scenario.provenance`), KPI tables with 95% confidence intervals, the bottleneck,
 warnings (gridlock, biased transit KPIs, failed sweep points), for
 comparisons the paired differences and the economics/ranking, every PNG of
 ``plots/`` (and ``scenarios/*/plots/``) embedded as a base64 data URI, and
@@ -344,26 +346,77 @@ def _leg_ends(scenario, lid: str) -> str:
     return f"{scenario.node_label(leg.from_node)} → {scenario.node_label(leg.to_node)}"
 
 
-def _parameters(scenario) -> str:
-    """Key parameters: demand per flow, fleets, ports/terminals, rail legs, disruptions."""
+Provenance = Mapping[str, Any]  # dotted key -> sim.scenario.provenance.Provenance
+
+
+def _input_provenance(folder: Path) -> tuple[Provenance | None, str]:
+    """The inputs' provenance of a results folder (provenance.json, else recomputed)."""
+    from sim.scenario.provenance import results_provenance
+
+    try:
+        return results_provenance(folder)
+    except Exception as exc:  # the report never fails for want of provenance
+        return None, f"provenance unavailable ({type(exc).__name__})"
+
+
+def _src(prov: Provenance | None, keys: Sequence[str]) -> str:
+    """A value's source tag (HTML): cited IDs, "estimate", "—" or "default"; the comments
+    it was read from as a tooltip. Empty without provenance."""
+    if prov is None or not keys:
+        return ""
+    from sim.scenario.provenance import ESTIMATE, label_of, lookup
+
+    found = [lookup(prov, k) for k in keys]
+    # keys inside a table that a later file (or a flag) sets one by one: dispatch.interval_h
+    found += [p for k in keys for sub, p in prov.items() if sub.startswith(k + ".")]
+    found = [p for i, p in enumerate(found) if p is None or p not in found[:i]]
+    label = label_of(found)
+    tips = []
+    for k, p in zip(keys, found, strict=False):
+        if p is None and len(keys) > 1:
+            tips.append(f"{k.rsplit('.', 1)[-1]}: default")
+    tips += list(dict.fromkeys(p.comment for p in found if p is not None and p.comment))
+    cls = "src est" if label.endswith(ESTIMATE) else "src"
+    title = f' title="{e(" | ".join(tips))}"' if tips else ""
+    return f'<span class="{cls}"{title}>{e(label)}</span>'
+
+
+def _v(text: str, prov: Provenance | None, *keys: str) -> str:
+    """A parameter value (escaped) with its source tag beneath."""
+    if text in ("–", "") or prov is None:
+        return e(text)
+    return e(text) + _src(prov, keys)
+
+
+def _parameters(scenario, prov: Provenance | None = None) -> str:
+    """Key parameters: demand per flow, fleets, ports/terminals, rail legs, disruptions.
+
+    With ``prov`` (see :func:`_input_provenance`) every value carries its source tag.
+    """
     from sim.scenario.schema import PortNode, RailLeg
 
     parts = []
     flows = []
     for fid, f in scenario.flows.items():
         route = " → ".join(scenario.node_label(n) for n in f.route)
+        k = f"flows.{fid}."
         arrivals = (
             f"block trains of {_p(f.block_train_teu)} TEU (cv {_p(f.headway_cv)})"
             if f.arrivals == "block_train"
             else "single boxes (Poisson)"
         )
+        arrival_keys = (
+            (k + "arrivals", k + "block_train_teu", k + "headway_cv")
+            if f.arrivals == "block_train"
+            else (k + "arrivals",)
+        )
         flows.append(
             [
                 e(f.label or fid) + (' <span class="tag">study</span>' if f.study else ""),
-                e(route),
-                e(_p(f.annual_teu)),
-                e(f"{100 * f.feu_share:.0f}%"),
-                e(arrivals),
+                _v(route, prov, k + "route"),
+                _v(_p(f.annual_teu), prov, k + "annual_teu"),
+                _v(f"{100 * f.feu_share:.0f}%", prov, k + "feu_share"),
+                _v(arrivals, prov, *arrival_keys),
             ]
         )
     parts.append(
@@ -378,20 +431,26 @@ def _parameters(scenario) -> str:
     if scenario.fleets:
         rows = []
         for fid, f in scenario.fleets.items():
+            k = f"fleets.{fid}."
             cap = (
                 f"{_p(f.capacity_teu)} TEU"
                 if f.capacity_teu is not None
                 else f"{f.capacity_wagons} wagons × {_p(f.teu_per_wagon)} TEU"
             )
+            cap_keys = (
+                (k + "capacity_teu",)
+                if f.capacity_teu is not None
+                else (k + "capacity_wagons", k + "teu_per_wagon")
+            )
             rows.append(
                 [
-                    f.label or fid,
-                    _leg_ends(scenario, f.leg),
-                    str(f.vessels),
-                    cap,
-                    f"{f.load_factor:.2f}",
-                    _dispatch(f.dispatch),
-                    _dist(f.turnaround_h),
+                    e(f.label or fid),
+                    _v(_leg_ends(scenario, f.leg), prov, k + "leg"),
+                    _v(str(f.vessels), prov, k + "vessels"),
+                    _v(cap, prov, *cap_keys),
+                    _v(f"{f.load_factor:.2f}", prov, k + "load_factor"),
+                    _v(_dispatch(f.dispatch), prov, k + "dispatch"),
+                    _v(_dist(f.turnaround_h), prov, k + "turnaround_h"),
                 ]
             )
         parts.append(
@@ -406,12 +465,14 @@ def _parameters(scenario) -> str:
                     "Turnaround",
                 ],
                 rows,
+                raw=True,
                 num_cols=(2, 4),
                 caption="Fleets (sea legs)",
             )
         )
     rows = []
     for nid, n in scenario.nodes.items():
+        k = f"nodes.{nid}."
         berths = yard = tracks = storms = "–"
         if isinstance(n, PortNode):
             berths = (
@@ -425,14 +486,14 @@ def _parameters(scenario) -> str:
             tracks = f"{n.handling_tracks} × {_dist(n.train_handling_h).split(' (')[0]}"
         rows.append(
             [
-                scenario.node_label(nid),
-                n.kind,
-                berths,
-                yard,
-                tracks,
-                _dist(n.clearance_h),
-                _dist(n.dwell_h),
-                storms,
+                e(scenario.node_label(nid)),
+                e(n.kind),
+                _v(berths, prov, k + "berths", k + "cranes_per_berth", k + "crane_rate_teu_per_h"),
+                _v(yard, prov, k + "yard_capacity_teu"),
+                _v(tracks, prov, k + "handling_tracks", k + "train_handling_h"),
+                _v(_dist(n.clearance_h), prov, k + "clearance_h"),
+                _v(_dist(n.dwell_h), prov, k + "dwell_h"),
+                _v(storms, prov, k + "weather_region", k + "storm_sensitivity"),
             ]
         )
     parts.append(
@@ -448,32 +509,40 @@ def _parameters(scenario) -> str:
                 "Storms",
             ],
             rows,
+            raw=True,
             num_cols=(3,),
             caption="Nodes: berths, yards, handling",
         )
     )
     rows = []
     for lid, leg in scenario.legs.items():
+        k = f"legs.{lid}."
         if isinstance(leg, RailLeg):
             pool = "unlimited"
+            pool_keys = [k + "wagon_pool"]
             if leg.wagon_pool is not None:
                 p = scenario.wagon_pools[leg.wagon_pool]
                 pool = f"{p.label or leg.wagon_pool} ({p.wagons} wagons)"
+                pool_keys.append(f"wagon_pools.{leg.wagon_pool}.wagons")
             rows.append(
                 [
-                    leg.label or _leg_ends(scenario, lid),
-                    _dist(leg.run_time_h),
-                    _p(leg.train_capacity_teu),
-                    _p(leg.paths_per_day) if leg.paths_per_day else "unlimited",
-                    pool,
-                    _dispatch(leg.dispatch),
+                    e(leg.label or _leg_ends(scenario, lid)),
+                    _v(_dist(leg.run_time_h), prov, k + "run_time_h"),
+                    _v(_p(leg.train_capacity_teu), prov, k + "train_capacity_teu"),
+                    _v(
+                        _p(leg.paths_per_day) if leg.paths_per_day else "unlimited",
+                        prov,
+                        k + "paths_per_day",
+                    ),
+                    _v(pool, prov, *pool_keys),
+                    _v(_dispatch(leg.dispatch), prov, k + "dispatch"),
                 ]
             )
         else:
             rows.append(
                 [
-                    (leg.label or _leg_ends(scenario, lid)) + " (sea)",
-                    _dist(leg.sail_time_h),
+                    e((leg.label or _leg_ends(scenario, lid)) + " (sea)"),
+                    _v(_dist(leg.sail_time_h), prov, k + "sail_time_h"),
                     "–",
                     "–",
                     "–",
@@ -484,19 +553,25 @@ def _parameters(scenario) -> str:
         _table(
             ["Leg", "Run / sail time", "Train (TEU)", "Paths/day", "Wagon pool", "Departs"],
             rows,
+            raw=True,
             num_cols=(2, 3),
             caption="Legs",
         )
     )
     if scenario.weather:
         rows = [
-            [rid, _p(sum(w.storm_rate_per_month)), _dist(w.storm_duration_h)]
+            [
+                e(rid),
+                _v(_p(sum(w.storm_rate_per_month)), prov, f"weather.{rid}.storm_rate_per_month"),
+                _v(_dist(w.storm_duration_h), prov, f"weather.{rid}.storm_duration_h"),
+            ]
             for rid, w in scenario.weather.items()
         ]
         parts.append(
             _table(
                 ["Weather region", "Storms per year", "Storm duration"],
                 rows,
+                raw=True,
                 num_cols=(1,),
                 caption="Weather",
             )
@@ -505,27 +580,98 @@ def _parameters(scenario) -> str:
     if active:
         rows = []
         for did, d in active.items():
+            k = f"disruptions.{did}."
             if d.kind == "outage":
                 what = f"MTBF {_p(d.mtbf_h)} h, repair {_dist(d.mttr_h)}"
+                when = (k + "mtbf_h", k + "mttr_h")
             elif d.kind == "window":
                 what = f"from day {_p(d.start_day)} for {_p(d.duration_days)} d"
+                when = (k + "start_day", k + "duration_days")
                 if d.every_days:
                     what += f", every {_p(d.every_days)} d"
+                    when += (k + "every_days",)
             else:
                 end = f"to day {_p(d.end_day)}" if d.end_day else "to the horizon"
                 what = f"from day {_p(d.start_day)} {end}"
+                when = (k + "start_day", k + "end_day")
             rows.append(
-                [did, d.kind, d.target, f"{d.factor:.2f}", what, "on" if d.enabled else "off"]
+                [
+                    e(did),
+                    e(d.kind),
+                    e(d.target),
+                    _v(f"{d.factor:.2f}", prov, k + "factor"),
+                    _v(what, prov, *when),
+                    _v("on" if d.enabled else "off", prov, k + "enabled"),
+                ]
             )
         parts.append(
             _table(
                 ["Disruption", "Kind", "Target", "Capacity factor", "When", "Enabled"],
                 rows,
+                raw=True,
                 num_cols=(3,),
                 caption="Disruptions",
             )
         )
     return '<div class="params">' + "".join(parts) + "</div>"
+
+
+def _inputs_table(resolved: Mapping[str, Any] | None, prov: Provenance | None) -> str:
+    """Every key a scenario file line (or a flag) sets, with its value, source and comment."""
+    if prov is None or not isinstance(resolved, Mapping):
+        return ""
+    from sim.scenario.provenance import ESTIMATE
+
+    rows = []
+
+    def walk(node: Any, path: str) -> None:
+        p = prov.get(path) if path else None
+        if p is not None:
+            parent = prov.get(path.rsplit(".", 1)[0]) if "." in path else None
+            same_line = parent is not None and (parent.file, parent.line) == (p.file, p.line)
+            if not same_line:
+                where = f"{Path(str(p.file)).name}:{p.line}" if p.line is not None else str(p.file)
+                label = p.label
+                cls = "src est" if label.endswith(ESTIMATE) else "src"
+                rows.append(
+                    [
+                        f"<code>{e(path)}</code>",
+                        e(_short_json(node, 60)),
+                        f'<span class="{cls}">{e(label)}</span>',
+                        e(where),
+                        f'<span class="muted">{e(p.comment)}</span>',
+                    ]
+                )
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+
+    walk(resolved, "")
+    if not rows:
+        return ""
+    table = _table(
+        ["Parameter", "Value", "Source", "Set in", "Comment"],
+        rows,
+        cls="inputs",
+        raw=True,
+        caption="Every input and its source",
+    )
+    return (
+        f'<details class="inputs"><summary>Every input set by the scenario file or a flag, with '
+        f"its source ({len(rows)} keys)</summary>{table}</details>"
+    )
+
+
+def _parameters_intro(base: str, prov: Provenance | None, prov_from: str) -> str:
+    if prov is None:
+        return base + f" Sources of the inputs: none ({prov_from})."
+    return (
+        base + " Beneath each value its source, read from the comment on the value's line in "
+        "the scenario file: the IDs it cites (listed in docs/sources.md of the corridor "
+        'repository), "estimate" for a value the scenario\'s authors estimated (E), a '
+        'data-sheet section (§), "—" for a line that gives no source, "default" for a '
+        f"key no line sets, or the flag that set it. Read from {prov_from}."
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -848,13 +994,19 @@ def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
     if flows:
         parts.append(_section("flows", "Flows", flows))
     if scenario is not None:
+        prov, prov_from = _input_provenance(folder)
         parts.append(
             _section(
                 "parameters",
                 "Scenario parameters",
-                _parameters(scenario),
-                "From scenario.resolved.json (the scenario as run, overrides "
-                "applied). Times are means with their distribution.",
+                _parameters(scenario, prov)
+                + _inputs_table(_maybe_json(folder / "scenario.resolved.json"), prov),
+                _parameters_intro(
+                    "From scenario.resolved.json (the scenario as run, overrides "
+                    "applied). Times are means with their distribution.",
+                    prov,
+                    prov_from,
+                ),
             )
         )
     else:
@@ -1302,14 +1454,17 @@ def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
     parts.append(_section("plots", "Plots", figs or '<p class="muted">No plots.</p>'))
 
     base_scen = _load_scenario(folder / "scenarios" / base / "scenario.resolved.json")
+    base_prov, base_prov_from = _input_provenance(folder / "scenarios" / base)
     parts.append(
         _section(
             "parameters",
             f"Parameters of the base scenario '{base}'",
-            _parameters(base_scen)
+            _parameters(base_scen, base_prov)
             if base_scen is not None
             else '<p class="muted">scenarios/&lt;base&gt;/scenario.resolved.json missing.</p>',
-            "The alternatives differ as listed under Scenarios.",
+            _parameters_intro(
+                "The alternatives differ as listed under Scenarios.", base_prov, base_prov_from
+            ),
         )
     )
     prov = c.get("provenance") or {}
@@ -1599,6 +1754,13 @@ code.nowrap { white-space: nowrap; word-break: normal; }
 table.changes td:nth-child(2) { width: 30%; }
 table.changes td:nth-child(3) { width: 14%; }
 .params table { font-size: 12.5px; }
+.src { display: block; font-size: 11px; color: var(--muted); }
+.src.est { color: var(--warn); }
+td .src:only-child { display: inline; }
+details.inputs { margin: 4px 0 18px; }
+details.inputs summary { cursor: pointer; color: var(--accent); font-size: 13.5px; }
+table.inputs { font-size: 12px; }
+table.inputs td:nth-child(4) { white-space: nowrap; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
        font-size: 12px; background: #f3f5f7; padding: 1px 4px; border-radius: 3px;
        word-break: break-all; }
