@@ -24,7 +24,9 @@ EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
-COMMANDS = ("run", "validate", "compare", "sweep", "report", "calibrate", "sensitivity")
+COMMANDS = (
+    "run", "validate", "compare", "sweep", "report", "calibrate", "sensitivity", "stability"
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -39,7 +39,7 @@ def register(sub) -> None:
         help="hand-computed capacity and rho per stage beside the model's; writes "
         "docs/stability.md",
         description="Compute every stage's capacity and utilisation by hand from the "
-        "scenario, put the model's measured utilisation beside it (mean and 95%% CI over "
+        "scenario, put the model's measured utilisation beside it (mean and 95% CI over "
         "replications) with a check that the TEU inside does not grow with the horizon, "
         "print the table and write it as Markdown. The text is deterministic: the same "
         "command gives the same file.",
@@ -150,6 +150,7 @@ def build_document(args: argparse.Namespace) -> tuple[str, str]:
     from sim.errors import ScenarioError
     from sim.executors import ExecutorSpec, open_executor
     from sim.experiments import BULKY, run_batches
+    from sim.scenario.limits import check_run_size
     from sim.scenario.loader import load_scenario
     from sim.stability import format_text, hand_stages, horizon_check, render_markdown
 
@@ -176,6 +177,16 @@ def build_document(args: argparse.Namespace) -> tuple[str, str]:
     else:
         hand.notes.append("horizon check left out: twice the horizon is past the longest allowed")
     spec = ExecutorSpec(workers=args.workers, quiet=True).capped(len(jobs) * args.replications)
+    # refuse, before any work, runs that would not fit in memory: the longest horizon, with
+    # the records of every replication of both horizons
+    largest = jobs[-1][0]
+    check_run_size(
+        largest.model_copy(update={"scenario": largest.scenario.model_copy(
+            update={"replications": len(jobs) * args.replications}
+        )}),
+        loaded.source_of,
+        spec.effective_workers(),
+    )
     with open_executor(spec) as ex:
         results = run_batches(ex, spec, jobs, drop=BULKY, label="stability")
     records = results[0]

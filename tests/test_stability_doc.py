@@ -1,0 +1,187 @@
+"""docs/stability.md is what ``corridor stability`` writes today, and its hand formulas hold.
+
+The first test regenerates the document (4 replications of the baseline's horizon and of
+twice it, 2 workers) and compares it byte for byte with the committed file: it fails
+as soon as a change to the model, the scenario or the formulas makes the file stale.
+The others check one formula at a time against a computation written out here, and that
+the command is robust (a stage it cannot compute is a note, a file it did not write is
+not overwritten).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.scenario.loader import load_scenario
+from sim.stability import HandModel, erlang_c, fmt_teu, hand_stages, raw_moment
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "stability.md"
+TINY = ROOT / "tests" / "scenarios" / "tiny.toml"
+
+
+def test_docs_stability_md_is_what_the_command_writes(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the document names the scenario by its relative path
+    out = tmp_path / "stability.md"
+    assert main(["stability", "--out-md", str(out), "--workers", "2", "--quiet"]) == 0
+    assert out.read_text(encoding="utf-8") == DOC.read_text(encoding="utf-8"), (
+        "docs/stability.md is stale: run `corridor stability` (from the repository root) "
+        "and commit the result"
+    )
+
+
+def _stage(hand, key):
+    return next(s for s in hand.stages if s.key == key)
+
+
+def test_fleet_capacity_is_n_c_f_over_the_cycle_built_by_hand():
+    hand = hand_stages(load_scenario(TINY).model)
+    # fleet f on p -> q: 3 vessels x 200 TEU x 0.9 = 180 usable TEU per sailing
+    origin_call = 0 + 180 / (2 * 20)  # no vessel_fixed_h; 2 cranes x 20 TEU/h at p
+    dest_call = 0 + 180 / (1 * 25)  # q: the defaults, 1 crane x 25 TEU/h
+    sail = back = 20.0
+    # storms at p (sensitivity 1): mean rate 16 storms/yr over 8760 h, D ~ tri(24, 48, 96):
+    # E[D^2] = (24² + 48² + 96² + 24·48 + 24·96 + 48·96) / 6 = 3360 h², wait = λ E[D²] / 2
+    storm_p = 16 / 8760 * 3360 / 2
+    cycle = origin_call + sail + dest_call + back + 0 + storm_p + 0  # q has no weather
+    capacity = 3 * 200 * 0.9 * 8760 / cycle
+    demand = 20000 + 5000  # flows main and local both cross p -> q
+    st = _stage(hand, "fleets.f")
+    assert hand.cycles["f"].cycle_h == pytest.approx(cycle, rel=1e-12)
+    assert st.capacity == pytest.approx(capacity, rel=1e-12)
+    assert st.demand == pytest.approx(demand)
+    assert st.rho == pytest.approx(demand / capacity, rel=1e-12)
+    assert f"= **{fmt_teu(capacity)}**" in st.formula
+
+
+def test_the_other_hand_formulas_of_the_tiny_scenario():
+    hand = hand_stages(load_scenario(TINY).model)
+    assert not hand.notes
+    # line b -> p: 4 paths/day x 100 TEU x 365
+    assert _stage(hand, "legs.bp").capacity == pytest.approx(4 * 100 * 365)
+    # tracks at b: 2 tracks x 24 / 4 h x 100 TEU per (full) train x 365; only "main"
+    # arrives by rail ("local" starts at b)
+    tracks = _stage(hand, "nodes.b.tracks")
+    assert tracks.capacity == pytest.approx(2 * 24 / 4 * 100 * 365)
+    assert tracks.demand == pytest.approx(20000)
+    # berths at p: one berth, a call of 180 TEU / 40 TEU/h; 25,000 / 180 calls a year
+    berths = _stage(hand, "nodes.p.berths")
+    assert berths.capacity == pytest.approx(1 * 8760 / 4.5 * 180)
+    assert berths.rho == pytest.approx(25000 / 180 * 4.5 / 8760)
+    # wagon pool w: 200 wagons x 2 TEU; round trip on ab = 50 + 4 (handling at b) + 50 h
+    run = (40 + 50 + 70) / 3
+    pool = _stage(hand, "wagon_pools.w")
+    assert pool.capacity == pytest.approx(200 * 2 * 8760 / (run + 4 + run))
+    # yard at q (delivered "local", and "main" on to z by a 12-h timetable): unloading
+    # 180 TEU / 25 TEU/h, no clearance or dwell, then half a headway for "main"
+    yard = _stage(hand, "nodes.q.yard")
+    stay = (5000 * 180 / 25 + 20000 * (180 / 25 + 6)) / 25000
+    assert yard.capacity == pytest.approx(800 * 8760 / stay)
+    keys = {s.key for s in hand.stages}
+    assert keys == {"fleets.f", "legs.bp", "nodes.b.tracks", "nodes.p.berths",
+                    "nodes.q.berths", "nodes.p.yard", "nodes.q.yard", "wagon_pools.w"}
+
+
+def test_boxes_arriving_together_fill_the_next_carrier_faster():
+    hm = HandModel(load_scenario(TINY).model)
+    # at p (no dwell) the boxes of one 100-TEU train are ready together: a 180-TEU vessel
+    # then waits for 80 TEU more of the 25,000 TEU/yr stream, not for 180 (at most for
+    # the fleet's 48-h timeout); the wait for a free vessel is the same in each case
+    stream, _ = hm.departure_wait("p", "pq", 0.0)
+    batched, how = hm.departure_wait("p", "pq", 100.0)
+    full, _ = hm.departure_wait("p", "pq", 180.0)
+    rate = 25000 / 8760
+    assert stream - batched == pytest.approx(min(180 / rate, 48) / 2 - min(80 / rate, 48) / 2)
+    assert stream - full == pytest.approx(min(180 / rate, 48) / 2)  # no wait to fill
+    assert "in batches of 100" in how
+
+
+def test_both_directions_and_a_dated_window(tmp_path):
+    """The formulas follow whatever the scenario holds: a fleet back the other way, a flow
+    the other way round, a window disruption counted over the measured window only."""
+    path = tmp_path / "both_ways.toml"
+    path.write_text(f"""
+extends = "{TINY.as_posix()}"
+[legs.qp]
+mode = "sea"
+from = "q"
+to = "p"
+sail_time_h = 25
+[fleets.g]
+leg = "qp"
+vessels = 1
+capacity_teu = 100
+[flows.back]
+route = ["q", "p"]
+annual_teu = 3000
+[disruptions.slow_b]
+kind = "window"
+target = "nodes.b"
+start_day = 10
+duration_days = 20
+factor = 0.5
+""", encoding="utf-8")
+    hand = hand_stages(load_scenario(path).model)
+    assert not hand.notes
+    back = _stage(hand, "fleets.g")
+    cycle = (0 + 100 / 25) + 25 + (0 + 100 / 40) + 25 + 0 + 0 + 16 / 8760 * 3360 / 2
+    assert back.capacity == pytest.approx(1 * 100 * 8760 / cycle)
+    assert back.demand == pytest.approx(3000)
+    assert _stage(hand, "fleets.f").demand == pytest.approx(25000)  # not the way back
+    # p's berths now load f and unload g: berth hours of both kinds of call
+    berths = _stage(hand, "nodes.p.berths")
+    assert berths.rho == pytest.approx((25000 / 180 * 4.5 + 3000 / 100 * 2.5) / 8760)
+    # the window covers days 20-30 of the measured days 20-120 (warm-up 20): a = 1 - 0.1 x 0.5
+    tracks = _stage(hand, "nodes.b.tracks")
+    assert tracks.capacity == pytest.approx(2 * 24 / 4 * 100 * 365 * 0.95)
+    assert "`slow_b`" in tracks.formula
+
+
+def test_moments_and_erlang_c_against_closed_forms():
+    scen = load_scenario(TINY).model
+    tri = scen.weather["sea"].storm_duration_h  # tri(24, 48, 96)
+    assert raw_moment(tri, 1) == pytest.approx(56.0)
+    assert raw_moment(tri, 2) == pytest.approx(3360.0)
+    lognormal = scen.nodes["b"].clearance_h  # median 12, p95 48
+    sigma = math.log(4) / 1.6448536269514722
+    assert raw_moment(lognormal, 2) == pytest.approx(144 * math.exp(2 * sigma**2))
+    assert erlang_c(1, 0.6) == pytest.approx(0.6)  # M/M/1: P(wait) = rho
+    assert erlang_c(2, 1.0) == pytest.approx(1 / 3)
+
+
+def test_a_stage_that_cannot_be_computed_is_a_note_not_a_crash():
+    scen = load_scenario(TINY).model
+    broken_fleet = scen.fleets["f"].model_copy(update={"turnaround_h": object()})
+    scen = scen.model_copy(update={"fleets": {"f": broken_fleet}, "dated_changes": {"x": 1}})
+    hand = hand_stages(scen)
+    text = " ".join(hand.notes)
+    assert "`pq`" in text and "no moments known" in text
+    assert "`[dated_changes]` is not in the hand formulas" in text
+    keys = {s.key for s in hand.stages}
+    assert "fleets.f" not in keys and "legs.bp" in keys and "wagon_pools.w" in keys
+
+
+def test_the_command_is_deterministic_and_names_itself(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    args = ["stability", "tests/scenarios/tiny.toml", "--replications", "2", "--quiet"]
+    assert main([*args, "--out-md", str(a), "--workers", "1"]) == 0
+    assert main([*args, "--out-md", str(b), "--workers", "2"]) == 0
+    text = a.read_text(encoding="utf-8")
+    assert text == b.read_text(encoding="utf-8")
+    assert "`corridor stability tests/scenarios/tiny.toml --replications 2`" in text
+    assert "## Horizon check" in text and "Parameters that are estimates" not in text
+    # and it replaces its own file
+    assert main([*args, "--out-md", str(a), "--workers", "1"]) == 0
+
+
+def test_a_file_the_command_did_not_write_is_left_alone(tmp_path, capsys):
+    mine = tmp_path / "notes.md"
+    mine.write_text("my own notes\n", encoding="utf-8")
+    assert main(["stability", str(TINY), "--out-md", str(mine), "--quiet"]) == 2
+    assert mine.read_text(encoding="utf-8") == "my own notes\n"
+    assert "--force" in capsys.readouterr().err
