@@ -117,7 +117,7 @@ def test_extends_cycle(tmp_path, capsys):
     "override, key, expected",
     [
         ("fleets.f.vessels=abc", "fleets.f.vessels", "integer"),
-        ("fleets.f.vessels=-1", "fleets.f.vessels", "greater than or equal to 1"),
+        ("fleets.f.vessels=-1", "fleets.f.vessels", "greater than or equal to 0"),
         ("fleets.f.capacity_tue=3", "fleets.f.capacity_tue", "unknown key"),
         ("no_equals_sign", "no_equals_sign", "KEY.PATH=VALUE"),
         ("scenario.name.x=1", "scenario.name.x", "not a table"),

@@ -217,7 +217,7 @@ def corridors(draw) -> Case:
                 nodes[nid]["storm_sensitivity"] = draw(st.sampled_from([0.0, 0.3, 1.0]))
     disruptions: dict[str, Any] = {}
     targets = [f"legs.{x}" for x in legs] + [f"nodes.{x}" for x in nodes]
-    targets += [f"fleets.{x}" for x in fleets]
+    targets += [f"fleets.{x}" for x in fleets] + [f"wagon_pools.{x}" for x in pools]
     for k in range(draw(st.integers(0, 2))):
         target = draw(st.sampled_from(targets))
         kind = draw(st.sampled_from(["window", "outage", "factor"]))
@@ -240,6 +240,9 @@ def corridors(draw) -> Case:
             dis = {"kind": "factor", "target": target,
                    "factor": draw(st.sampled_from([0.3, 0.7])),
                    "start_day": start, "end_day": start + draw(st.integers(1, 30))}
+        leg = legs.get(target.partition(".")[2]) if target.startswith("legs.") else None
+        if leg and leg["mode"] == "rail" and "paths_per_day" not in leg:
+            dis["factor"] = 0.0  # a factor on a rail leg scales its paths: none to scale here
         disruptions[f"d{k}"] = dis
 
     horizon = draw(st.integers(30, 120))

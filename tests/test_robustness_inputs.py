@@ -81,6 +81,7 @@ def rich_scenario() -> dict:
             "end_day": 60.0,
         },
     }
+    raw["changes"] = {"ships": {"day": 50.0, "set": {"fleets.f.vessels": 4.0}}}
     raw["economics"] = {
         "capex_usd": 1e7,
         "lifetime_years": 25.0,

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.results import default_out_dir, write_run_files
     from sim.results_folder import open_results
     from sim.scenario.loader import load_scenario
+    from sim.scenario.provenance import write_provenance
     from sim.summary import build_summary
 
     loaded = load_scenario(args.scenario, flag_overrides(args))
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         summary = build_summary(loaded, records, command_line(argv), __version__)
         if algorithm:
             summary["replications_algorithm"] = algorithm
+        write_provenance(folder.tmp, args.scenario, flag_overrides(args))
         write_run_files(folder.tmp, loaded, summary, records, not args.no_plots, args.report)
         final = folder.publish()
 

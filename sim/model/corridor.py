@@ -7,6 +7,7 @@ record. Model time is in hours from 1 January 00:00.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import time
 from collections.abc import Generator
@@ -17,13 +18,15 @@ import numpy as np
 import simpy
 
 from sim.errors import ConservationError
+from sim.model.calendar import Calendar
 from sim.model.containers import ContainerTable
-from sim.model.demand import generate
+from sim.model.demand import demand_profile, generate
 from sim.model.disruptions import capacity_timelines
 from sim.model.monitors import InvariantMonitor
 from sim.model.node import NodeRuntime
 from sim.model.rail import RailLegRuntime, WagonPoolRuntime
 from sim.model.random_streams import stream
+from sim.model.schedule import Schedule, apply_schedule
 from sim.model.sea import FleetRuntime, SeaLegRuntime
 from sim.model.timeline import Timeline
 from sim.model.weather import closure_timeline, generate_storms
@@ -146,8 +149,18 @@ class CorridorModel:
             for s, lid in enumerate(legs):
                 self.next_leg_code[fi, s] = leg_index[lid]
 
+        start = settings.start_date
+        self.calendar = Calendar(None if start is None else _dt.date.fromisoformat(start))
+        self.schedule = Schedule(scenario, self.calendar)
         arrivals = [
-            generate(fid, scenario.flows[fid], self.seed, replication, self.horizon_h)
+            generate(
+                fid,
+                scenario.flows[fid],
+                self.seed,
+                replication,
+                self.horizon_h,
+                demand_profile(fid, scenario.flows[fid], scenario, self.calendar, self.schedule),
+            )
             for fid in self.flow_ids
         ]
         flow_col = np.concatenate(
@@ -171,7 +184,9 @@ class CorridorModel:
             for nid, spec in scenario.nodes.items()
         }
         for region_id, region in scenario.weather.items():
-            storms = generate_storms(region_id, region, self.seed, replication, self.horizon_h)
+            storms = generate_storms(
+                region_id, region, self.seed, replication, self.horizon_h, self.calendar
+            )
             for node in self.nodes.values():
                 spec = node.spec
                 if isinstance(spec, PortNode) and spec.weather_region == region_id:
@@ -220,6 +235,7 @@ class CorridorModel:
             fid: FleetRuntime(self, fid, spec, self.sea_legs[spec.leg], cap(f"fleets.{fid}"))
             for fid, spec in scenario.fleets.items()
         }
+        apply_schedule(self)
 
         start = 0
         for fi, a in enumerate(arrivals):
@@ -260,13 +276,13 @@ class CorridorModel:
         """Earliest time after ``now`` at which scheduled capacity returns where there is
         none at ``now`` (``inf`` if nothing scheduled will give any back).
 
-        Today the scheduled capacity is the disruption and storm timelines: a node, leg,
-        fleet or port closed at ``now`` gives capacity back when it reopens — even after
-        the horizon (random outages and storms always end; a ``factor`` disruption
-        without ``end_day`` never does). Other dated capacity changes (capacity
-        scheduled to join) belong here too, as the next such date after ``now``.
+        Scheduled capacity is the disruption and storm timelines — a node, leg, fleet or
+        port closed at ``now`` gives capacity back when it reopens, even after the
+        horizon (random outages and storms always end; a ``factor`` disruption without
+        ``end_day`` never does) — and the dated ``[changes]``: the next one after
+        ``now`` may bring capacity (a ship joining, a terminal opening).
         """
-        relief = math.inf
+        relief = self.schedule.next_change_after(now)  # capacity scheduled to join or change
         for _, t in timelines if timelines is not None else self._all_timelines():
             if t.at(now) == 0.0:
                 relief = min(relief, t.next_open(now))

@@ -1,7 +1,8 @@
 """Demand: every container of a flow over the horizon, generated before the run.
 
 Arrivals follow a non-homogeneous renewal process with a piecewise-constant
-monthly rate (months of 730 h, the run starts on 1 January): unit-rate
+rate — by calendar month in a dated run, by 730-h month from 1 January otherwise, times
+the flow's demand path (growth, levels by year, dated changes): unit-rate
 gaps are drawn (exponential for Poisson, gamma with the flow's ``headway_cv``
 for block trains) and mapped through the inverse cumulative rate. Poisson
 flows produce single boxes (FEU with probability ``feu_share``); block-train
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.model.calendar import HOURS_PER_DAY, Calendar
 from sim.model.random_streams import stream
-from sim.scenario.schema import Flow
+from sim.model.schedule import Schedule
+from sim.scenario.schema import Flow, Scenario
 
 HOURS_PER_YEAR = 8760.0
-HOURS_PER_MONTH = HOURS_PER_YEAR / 12.0
+HOURS_PER_MONTH = HOURS_PER_YEAR / 12.0  # the months of a run without a start date
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,9 @@ def block_composition(flow: Flow) -> tuple[int, int]:
     return feu, teu
 
 
-def _event_times(rate_per_h: np.ndarray, cv: float, horizon_h: float, rng) -> np.ndarray:
-    """Renewal epochs with monthly rates ``rate_per_h[m % 12]`` on ``[0, horizon_h)``."""
-    n_months = int(np.ceil(horizon_h / HOURS_PER_MONTH))
-    edges = np.minimum(np.arange(n_months + 1) * HOURS_PER_MONTH, horizon_h)
-    rates = rate_per_h[np.arange(n_months) % 12]
+def _event_times(edges: np.ndarray, rates: np.ndarray, cv: float, rng) -> np.ndarray:
+    """Renewal epochs with rate ``rates[k]`` (per hour) on ``[edges[k], edges[k + 1])``."""
+    n_months = len(rates)
     cum = np.concatenate(([0.0], np.cumsum(rates * np.diff(edges))))
     total = cum[-1]
     if total <= 0:
@@ -72,21 +73,121 @@ def _event_times(rate_per_h: np.ndarray, cv: float, horizon_h: float, rng) -> np
     return t[np.isfinite(t)]
 
 
-def generate(flow_id: str, flow: Flow, seed: int, replication: int, horizon_h: float) -> Arrivals:
-    """All boxes of ``flow`` arriving before ``horizon_h``."""
-    rng = stream(seed, replication, f"demand:{flow_id}")
+def monthly_rates(horizon_h: float, seasonality: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Month edges (730-h months from 1 January) and the relative rate of each month: the
+    demand profile of a run without a start date, as it always was."""
+    edges, month = Calendar(None).demand_months(horizon_h)
+    season = np.asarray(seasonality, dtype=float)
+    return edges, (season / season.mean())[month]
+
+
+def demand_profile(
+    flow_id: str, flow: Flow, scenario: Scenario, calendar: Calendar, schedule: Schedule
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Interval edges (hours) and demand in TEU/yr on each, when the flow's demand follows
+    a path — calendar months, growth, levels by year, dated changes, a start or end date;
+    None for a flow whose demand is one level with the 730-h seasonal profile.
+
+    The level in calendar year Y at time t is ``teu_by_year[Y]`` if listed; else the
+    nearest earlier listed level grown at ``growth_per_year`` per year; else
+    ``annual_teu(t) x (1 + growth)^(Y - base_year)``, where ``annual_teu(t)`` is the
+    plain value as changed by dated ``[changes]``. ``base_year`` defaults to the year of
+    the first measured day. Outside ``[start_date, end_date)`` demand is 0.
+    """
+    horizon_h = scenario.scenario.horizon_days * HOURS_PER_DAY
+    steps = schedule.steps_of("flows", flow_id, "annual_teu")
+    plain = not (
+        calendar.dated
+        or flow.growth_per_year
+        or flow.teu_by_year
+        or steps
+        or flow.start_date
+        or flow.end_date
+    )
+    if plain:
+        return None
+    edges, month = calendar.demand_months(horizon_h)
     season = np.asarray(flow.seasonality, dtype=float)
     season = season / season.mean()
+    cuts = [t for t, _ in steps]
+    years = calendar.year_starts(horizon_h)
+    cuts += [a for _, a, _ in years]
+    window = []
+    for when in (flow.start_date, flow.end_date):
+        if when is not None:
+            window.append(calendar.hours_of(calendar.parse(when)))
+            cuts.append(window[-1])
+    edges_all = np.unique(np.concatenate((edges, [c for c in cuts if 0 < c < horizon_h])))
+    starts = edges_all[:-1]
+    month_idx = np.searchsorted(edges, starts, side="right") - 1
+    first_measured = calendar.years(np.array([scenario.scenario.warmup_days * HOURS_PER_DAY]))[0]
+    base_year = flow.base_year or int(first_measured)
+    listed = {int(y): v for y, v in flow.teu_by_year.items()}
+    year_of = calendar.years(starts)
+    level = np.empty(len(starts))
+    for k, (t, y) in enumerate(zip(starts, year_of, strict=True)):
+        level[k] = _level(flow, schedule, flow_id, listed, base_year, int(y), float(t))
+    if flow.start_date is not None:
+        level[starts < calendar.hours_of(calendar.parse(flow.start_date))] = 0.0
+    if flow.end_date is not None:
+        level[starts >= calendar.hours_of(calendar.parse(flow.end_date))] = 0.0
+    return edges_all, level * season[month[month_idx]]
+
+
+def _level(
+    flow: Flow,
+    schedule: Schedule,
+    flow_id: str,
+    listed: dict[int, float],
+    base_year: int,
+    year: int,
+    t: float,
+) -> float:
+    g = 1.0 + flow.growth_per_year
+    if year in listed:
+        return listed[year]
+    earlier = [y for y in listed if y < year]
+    if earlier:
+        y0 = max(earlier)
+        return listed[y0] * g ** (year - y0)
+    annual = schedule.value("flows", flow_id, "annual_teu", flow.annual_teu, t)
+    return annual * g ** (year - base_year)
+
+
+def generate(
+    flow_id: str,
+    flow: Flow,
+    seed: int,
+    replication: int,
+    horizon_h: float,
+    profile: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Arrivals:
+    """All boxes of ``flow`` arriving before ``horizon_h``.
+
+    ``profile`` is the flow's demand path (:func:`demand_profile`): interval edges and
+    TEU/yr on each (seasonality included); without one, ``annual_teu`` with the 730-h
+    seasonal profile.
+    """
+    rng = stream(seed, replication, f"demand:{flow_id}")
+    if profile is None:
+        edges, relative = monthly_rates(horizon_h, flow.seasonality)
+
+        def per_hour(teu_per_unit: float) -> np.ndarray:
+            return flow.annual_teu / (HOURS_PER_YEAR * teu_per_unit) * relative
+    else:
+        edges, teu_per_year = profile
+
+        def per_hour(teu_per_unit: float) -> np.ndarray:
+            return teu_per_year / (HOURS_PER_YEAR * teu_per_unit)
+
     if flow.arrivals == "poisson":
-        teu_per_box = 1.0 + flow.feu_share
-        rate = flow.annual_teu / (HOURS_PER_YEAR * teu_per_box) * season
-        t = _event_times(rate, 1.0, horizon_h, rng)
+        rate = per_hour(1.0 + flow.feu_share)
+        t = _event_times(edges, rate, 1.0, rng)
         teu = np.where(rng.random(len(t)) < flow.feu_share, 2, 1).astype(np.int8)
         return Arrivals(t, teu)
     feu, single = block_composition(flow)
-    per_train = feu * 2 + single
-    rate = flow.annual_teu / (HOURS_PER_YEAR * per_train) * season
-    trains = _event_times(rate, flow.headway_cv, horizon_h, rng)
+    rate = per_hour(feu * 2 + single)
+    trains = _event_times(edges, rate, flow.headway_cv, rng)
     boxes = np.concatenate((np.full(feu, 2, np.int8), np.full(single, 1, np.int8)))
     t = np.repeat(trains, len(boxes))
     teu = np.tile(boxes, len(trains))

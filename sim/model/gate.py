@@ -35,8 +35,17 @@ class Gate:
         yield turn  # release() passed its unit on to us
 
     def leave(self) -> None:
-        """Give a unit back: to the first in line, if any."""
-        if self._waiters:
+        """Give a unit back: to the first in line, if any (unless the capacity was cut
+        below the units in use: then the unit goes away)."""
+        if self._waiters and (self.capacity is None or self.in_use <= self.capacity):
             self._waiters.popleft().succeed()
         else:
             self.in_use -= 1
+
+    def set_capacity(self, capacity: int | None) -> None:
+        """A dated change: more units serve those in line at once; fewer take effect as
+        units in use are given back."""
+        self.capacity = capacity
+        while self._waiters and (capacity is None or self.in_use < capacity):
+            self.in_use += 1
+            self._waiters.popleft().succeed()

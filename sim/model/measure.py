@@ -258,11 +258,10 @@ def measure(
         yard = node.yard.monitor
         yard_mean = yard.mean(warm, end)
         yard_teu = np.diff(yard.integral_at(edges)) / widths
-        track_u = _ratio(node.tracks.busy.mean(warm, end), node.tracks.capacity)
-        berth_u = (
-            _ratio(node.berths.busy.mean(warm, end), node.berths.capacity) if node.berths else None
-        )
-        yard_u = _ratio(yard_mean, node.yard.capacity)
+        track_u = node.tracks.utilisation(warm, end)
+        berth_u = node.berths.utilisation(warm, end) if node.berths else None
+        sizes = node.yard.capacity_monitor  # a yard whose size changed on dates
+        yard_u = _ratio(yard_mean, sizes.mean(warm, end) if sizes else node.yard.capacity)
         parts = {"tracks": track_u, "berths": berth_u, "yard": yard_u}
         known = {k: v for k, v in parts.items() if v is not None}
         binding = max(known, key=lambda k: known[k]) if known else None
@@ -292,9 +291,7 @@ def measure(
     legs: dict[str, Any] = {}
     for lid, leg in model.rail_legs.items():
         n_post, teu_post = departures(leg.departures_h, leg.departure_teu)
-        avail = None
-        if leg.spec.paths_per_day:
-            avail = leg.spec.paths_per_day / 24.0 * span * leg.capacity.mean_over(warm, end)
+        avail = leg.line.available(warm, end)
         legs[lid] = {
             "mode": "rail",
             "departures": n_post,
@@ -307,7 +304,7 @@ def measure(
     fleets = {}
     for fid, fl in model.fleets.items():
         n_post, teu_post = departures(fl.departures_h, fl.departure_teu)
-        busy = 1.0 - fl.waiting_cargo.mean(warm, end) / fl.spec.vessels
+        busy = fl.busy_share(warm, end)
         held = np.asarray(fl.held_h)[np.asarray(fl.departures_h) >= warm]
         fleets[fid] = {
             "weather_hold_h_mean": float(held.mean()) if len(held) else None,
@@ -316,18 +313,15 @@ def measure(
             "load_factor_mean": teu_post / (n_post * fl.nominal_teu) if n_post else None,
             "utilisation": busy,
         }
-    pools = {
-        pid: {"utilisation": p.out.mean(warm, end) / p.spec.wagons}
-        for pid, p in model.pools.items()
-    }
+    pools = {pid: {"utilisation": p.utilisation(warm, end)} for pid, p in model.pools.items()}
 
     # a sea leg's utilisation: its fleets' busy shares weighted by their slot capacity
     # (vessels x usable TEU), so a leg served by several fleets is one stage
     for lid in model.sea_legs:
         serving = [
-            (fleets[f]["utilisation"], fl.spec.vessels * fl.nominal_teu)
+            (fleets[f]["utilisation"], fl.vessel_weight(warm, end) * fl.nominal_teu)
             for f, fl in model.fleets.items()
-            if fl.leg.id == lid
+            if fl.leg.id == lid and fleets[f]["utilisation"] is not None
         ]
         weight = sum(w for _, w in serving)
         if weight > 0:

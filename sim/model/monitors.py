@@ -119,12 +119,17 @@ class InvariantMonitor:
         self.capacity[name] = capacity
         self.tally[name] = initial
 
+    def set_capacity(self, name: str, capacity: float) -> None:
+        """A dated change of a capacity: a cut below the level in use is legal (the level
+        then only falls until it fits); taking more while over it is not."""
+        self.capacity[name] = capacity
+
     def change(self, name: str, delta: float, t: float) -> None:
         level = self.tally[name] + delta
         self.tally[name] = level
         if level < -1e-6:
             raise InvariantError(f"{name} went negative ({level:g}) at t={t:.2f} h")
-        if level > self.capacity[name] + 1e-6:
+        if delta > 0 and level > self.capacity[name] + 1e-6:
             raise InvariantError(
                 f"{name} exceeded its capacity ({level:g} > {self.capacity[name]:g}) at t={t:.2f} h"
             )

@@ -38,9 +38,32 @@ class CountedResource:
         self.capacity = capacity
         self.gate = Gate(env, capacity)
         self.busy = LevelMonitor()
+        self.units: LevelMonitor | None = None  # capacity over time, once it changes
         self._inv = inv
         self._name = name
-        inv.register(name, capacity if capacity else math.inf)
+        inv.register(name, capacity if capacity is not None else math.inf)
+
+    def set_capacity(self, capacity: int | None) -> None:
+        """A dated change of the number of units (tracks, berths)."""
+        if capacity == self.capacity:
+            return
+        if self.units is None:
+            self.units = LevelMonitor(math.inf if self.capacity is None else self.capacity)
+        self.units.set(self.env.now, math.inf if capacity is None else capacity)
+        self.capacity = capacity
+        self._inv.set_capacity(self._name, capacity if capacity is not None else math.inf)
+        self.gate.set_capacity(capacity)
+
+    def utilisation(self, a: float, b: float) -> float | None:
+        """Busy unit-hours over available unit-hours on ``[a, b]`` (None: unlimited or none)."""
+        if self.units is None:
+            if not self.capacity:
+                return None
+            return self.busy.mean(a, b) / self.capacity
+        avail = self.units.mean(a, b)
+        if not 0 < avail < math.inf:
+            return None
+        return self.busy.mean(a, b) / avail
 
     def acquire(self) -> Generator[simpy.Event, object, object]:
         """Wait for a unit; returns the token to :meth:`release` it with."""
@@ -160,7 +183,7 @@ class NodeRuntime:
         env = self.env
         table = self.model.table
         clear_at_offset = self.clearance()
-        yield env.timeout(self.vessel_fixed())
+        yield from self.fixed_call_time()
         pos = 0
         n = len(idx)
         while pos < n:
@@ -185,6 +208,19 @@ class NodeRuntime:
             self.admit(rest[:k], env.now + clear_at_offset)
             pos += k
         self.model.holdings.drop(key)
+
+    def fixed_call_time(self) -> Generator[simpy.Event, object, None]:
+        """A vessel's berth time besides crane work (mooring, documents), at the node's
+        capacity factor like all its work."""
+        work = self.vessel_fixed()
+        if self.capacity.constant:
+            yield self.env.timeout(work)
+            return
+        start = self.capacity.next_open(self.env.now)
+        done = self.capacity.finish_time(start, work, 1.0)
+        if done == math.inf:
+            yield self.env.event()
+        yield self.env.timeout(done - self.env.now)
 
     def load_time_h(self, teu: float) -> float:
         """When a vessel starting to load ``teu`` now is done (crane rate x node factor)."""

@@ -11,6 +11,7 @@ wagons run back empty and only then rejoin the pool.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING
@@ -41,6 +42,8 @@ class WagonPoolRuntime:
         self.id = pool_id
         self.spec = spec
         self.env = model.env
+        self.total = spec.wagons
+        self.sizes: LevelMonitor | None = None  # wagons in the pool over time, once it changes
         self.free = spec.wagons
         self.returning = 0  # wagons running back empty
         self.out = LevelMonitor()
@@ -63,6 +66,25 @@ class WagonPoolRuntime:
         self.returning += n
         timer = self.env.timeout(after_h)
         timer.callbacks.append(lambda _: self._returned(n))
+
+    def set_total(self, wagons: int) -> None:
+        """A dated change of the pool (wagons bought, leased out, stuck elsewhere): added
+        wagons are free at once; removed ones leave as they come free (``free`` may go
+        below 0 meanwhile, and no train gets wagons until it is back above)."""
+        if wagons == self.total:
+            return
+        if self.sizes is None:
+            self.sizes = LevelMonitor(self.total)
+        self.sizes.set(self.env.now, wagons)
+        self.free += wagons - self.total
+        self.total = wagons
+        self._inv.set_capacity(self._name, wagons)
+        self._serve()
+
+    def utilisation(self, a: float, b: float) -> float | None:
+        """Wagon-hours out over wagon-hours in the pool on ``[a, b]``."""
+        size = self.sizes.mean(a, b) if self.sizes is not None else self.spec.wagons
+        return self.out.mean(a, b) / size if size > 0 else None
 
     def _returned(self, n: int) -> None:
         self.returning -= n
@@ -98,6 +120,31 @@ class Line:
         self.capacity = capacity
         self.next_free = 0.0
         self.used = 0
+        self.rates: LevelMonitor | None = None  # paths per hour over time, once they change
+
+    def set_paths(self, now: float, paths_per_day: float | None) -> None:
+        """A dated change of the paths the modelled trains may use (per day)."""
+        rate = paths_per_day / 24.0 if paths_per_day else None
+        if rate == self.rate_per_h:
+            return
+        if self.rates is None:
+            self.rates = LevelMonitor(self.rate_per_h or math.inf)
+        self.rates.set(now, rate or math.inf)
+        self.rate_per_h = rate
+
+    def available(self, a: float, b: float) -> float | None:
+        """Train paths offered on ``[a, b]``, capacity factors included (None: unlimited)."""
+        if self.rates is None:
+            if self.rate_per_h is None:
+                return None
+            return self.rate_per_h * (b - a) * self.capacity.mean_over(a, b)
+        cuts = sorted({a, b, *(t for t in self.rates.times if a < t < b),
+                       *(t for t in self.capacity.starts if a < t < b)})
+        total = 0.0
+        for lo, hi in zip(cuts, cuts[1:], strict=False):
+            rate = self.rates.levels[max(0, bisect_right(self.rates.times, lo) - 1)]
+            total += rate * (hi - lo) * self.capacity.at(lo)
+        return total if math.isfinite(total) else None
 
     def book(self, now: float) -> float:
         """Departure time of a train ready at ``now`` (``inf`` if the line never reopens)."""
@@ -132,6 +179,7 @@ class RailLegRuntime:
         self.pool = pool
         self.capacity = capacity
         self.line = Line(spec.paths_per_day, capacity)
+        self.train_capacity_teu = spec.train_capacity_teu
         self.queue = origin.queue_for(leg_id)
         self.run_time = Sampler(spec.run_time_h, model.rng(f"run:{leg_id}"))
         self.return_time = Sampler(
@@ -150,10 +198,10 @@ class RailLegRuntime:
 
     def _formation(self) -> Generator[simpy.Event, object, None]:
         env = self.env
-        cap = self.spec.train_capacity_teu
         rule = self.spec.dispatch
         origin_open = self.origin.capacity
         while True:
+            cap = self.train_capacity_teu  # may change on a date
             yield from wait_for_departure(env, self.queue, rule, cap, self.slots, self.origin.yard)
             opens = origin_open.next_open(env.now)
             if opens > env.now:

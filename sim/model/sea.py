@@ -100,8 +100,52 @@ class FleetRuntime:
         self.departure_teu: list[float] = []
         self.held_h: list[float] = []  # per sailing: loaded -> sailed (storm or closure hold)
         self.returning = 0  # vessels on their way back to the origin (or in turnaround)
-        for k in range(spec.vessels):
-            self.env.process(self._vessel(k))
+        self.vessels = spec.vessels  # in service (or joining at the end of a round trip)
+        self.in_service: LevelMonitor | None = None  # vessels over time, once they change
+        self._started = 0
+        self._to_retire = 0
+        for _ in range(spec.vessels):
+            self._start_vessel()
+
+    def _start_vessel(self) -> None:
+        self.env.process(self._vessel(self._started))
+        self._started += 1
+
+    def set_vessels(self, vessels: int) -> None:
+        """A dated change of the fleet: new ships start at the origin now; a ship that
+        leaves the fleet does so at the end of its round trip (first to finish, first
+        out), and counts as in service until then."""
+        if self.in_service is None:
+            self.in_service = LevelMonitor(self.vessels)
+        delta = vessels - self.vessels
+        self.vessels = vessels
+        while delta > 0 and self._to_retire:  # cancel pending retirements first
+            self._to_retire -= 1
+            delta -= 1
+        if delta > 0:
+            self.in_service.set(self.env.now, self.in_service.level + delta)
+            for _ in range(delta):
+                self._start_vessel()
+        elif delta < 0:
+            self._to_retire += -delta
+
+    def set_capacity(self, capacity_teu: float | None, load_factor: float) -> None:
+        """A dated change of the usable TEU per sailing."""
+        per_vessel = capacity_teu if capacity_teu is not None else self.spec.nominal_capacity_teu()
+        self.nominal_teu = per_vessel * load_factor
+
+    def vessel_weight(self, a: float, b: float) -> float:
+        """Mean vessels in service on ``[a, b]``."""
+        return self.in_service.mean(a, b) if self.in_service is not None else self.spec.vessels
+
+    def busy_share(self, a: float, b: float) -> float | None:
+        """Share of in-service vessel-hours not spent idle at the origin waiting for cargo."""
+        if self.in_service is None:
+            if self.spec.vessels == 0:
+                return None
+            return 1.0 - self.waiting_cargo.mean(a, b) / self.spec.vessels
+        ships = self.in_service.mean(a, b)
+        return 1.0 - self.waiting_cargo.mean(a, b) / ships if ships > 0 else None
 
     def _vessel(self, k: int) -> Generator[simpy.Event, object, None]:
         env = self.env
@@ -110,6 +154,10 @@ class FleetRuntime:
         table = model.table
         origin, dest = leg.origin, leg.dest
         while True:
+            if self._to_retire:  # leaves the fleet at the end of a round trip
+                self._to_retire -= 1
+                self.in_service.set(env.now, self.in_service.level - 1)  # type: ignore[union-attr]
+                return
             # 1. decide to sail (the vessels of a fleet one at a time)
             self.waiting_cargo.add(env.now, 1)
             yield from self.loading_turn.enter()
@@ -127,7 +175,7 @@ class FleetRuntime:
             key = model.holdings.hold(idx)
             # 2. berth and load; the containers leave the yard once aboard
             req = yield from origin.berths.acquire()
-            yield env.timeout(origin.vessel_fixed())
+            yield from origin.fixed_call_time()
             done = origin.load_time_h(teu)
             if done == math.inf:
                 yield env.event()

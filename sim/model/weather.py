@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.model.calendar import Calendar
 from sim.model.random_streams import draw, stream
 from sim.model.timeline import Timeline
 from sim.scenario.schema import WeatherRegion
@@ -30,17 +31,32 @@ class Storms:
 
 
 def generate_storms(
-    region_id: str, region: WeatherRegion, seed: int, replication: int, horizon_h: float
+    region_id: str,
+    region: WeatherRegion,
+    seed: int,
+    replication: int,
+    horizon_h: float,
+    calendar: Calendar | None = None,
 ) -> Storms:
-    """Storms over ``[0, horizon_h)`` from the region's named stream."""
+    """Storms over ``[0, horizon_h)`` from the region's named stream, by calendar month in
+    a dated run (730-h months from 1 January otherwise)."""
     rng = stream(seed, replication, f"weather:{region_id}")
     rates = np.asarray(region.storm_rate_per_month, dtype=float) / HOURS_PER_MONTH
     starts = []
-    n_months = int(np.ceil(horizon_h / HOURS_PER_MONTH))
-    for m in range(n_months):
-        a = m * HOURS_PER_MONTH
-        b = min(horizon_h, a + HOURS_PER_MONTH)
-        lam = rates[m % 12] * (b - a)
+    if calendar is not None and calendar.dated:
+        edges, month = calendar.demand_months(horizon_h)
+        months = [
+            (float(a), float(b), int(m))
+            for a, b, m in zip(edges[:-1], edges[1:], month, strict=True)
+        ]
+    else:
+        n_months = int(np.ceil(horizon_h / HOURS_PER_MONTH))
+        months = [
+            (m * HOURS_PER_MONTH, min(horizon_h, m * HOURS_PER_MONTH + HOURS_PER_MONTH), m % 12)
+            for m in range(n_months)
+        ]
+    for a, b, m in months:
+        lam = rates[m] * (b - a)
         k = rng.poisson(lam)
         starts.append(np.sort(rng.uniform(a, b, k)))
     start = np.concatenate(starts) if starts else np.empty(0)

@@ -54,6 +54,7 @@ class Yard:
         self._inv = f"yard {name}"
         invariants.register(self._inv, capacity_teu)
         self.full_since: float | None = None
+        self.capacity_monitor: LevelMonitor | None = None  # capacity over time, once it changes
 
     @property
     def finite(self) -> bool:
@@ -92,6 +93,20 @@ class Yard:
     def free(self) -> float:
         self._apply_due()
         return self.capacity - self.occupied
+
+    def set_capacity(self, capacity_teu: float) -> None:
+        """A dated change of the yard's size (or its share for the modelled traffic, or a
+        capacity factor): more space admits those in line; less stops admissions until
+        the yard has emptied below it."""
+        if capacity_teu == self.capacity:
+            return
+        if self.capacity_monitor is None:
+            self.capacity_monitor = LevelMonitor(self.capacity)
+        self.capacity_monitor.set(self.env.now, capacity_teu)
+        self.capacity = capacity_teu
+        self._invariants.set_capacity(self._inv, capacity_teu)
+        self._apply_due()
+        self._serve()
 
     def reserve(self, teu: float) -> Generator[simpy.Event, object, None]:
         """Hold ``teu`` of space, waiting in line while the yard is short (``yield from``)."""

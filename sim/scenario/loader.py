@@ -537,7 +537,12 @@ def _describe(error: dict[str, Any]) -> str:
     msg = msg.removeprefix("Value error, ")
     msg = msg.replace("Input should be", "expected")
     if msg.startswith("String should match pattern"):
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
         msg = "expected letters, digits, '_' or '-' only"
+        if pattern.startswith("^\\d{4}-"):
+            msg = "expected a date YYYY-MM-DD"
+        elif pattern.startswith("^\\d{4}$"):
+            msg = "expected a year YYYY"
     got = error.get("input")
     if not isinstance(got, dict | list) and kind not in ("value_error",):
         msg += f", got {got!r}"

@@ -10,13 +10,14 @@ change that broke it; on a tie, the first key listed.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 
 from sim.errors import ScenarioError
-from sim.scenario.schema import DispatchFull, PortNode, RailLeg, Scenario, SeaLeg
+from sim.scenario.schema import CHANGEABLE, DispatchFull, PortNode, RailLeg, Scenario, SeaLeg
 
-TARGET_TABLES = ("nodes", "legs", "fleets")
+TARGET_TABLES = ("nodes", "legs", "fleets", "wagon_pools")
 
 
 def legs_between(scenario: Scenario, a: str, b: str) -> list[str]:
@@ -226,11 +227,22 @@ def check_references(
     for did, dis in scenario.disruptions.items():
         table, _, ident = dis.target.partition(".")
         if table not in TARGET_TABLES or not ident:
-            fail(f"disruptions.{did}.target", 'expected "nodes.<id>", "legs.<id>" or "fleets.<id>"')
+            fail(
+                f"disruptions.{did}.target",
+                'expected "nodes.<id>", "legs.<id>", "fleets.<id>" or "wagon_pools.<id>"',
+            )
         if ident not in getattr(scenario, table):
             fail(
                 f"disruptions.{did}.target",
-                f"expected an existing {table[:-1]} id, got {ident!r}",
+                f"expected an existing {table.removesuffix('s').replace('_', ' ')} id, "
+                f"got {ident!r}",
+            )
+        leg = scenario.legs.get(ident) if table == "legs" else None
+        if isinstance(leg, RailLeg) and leg.paths_per_day is None and 0 < dis.factor < 1:
+            fail(
+                f"disruptions.{did}.factor",
+                f"expected 0 or 1: a factor on a rail leg scales its train paths, and "
+                f"legs.{ident} has no paths_per_day (give one, or close the leg with 0)",
             )
         end = getattr(dis, "end_day", None)
         if end is not None and end <= dis.start_day:
@@ -239,3 +251,98 @@ def check_references(
                 "expected end_day > start_day",
                 (f"disruptions.{did}.start_day", "expected start_day < end_day"),
             )
+
+    for lid, leg in scenario.legs.items():
+        if isinstance(leg, RailLeg) and leg.other_traffic_share > 0 and leg.paths_per_day is None:
+            fail(
+                f"legs.{lid}.other_traffic_share",
+                "expected paths_per_day on this leg: the share is taken from its train paths",
+            )
+    dated = scenario.scenario.start_date is not None
+    for fid, flow in scenario.flows.items():
+        for attr in ("start_date", "end_date"):
+            if getattr(flow, attr) is not None and not dated:
+                fail(
+                    f"flows.{fid}.{attr}", "expected scenario.start_date to be set (dates need it)"
+                )
+        if flow.start_date and flow.end_date and flow.end_date <= flow.start_date:
+            fail(f"flows.{fid}.end_date", "expected end_date after start_date")
+    _check_zero_capacity(scenario, fail)
+    for cid, change in scenario.changes.items():
+        if change.date is not None and not dated:
+            fail(
+                f"changes.{cid}.date",
+                "expected scenario.start_date to be set (or give day = days from the start)",
+            )
+        for key, value in change.set.items():
+            _check_change_key(scenario, f"changes.{cid}.set.{key}", key, value, fail)
+
+
+def _check_change_key(scenario: Scenario, where: str, key: str, value: float, fail) -> None:
+    """A dated change sets a capacity or demand key of an existing element, to a valid value."""
+    from pydantic import ValidationError
+
+    parts = key.split(".")
+    tables = ", ".join(f"{t}.<id>.<key>" for t in CHANGEABLE)
+    if len(parts) != 3 or parts[0] not in CHANGEABLE:
+        fail(where, f"expected a key like {tables}")
+    table, ident, attr = parts
+    items = getattr(scenario, table)
+    if ident not in items:
+        near = difflib.get_close_matches(ident, list(items), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        fail(where, f"unknown {table.removesuffix('s').replace('_', ' ')} {ident!r}{hint}")
+    element = items[ident]
+    allowed = [
+        k
+        for k in CHANGEABLE[table]
+        if k in type(element).model_fields
+        or k in {f.alias for f in type(element).model_fields.values()}
+    ]
+    if attr not in allowed:
+        fail(where, f"expected one of {', '.join(allowed)} (the keys a dated change can set)")
+    field = type(element).model_fields[attr]
+    if field.annotation in (int, int | None):
+        if value != int(value):
+            fail(where, f"expected a whole number, got {value!r}")
+        value = int(value)
+    data = element.model_dump(by_alias=True)
+    data[attr] = value
+    try:
+        type(element).model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(where, err["msg"].removeprefix("Value error, ").replace("Input should be", "expected"))
+
+
+def _check_zero_capacity(scenario: Scenario, fail) -> None:
+    """A capacity of 0 (closed until a dated change) must get a dated change that opens it,
+    or nothing could ever pass."""
+
+    def raised(table: str, ident: str, attr: str) -> bool:
+        return any(
+            ch.enabled and ch.set.get(f"{table}.{ident}.{attr}", 0) > 0
+            for ch in scenario.changes.values()
+        )
+
+    for lid, leg in scenario.legs.items():
+        if isinstance(leg, SeaLeg):
+            fleets = [(fid, f) for fid, f in scenario.fleets.items() if f.leg == lid]
+            if fleets and not any(
+                f.vessels > 0 or raised("fleets", fid, "vessels") for fid, f in fleets
+            ):
+                fid = fleets[0][0]
+                fail(
+                    f"fleets.{fid}.vessels",
+                    f"expected at least one vessel on sea leg {lid!r}, now or from a dated change",
+                )
+    for pid, pool in scenario.wagon_pools.items():
+        if pool.wagons == 0 and not raised("wagon_pools", pid, "wagons"):
+            fail(f"wagon_pools.{pid}.wagons", "expected wagons, now or from a dated change")
+    for nid, node in scenario.nodes.items():
+        for attr in ("handling_tracks", "berths"):
+            if getattr(node, attr, None) == 0 and not raised("nodes", nid, attr):
+                fail(
+                    f"nodes.{nid}.{attr}",
+                    "expected at least 1, now or from a dated change (0 closes it for good)",
+                )

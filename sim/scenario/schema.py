@@ -144,6 +144,22 @@ def _limit(why: str) -> dict[str, str]:
     return {"limit": why}
 
 
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+MAX_CHANGES_PER_TABLE = 1_000
+
+
+def _valid_date(value: str | None) -> str | None:
+    """A real calendar date ``YYYY-MM-DD`` (the pattern alone admits 2025-02-31)."""
+    if value is not None:
+        import datetime as _dt
+
+        try:
+            _dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"expected a calendar date YYYY-MM-DD, got {value!r}") from None
+    return value
+
+
 class Strict(BaseModel):
     """Base class: unknown keys are errors (typos must not pass silently), numbers are finite."""
 
@@ -352,6 +368,14 @@ Dispatch = Annotated[
 
 class NodeBase(Strict):
     label: str | None = Field(None, description="display name (defaults to the id)")
+    other_traffic_share: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of the handling tracks, berths and yard taken by traffic the "
+        "scenario does not model (e.g. non-corridor trains at a border); the modelled traffic "
+        "gets round(n x (1 - share)) tracks and berths (at least 1) and yard x (1 - share)",
+    )
     lat: float | None = Field(None, ge=-90, le=90, description="latitude, WGS84 degrees (maps)")
     lon: float | None = Field(None, ge=-180, le=180, description="longitude, WGS84 degrees")
     yard_capacity_teu: float | None = Field(
@@ -364,7 +388,7 @@ class NodeBase(Strict):
     )
     handling_tracks: int | None = Field(
         None,
-        ge=1,
+        ge=0,
         le=MAX_UNITS,
         json_schema_extra=_limit(WHY_UNITS),
         description="inbound trains that can be unloaded/transshipped at once; omit for "
@@ -415,7 +439,7 @@ class PortNode(NodeBase):
     kind: Literal["port"]
     berths: int = Field(
         1,
-        ge=1,
+        ge=0,
         le=MAX_UNITS,
         json_schema_extra=_limit(WHY_UNITS),
         description="berths available to the modelled vessels",
@@ -461,7 +485,10 @@ class WagonPool(Strict):
 
     label: str | None = Field(None, description="display name")
     wagons: int = Field(
-        ge=1, le=MAX_WAGONS, json_schema_extra=_limit(WHY_WAGONS), description="wagons in the pool"
+        ge=0,
+        le=MAX_WAGONS,
+        json_schema_extra=_limit(WHY_WAGONS),
+        description="wagons in the pool (0: none until a dated change adds some)",
     )
     teu_per_wagon: float = Field(
         2.0,
@@ -495,6 +522,13 @@ class RailLeg(Strict):
         le=1_440,
         json_schema_extra=_limit(WHY_PATHS),
         description="line capacity, train paths per day; omit for unlimited",
+    )
+    other_traffic_share: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of the train paths taken by traffic the scenario does not model "
+        "(needs paths_per_day)",
     )
     wagon_pool: str | None = Field(
         None, description="id of the [wagon_pools.*] whose wagons this leg uses; omit for unlimited"
@@ -552,7 +586,10 @@ class Fleet(Strict):
     leg: str = Field(description="id of the sea leg this fleet serves")
     label: str | None = Field(None, description="display name")
     vessels: int = Field(
-        ge=1, le=MAX_VESSELS, json_schema_extra=_limit(WHY_VESSELS), description="number of vessels"
+        ge=0,
+        le=MAX_VESSELS,
+        json_schema_extra=_limit(WHY_VESSELS),
+        description="number of vessels (0: none until a dated change adds some)",
     )
     capacity_teu: float | None = Field(
         None,
@@ -648,6 +685,48 @@ class Flow(Strict):
     study: bool = Field(
         False, description="a China->destination flow whose KPIs are the headline ones"
     )
+    growth_per_year: float = Field(
+        0.0,
+        ge=-0.5,
+        le=1.0,
+        description="demand growth per calendar year, compounded from base_year (0.15 = 15 %/yr); "
+        "the level steps on 1 January",
+    )
+    base_year: int | None = Field(
+        None,
+        ge=1900,
+        le=2200,
+        description="the calendar year whose demand is annual_teu (default: the year of the "
+        "first measured day, so a warm-up in the year before runs at last year's demand)",
+    )
+    teu_by_year: dict[Annotated[str, Field(pattern=r"^\d{4}$")], float] = Field(
+        default_factory=dict,
+        max_length=200,
+        description='demand level of given calendar years, TEU/yr (e.g. {"2027" = 95000}); a '
+        "year not listed grows at growth_per_year from the nearest earlier listed year, or "
+        "from annual_teu in base_year",
+    )
+    start_date: str | None = Field(
+        None,
+        pattern=DATE_PATTERN,
+        description="first day of demand, YYYY-MM-DD (omit: from the start)",
+    )
+    end_date: str | None = Field(
+        None, pattern=DATE_PATTERN, description="day demand stops, YYYY-MM-DD (omit: never)"
+    )
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _dates(cls, value: str | None) -> str | None:
+        return _valid_date(value)
+
+    @field_validator("teu_by_year")
+    @classmethod
+    def _levels(cls, value: dict[str, float]) -> dict[str, float]:
+        for year, teu in value.items():
+            if not 0 <= teu <= MAX_ANNUAL_TEU:
+                raise ValueError(f"expected 0 <= TEU <= {MAX_ANNUAL_TEU:g} for {year}, got {teu!r}")
+        return value
 
     @field_validator("headway_cv")
     @classmethod
@@ -812,11 +891,73 @@ class Economics(Strict):
         return self.capex_usd * crf + self.opex_usd_per_year
 
 
+CHANGEABLE: dict[str, tuple[str, ...]] = {
+    "nodes": (
+        "handling_tracks",
+        "berths",
+        "cranes_per_berth",
+        "crane_rate_teu_per_h",
+        "yard_capacity_teu",
+        "other_traffic_share",
+    ),
+    "legs": ("paths_per_day", "train_capacity_teu", "other_traffic_share"),
+    "fleets": ("vessels", "capacity_teu", "load_factor"),
+    "wagon_pools": ("wagons",),
+    "flows": ("annual_teu",),
+}
+"""Keys a dated change can set, by table (every one a capacity or a demand level)."""
+
+
+class Change(Strict):
+    """A dated change: from ``date`` (or ``day``) on, each key of ``set`` has its new value.
+
+    One syntax for any capacity or demand level: a phased investment is a change (or
+    a few); the plain value of each key stays its value at the start.
+    """
+
+    label: str | None = Field(None, description="what the change is (for reports and plots)")
+    enabled: bool = Field(True, description="switch the change on or off")
+    date: str | None = Field(
+        None, pattern=DATE_PATTERN, description="day it takes effect, YYYY-MM-DD (needs start_date)"
+    )
+    day: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_DAYS),
+        description="or: day it takes effect, days from the simulation start",
+    )
+    set: dict[str, float] = Field(
+        min_length=1,
+        max_length=200,
+        description='new values by dotted key, e.g. {"fleets.caspian_feeders.vessels" = 8}; '
+        "keys: " + "; ".join(f"{t}.<id>.{{{', '.join(k)}}}" for t, k in CHANGEABLE.items()),
+    )
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, value: str | None) -> str | None:
+        return _valid_date(value)
+
+    @model_validator(mode="after")
+    def _when(self) -> Change:
+        if (self.date is None) == (self.day is None):
+            raise ValueError("expected exactly one of date or day")
+        return self
+
+
 class RunSettings(Strict):
     """Run settings: horizon, warm-up, replications, seed."""
 
     name: str = Field(pattern=ID_PATTERN, description="scenario name (used in result paths)")
     description: str = Field("", description="one paragraph for reports")
+    start_date: str | None = Field(
+        None,
+        pattern=DATE_PATTERN,
+        description="first simulated day, YYYY-MM-DD: outputs are dated, seasonality and "
+        "growth follow calendar months and years. Omit: a nominal 1 January with 730-h months "
+        "(scenarios written before dates existed keep their numbers)",
+    )
     horizon_days: float = Field(
         gt=0,
         le=MAX_HORIZON_DAYS,
@@ -853,6 +994,11 @@ class RunSettings(Strict):
     def _gridlock(cls, value: Any) -> Any:
         return _at_least_an_hour(value)
 
+    @field_validator("start_date")
+    @classmethod
+    def _start(cls, value: str | None) -> str | None:
+        return _valid_date(value)
+
     @field_validator("warmup_days")
     @classmethod
     def _warmup(cls, value: float, info: ValidationInfo) -> float:
@@ -883,6 +1029,9 @@ class Scenario(Strict):
     )
     disruptions: dict[Annotated[str, Field(pattern=ID_PATTERN)], Disruption] = Field(
         default_factory=dict
+    )
+    changes: dict[Annotated[str, Field(pattern=ID_PATTERN)], Change] = Field(
+        default_factory=dict, max_length=MAX_CHANGES_PER_TABLE
     )
     economics: Economics = Field(default_factory=Economics)
 
