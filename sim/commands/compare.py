@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
         def fill(tmp: Path) -> None:
             from sim.plots_compare import forest, kpi_bars, transit_cdfs
-            from sim.plots_map import route_map
+            from sim.plots_map import change_map, route_map
 
             write_json(tmp / "comparison.json", comp)
             _write_tidy(tmp / "replications.csv", comp, values)
@@ -103,6 +103,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             }
             transit_cdfs(samples, plots / "transit_cdfs.png")
             route_map(base.model, comp["scenarios"][names[0]]["summary"], plots / "route_map.png")
+            for ld in scenarios[1:]:
+                name = ld.model.scenario.name
+                change_map(
+                    base.model,
+                    comp["scenarios"][names[0]]["summary"],
+                    ld.model,
+                    comp["scenarios"][name]["summary"],
+                    plots / f"route_map_change_{name}.png",
+                )
             if args.report:
                 from sim.report import write_report
 

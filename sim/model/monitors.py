@@ -91,7 +91,8 @@ class LevelMonitor:
         """Time-average level on ``[a, b]``."""
         if b <= a:
             return 0.0
-        return float(self.integral_at(np.array([a, b])) @ np.array([-1.0, 1.0])) / (b - a)
+        with np.errstate(invalid="ignore"):  # an unlimited (inf) level has no finite mean
+            return float(self.integral_at(np.array([a, b])) @ np.array([-1.0, 1.0])) / (b - a)
 
     def integral_at(self, points: np.ndarray) -> np.ndarray:
         """``∫_0^p level dt`` for each point ``p`` (sorted or not)."""

@@ -31,7 +31,7 @@ What a dated value means, by key:
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -103,12 +103,13 @@ class Schedule:
         return list(zip(self._times.get(key, []), self._values.get(key, []), strict=True))
 
     def next_change_after(self, t: float) -> float:
-        """The first dated change of any capacity after ``t`` (``inf`` if none)."""
+        """The first dated change of any capacity at or after ``t`` (``inf`` if none; one
+        due at ``t`` itself may not have been applied yet when this is asked)."""
         nxt = math.inf
         for (table, _, _), times in self._times.items():
             if table == "flows":
                 continue
-            k = bisect_right(times, t)
+            k = bisect_left(times, t)
             if k < len(times):
                 nxt = min(nxt, times[k])
         return nxt
