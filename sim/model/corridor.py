@@ -137,6 +137,8 @@ class CorridorModel:
         self._halt = self.env.event()
 
         self.flow_ids = list(scenario.flows)
+        # flows of empty containers (repositioning); none until empties are modelled
+        self.empty_flows = np.zeros(len(self.flow_ids), dtype=bool)
         self.leg_ids = list(scenario.legs)
         leg_index = {lid: k for k, lid in enumerate(self.leg_ids)}
         stages = max(len(f.route) for f in scenario.flows.values())
@@ -251,6 +253,13 @@ class CorridorModel:
     def rng(self, name: str) -> np.random.Generator:
         """The named random stream of this replication."""
         return stream(self.seed, self.replication, name)
+
+    def empty_teu_of(self, idx: np.ndarray) -> float:
+        """TEU of the empty containers among ``idx``."""
+        if not self.empty_flows.any() or len(idx) == 0:
+            return 0.0
+        rows = idx[self.empty_flows[self.table.flow[idx]]]
+        return float(self.table.teu[rows].sum()) if len(rows) else 0.0
 
     def moved(self) -> None:
         """Record that containers moved (loaded, unloaded, departed) now."""

@@ -193,6 +193,7 @@ class RailLegRuntime:
         )
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
+        self.departure_empty_teu: list[float] = []  # of departure_teu, empty boxes
         self.stage: int | None = None  # the route stage of every box taking this leg, if one
         self.env.process(self._formation())
 
@@ -235,6 +236,7 @@ class RailLegRuntime:
         self.origin.yard.release(self.origin.yard_teu(idx, stage, teu))
         self.departures_h.append(env.now)
         self.departure_teu.append(teu)
+        self.departure_empty_teu.append(self.model.empty_teu_of(idx))
         self.model.moved()
         self.model.loaded_in_motion += 1
         yield env.timeout(self.run_time())

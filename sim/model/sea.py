@@ -66,6 +66,7 @@ class SeaLegRuntime:
         )
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
+        self.departure_empty_teu: list[float] = []  # of departure_teu, empty boxes
         self.stage: int | None = None  # the route stage of every box taking this leg, if one
 
 
@@ -98,6 +99,8 @@ class FleetRuntime:
         self.loading_turn = Gate(model.env, 1)  # the vessels decide to sail one at a time
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
+        self.departure_empty_teu: list[float] = []  # of departure_teu, empty boxes
+        self.departure_leg: list[str] = []  # the leg of each sailing (a return leg too)
         self.held_h: list[float] = []  # per sailing: loaded -> sailed (storm or closure hold)
         self.returning = 0  # vessels on their way back to the origin (or in turnaround)
         self.vessels = spec.vessels  # in service (or joining at the end of a round trip)
@@ -192,9 +195,12 @@ class FleetRuntime:
             table.depart_h[idx, stage] = env.now
             if len(idx):
                 model.moved()
+            empty = model.empty_teu_of(idx)
             for log in (self, leg):
                 log.departures_h.append(env.now)
                 log.departure_teu.append(teu)
+                log.departure_empty_teu.append(empty)
+            self.departure_leg.append(leg.id)
             self.held_h.append(env.now - loaded_at)
             # 4. crossing and unloading
             loaded = len(idx) > 0
