@@ -245,6 +245,21 @@ def corridors(draw) -> Case:
             dis["factor"] = 0.0  # a factor on a rail leg scales its paths: none to scale here
         disruptions[f"d{k}"] = dis
 
+    changes: dict[str, Any] = {}
+    for k in range(draw(st.integers(0, 2))):  # dated capacity changes
+        options = [(f"fleets.{x}.vessels", f["vessels"], 1) for x, f in fleets.items()]
+        options += [(f"wagon_pools.{x}.wagons", p["wagons"], p["wagons"])
+                    for x, p in pools.items()]
+        options += [(f"nodes.{x}.handling_tracks", n["handling_tracks"], 1)
+                    for x, n in nodes.items() if n.get("handling_tracks")]
+        options += [(f"nodes.{x}.yard_capacity_teu", n["yard_capacity_teu"],
+                     n["yard_capacity_teu"]) for x, n in nodes.items()
+                    if n.get("yard_capacity_teu")]
+        if not options:
+            break
+        key, plain, low = draw(st.sampled_from(options))
+        value = draw(st.integers(int(low), int(2 * plain) + 1))
+        changes[f"c{k}"] = {"day": draw(st.integers(1, 60)), "set": {key: float(value)}}
     horizon = draw(st.integers(30, 120))
     raw = {
         "scenario": {"name": "prop", "horizon_days": horizon,
@@ -252,6 +267,7 @@ def corridors(draw) -> Case:
                      "seed": draw(st.integers(0, 2**16))},
         "nodes": nodes, "legs": legs, "flows": flows, "fleets": fleets,
         "wagon_pools": pools, "weather": weather, "disruptions": disruptions,
+        "changes": changes,
     }
     return Case(raw, min_leg_h, leg_between, draw(st.integers(0, 3)))
 
@@ -271,7 +287,7 @@ def stalled_corridors(draw) -> Case:
     ids = sorted(raw["nodes"], key=lambda s: int(s[1:]))
     annual = float(draw(st.integers(500, 5000)))
     raw["flows"] = {"stuck": {"route": ids, "annual_teu": annual}}
-    raw["weather"], raw["disruptions"] = {}, {}
+    raw["weather"], raw["disruptions"], raw["changes"] = {}, {}, {}
     for node in raw["nodes"].values():
         node.pop("weather_region", None)
     for fleet in raw["fleets"].values():
@@ -382,21 +398,39 @@ def check_stamps(scn: Scenario, model: CorridorModel, case: Case, end_h: float) 
         assert np.all(transit >= min_route - EPS)
 
 
+def _capacity_at(mon, constant: float, times: np.ndarray) -> np.ndarray:
+    """A capacity over time (a dated change or a capacity factor may move it)."""
+    if mon is None:
+        return np.full(len(times), constant)
+    ct, cv = np.asarray(mon.times), np.asarray(mon.levels)
+    return cv[np.searchsorted(ct, times, side="right") - 1]
+
+
+def _never_rises_above(levels: np.ndarray, times: np.ndarray, cap: np.ndarray) -> bool:
+    """Every rise of a level stays within the capacity in force at that time (after a
+    capacity cut a level may sit above it, but only falls until it fits)."""
+    rises = np.diff(levels, prepend=0.0) > EPS
+    return bool(np.all(levels[rises] <= cap[rises] + EPS))
+
+
 def check_monitors(model: CorridorModel) -> None:
     for nid, node in model.nodes.items():
         yard = node.yard
         levels, times = np.asarray(yard.monitor.levels), np.asarray(yard.monitor.times)
         assert np.all(levels >= -EPS), nid
-        assert np.all(levels <= yard.capacity + EPS), nid
+        cap = _capacity_at(yard.capacity_monitor, yard.capacity, times)
+        assert _never_rises_above(levels, times, cap), nid
         assert np.all(np.diff(times) >= 0), nid
         for res in (node.tracks, node.berths):
             if res is not None and res.capacity:
-                assert min(res.busy.levels) >= 0, nid
-                assert max(res.busy.levels) <= res.capacity, nid
+                busy, bt = np.asarray(res.busy.levels), np.asarray(res.busy.times)
+                assert busy.min() >= 0, nid
+                assert _never_rises_above(busy, bt, _capacity_at(res.units, res.capacity, bt)), nid
     for pid, pool in model.pools.items():
-        out = np.asarray(pool.out.levels)
-        assert np.all(out >= 0) and np.all(out <= pool.spec.wagons), pid
-        assert pool.free + pool.out.level == pool.spec.wagons, pid
+        out, ot = np.asarray(pool.out.levels), np.asarray(pool.out.times)
+        assert np.all(out >= 0), pid
+        assert _never_rises_above(out, ot, _capacity_at(pool.sizes, pool.total, ot)), pid
+        assert pool.free + pool.out.level == pool.total, pid
 
 
 # --------------------------------------------------------------------------------------

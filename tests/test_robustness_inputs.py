@@ -82,6 +82,7 @@ def rich_scenario() -> dict:
         },
     }
     raw["changes"] = {"ships": {"day": 50.0, "set": {"fleets.f.vessels": 4.0}}}
+    raw["periods"] = {"closure": {"from_day": 30.0, "to_day": 40.0}}
     raw["economics"] = {
         "capex_usd": 1e7,
         "lifetime_years": 25.0,

@@ -20,12 +20,12 @@ import simpy
 from sim.errors import ConservationError
 from sim.model.calendar import Calendar
 from sim.model.containers import ContainerTable
-from sim.model.demand import demand_profile, generate
+from sim.model.demand import Arrivals, demand_profile, generate
 from sim.model.disruptions import capacity_timelines
 from sim.model.monitors import InvariantMonitor
 from sim.model.node import NodeRuntime
 from sim.model.rail import RailLegRuntime, WagonPoolRuntime
-from sim.model.random_streams import stream
+from sim.model.random_streams import Sampler, stream
 from sim.model.schedule import Schedule, apply_schedule
 from sim.model.sea import FleetRuntime, SeaLegRuntime
 from sim.model.timeline import Timeline
@@ -163,8 +163,11 @@ class CorridorModel:
                 self.horizon_h,
                 demand_profile(fid, scenario.flows[fid], scenario, self.calendar, self.schedule),
             )
+            if scenario.flows[fid].empties_of is None
+            else None
             for fid in self.flow_ids
         ]
+        parent_rows = self._carrier_owned(scenario, arrivals, replication)
         flow_col = np.concatenate(
             [np.full(len(a.time_h), fi, np.int16) for fi, a in enumerate(arrivals)]
         )
@@ -174,6 +177,9 @@ class CorridorModel:
             np.concatenate([a.time_h for a in arrivals]),
             stages,
         )
+        self.child_of: np.ndarray | None = None  # row of the empty box a loaded box returns as
+        if parent_rows:
+            self._link_empties(arrivals, parent_rows)
 
         caps = capacity_timelines(scenario, replication)
         self.capacity_timelines = caps
@@ -222,6 +228,11 @@ class CorridorModel:
                 )
             else:
                 self.sea_legs[lid] = SeaLegRuntime(self, lid, spec, a, b, cap(f"legs.{lid}"))
+        for leg in self.rail_legs.values():
+            if leg.spec.backhaul_of is not None:
+                forward = self.rail_legs[leg.spec.backhaul_of]
+                leg.forward = forward
+                forward.backhaul = leg
         for lid in self.sea_legs:
             fleets = [f for f in scenario.fleets.values() if f.leg == lid]
             self.sea_legs[lid].queue.shared = len(fleets) > 1
@@ -242,11 +253,73 @@ class CorridorModel:
         start = 0
         for fi, a in enumerate(arrivals):
             n = len(a.time_h)
+            if self.empty_flows[fi]:  # created one by one as loaded boxes are delivered
+                start += n
+                continue
             origin = self.nodes[scenario.flows[self.flow_ids[fi]].route[0]]
             queue = origin.queue_for(self.route_legs[fi][0])
             queue.add_future(np.arange(start, start + n), a.time_h)
             start += n
         self.env.process(self._watchdog())
+
+    # -- empty containers --------------------------------------------------------------
+
+    def _carrier_owned(
+        self, scenario: Scenario, arrivals: list, replication: int
+    ) -> dict[int, np.ndarray]:
+        """Give each flow of empties its boxes: one per carrier-owned box of its parent
+        flow (drawn from the empties flow's own stream), sized like it and created only
+        when that box is delivered (``created_h = inf`` until then).
+
+        Returns, per empties flow index, the parent's rows (local to the parent flow) that
+        return empty; fills ``arrivals`` in place for the empties flows.
+        """
+        index = {fid: k for k, fid in enumerate(self.flow_ids)}
+        chosen: dict[int, np.ndarray] = {}
+        for fi, fid in enumerate(self.flow_ids):
+            flow = scenario.flows[fid]
+            if flow.empties_of is None:
+                continue
+            self.empty_flows[fi] = True
+            parent = arrivals[index[flow.empties_of]]
+            u = stream(self.seed, replication, f"empties:{fid}").random(len(parent.time_h))
+            rows = np.flatnonzero(u < flow.empty_share)
+            chosen[fi] = rows
+            arrivals[fi] = Arrivals(np.full(len(rows), np.inf), parent.teu[rows].copy())
+        return chosen
+
+    def _link_empties(self, arrivals: list, chosen: dict[int, np.ndarray]) -> None:
+        """``child_of[row]`` = the row of the empty box that loaded box ``row`` becomes."""
+        starts = np.concatenate(([0], np.cumsum([len(a.time_h) for a in arrivals])))
+        index = {fid: k for k, fid in enumerate(self.flow_ids)}
+        self.child_of = np.full(len(self.table), -1, dtype=np.int64)
+        self._empty_turn: dict[int, Sampler] = {}
+        for fi, rows in chosen.items():
+            flow = self.scenario.flows[self.flow_ids[fi]]
+            pi = index[flow.empties_of]
+            self.child_of[starts[pi] + rows] = starts[fi] + np.arange(len(rows))
+            self._empty_turn[fi] = Sampler(
+                flow.empty_turn_h, self.rng(f"empty_turn:{self.flow_ids[fi]}")
+            )
+
+    def on_delivered(self, idx: np.ndarray, ready: np.ndarray) -> None:
+        """Loaded boxes delivered at ``ready``: the carrier-owned ones come back as empty
+        boxes of their empties flow, at its origin, after the turn time."""
+        child = self.child_of[idx]  # type: ignore[index]
+        sel = child >= 0
+        if not sel.any():
+            return
+        child, ready = child[sel], ready[sel]
+        table = self.table
+        flows = table.flow[child]
+        for fi in np.unique(flows):
+            mine = flows == fi
+            rows = child[mine]
+            t = ready[mine] + self._empty_turn[int(fi)].many(len(rows))
+            table.created_h[rows] = t
+            table.arrive_h[rows, 0] = t
+            origin = self.nodes[self.scenario.flows[self.flow_ids[fi]].route[0]]
+            origin.queue_for(self.route_legs[fi][0]).add_future(rows, t)
 
     # -- services for components -------------------------------------------------------
 

@@ -263,6 +263,8 @@ class NodeRuntime:
         table.depart_h[idx, table.stage[idx]] = ready
         self.sink.add(idx, ready)
         self.yard.release_at(ready, table.teu[idx], presorted=True)
+        if self.model.child_of is not None:  # carrier-owned boxes come back empty
+            self.model.on_delivered(idx, ready)
 
     # -- accounting ------------------------------------------------------------------
 

@@ -45,6 +45,8 @@ class WagonPoolRuntime:
         self.total = spec.wagons
         self.sizes: LevelMonitor | None = None  # wagons in the pool over time, once it changes
         self.free = spec.wagons
+        self.held: dict[str, int] = {}  # unloaded wagons kept at a node for a backhaul
+        self.reused = 0  # wagons that carried a backhaul instead of running back empty
         self.returning = 0  # wagons running back empty
         self.out = LevelMonitor()
         self._waiters: deque[tuple[int, simpy.Event]] = deque()
@@ -66,6 +68,18 @@ class WagonPoolRuntime:
         self.returning += n
         timer = self.env.timeout(after_h)
         timer.callbacks.append(lambda _: self._returned(n))
+
+    def hold(self, node_id: str, n: int) -> None:
+        """``n`` unloaded wagons stay at ``node_id`` for a backhaul (still out of the pool)."""
+        self.held[node_id] = self.held.get(node_id, 0) + n
+
+    def take_held(self, node_id: str, n: int) -> int:
+        """Up to ``n`` wagons kept at ``node_id``; returns how many."""
+        got = min(n, self.held.get(node_id, 0))
+        if got:
+            self.held[node_id] -= got
+            self.reused += got
+        return got
 
     def set_total(self, wagons: int) -> None:
         """A dated change of the pool (wagons bought, leased out, stuck elsewhere): added
@@ -180,6 +194,8 @@ class RailLegRuntime:
         self.capacity = capacity
         self.line = Line(spec.paths_per_day, capacity)
         self.train_capacity_teu = spec.train_capacity_teu
+        self.backhaul: RailLegRuntime | None = None  # the leg back that may take our wagons
+        self.forward: RailLegRuntime | None = None  # for a backhaul leg: the leg it serves
         self.queue = origin.queue_for(leg_id)
         self.run_time = Sampler(spec.run_time_h, model.rng(f"run:{leg_id}"))
         self.return_time = Sampler(
@@ -218,7 +234,13 @@ class RailLegRuntime:
             wagons = 0
             if self.pool is not None:
                 wagons = math.ceil(teu / self.pool.spec.teu_per_wagon - 1e-9)
-                yield from self.pool.get(wagons)
+                from_pool = wagons
+                if self.forward is not None:  # a backhaul: the wagons unloaded here first
+                    from_pool -= self.pool.take_held(self.origin.id, wagons)
+                if from_pool:
+                    yield from self.pool.get(from_pool)
+                    if self.forward is not None:  # they come empty from the other end
+                        yield env.timeout(self.forward.return_time())
             depart = self.line.book(env.now)
             env.process(self._run(key, idx, teu, wagons, depart))
 
@@ -247,7 +269,19 @@ class RailLegRuntime:
 
         def unloaded() -> None:
             self.model.holdings.drop(key)
-            if wagons:
-                self.pool.send_back(wagons, self.return_time())
+            if not wagons:
+                return
+            if self.forward is not None:  # a backhaul ends where the wagons are at home
+                self.pool.put(wagons)
+                return
+            keep = 0
+            if self.backhaul is not None:  # wagons for cargo waiting to go back
+                per = self.pool.spec.teu_per_wagon
+                want = math.ceil(self.backhaul.queue.ready_teu() / per - 1e-9)
+                keep = min(wagons, max(0, want - self.pool.held.get(self.dest.id, 0)))
+                if keep:
+                    self.pool.hold(self.dest.id, keep)
+            if wagons - keep:
+                self.pool.send_back(wagons - keep, self.return_time())
 
         yield from self.dest.receive_train(idx, teu, unloaded)

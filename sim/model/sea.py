@@ -87,6 +87,10 @@ class FleetRuntime:
         self.spec = spec
         self.leg = leg
         self.open = capacity * leg.capacity
+        self.back: SeaLegRuntime | None = (
+            model.sea_legs[spec.return_leg] if spec.return_leg is not None else None
+        )
+        self.open_back = capacity * self.back.capacity if self.back is not None else capacity
         self.nominal_teu = spec.nominal_capacity_teu() * spec.load_factor
         self.turnaround = Sampler(spec.turnaround_h, model.rng(f"turnaround:{fleet_id}"))
         rule = spec.dispatch
@@ -153,8 +157,6 @@ class FleetRuntime:
     def _vessel(self, k: int) -> Generator[simpy.Event, object, None]:
         env = self.env
         leg = self.leg
-        model = self.model
-        table = model.table
         origin, dest = leg.origin, leg.dest
         while True:
             if self._to_retire:  # leaves the fleet at the end of a round trip
@@ -175,46 +177,22 @@ class FleetRuntime:
             idx, teu = leg.queue.take(cap)
             self.loading_turn.leave()
             self.waiting_cargo.add(env.now, -1)
-            key = model.holdings.hold(idx)
-            # 2. berth and load; the containers leave the yard once aboard
-            req = yield from origin.berths.acquire()
-            yield from origin.fixed_call_time()
-            done = origin.load_time_h(teu)
-            if done == math.inf:
-                yield env.event()
-            if done > env.now:
-                yield env.timeout(done - env.now)
-            stage = leg.stage if leg.stage is not None else table.stage[idx]
-            origin.yard.release(origin.yard_teu(idx, stage, teu))
-            origin.berths.release(req)
-            # 3. storms (and closures of the leg or fleet) stop departures
-            loaded_at = env.now
-            while origin.departures_open.at(env.now) == 0 or self.open.at(env.now) == 0:
-                yield from self._wait_until_open(origin.departures_open)
-                yield from self._wait_until_open(self.open)
-            table.depart_h[idx, stage] = env.now
-            if len(idx):
-                model.moved()
-            empty = model.empty_teu_of(idx)
-            for log in (self, leg):
-                log.departures_h.append(env.now)
-                log.departure_teu.append(teu)
-                log.departure_empty_teu.append(empty)
-            self.departure_leg.append(leg.id)
-            self.held_h.append(env.now - loaded_at)
-            # 4. crossing and unloading
-            loaded = len(idx) > 0
-            model.loaded_in_motion += loaded
-            yield env.timeout(leg.sail_time())
-            model.loaded_in_motion -= loaded
-            if len(idx):
-                stage += 1
-                table.stage[idx] = stage
-                table.arrive_h[idx, stage] = env.now
-            req = yield from dest.berths.acquire()
-            yield from dest.unload_vessel(idx, teu, key)
-            dest.berths.release(req)
-            # 5. back to the origin
+            yield from self._carry(leg, self.open, idx, teu)
+            # 5. back to the origin: with the cargo waiting on the return leg, if any
+            back = self.back
+            if back is not None and back.queue.ready_teu() > 0:
+                while back.origin.departures_open.at(env.now) == 0:
+                    yield from self._wait_until_open(back.origin.departures_open)
+                cap = self.nominal_teu * self.open_back.at(env.now)
+                if cap > 0 and back.queue.ready_teu() > 0:
+                    idx, teu = back.queue.take(cap)
+                    yield from self._carry(back, self.open_back, idx, teu)
+                    self.returning += 1  # in turnaround at the origin
+                    idle = self.turnaround()
+                    if idle > 0:
+                        yield env.timeout(idle)
+                    self.returning -= 1
+                    continue
             yield from self._wait_until_open(dest.departures_open)
             self.returning += 1
             yield env.timeout(leg.return_time())
@@ -222,6 +200,55 @@ class FleetRuntime:
             if idle > 0:
                 yield env.timeout(idle)
             self.returning -= 1
+
+    def _carry(
+        self, leg: SeaLegRuntime, open_: Timeline, idx, teu: float
+    ) -> Generator[simpy.Event, object, None]:
+        """One loaded crossing of ``leg``: berth and load at its origin, wait out storms
+        and closures, sail, berth and unload at its destination."""
+        env = self.env
+        model = self.model
+        table = model.table
+        origin, dest = leg.origin, leg.dest
+        key = model.holdings.hold(idx)
+        # 2. berth and load; the containers leave the yard once aboard
+        req = yield from origin.berths.acquire()
+        yield from origin.fixed_call_time()
+        done = origin.load_time_h(teu)
+        if done == math.inf:
+            yield env.event()
+        if done > env.now:
+            yield env.timeout(done - env.now)
+        stage = leg.stage if leg.stage is not None else table.stage[idx]
+        origin.yard.release(origin.yard_teu(idx, stage, teu))
+        origin.berths.release(req)
+        # 3. storms (and closures of the leg or fleet) stop departures
+        loaded_at = env.now
+        while origin.departures_open.at(env.now) == 0 or open_.at(env.now) == 0:
+            yield from self._wait_until_open(origin.departures_open)
+            yield from self._wait_until_open(open_)
+        table.depart_h[idx, stage] = env.now
+        if len(idx):
+            model.moved()
+        empty = model.empty_teu_of(idx)
+        for log in (self, leg):
+            log.departures_h.append(env.now)
+            log.departure_teu.append(teu)
+            log.departure_empty_teu.append(empty)
+        self.departure_leg.append(leg.id)
+        self.held_h.append(env.now - loaded_at)
+        # 4. crossing and unloading
+        loaded = len(idx) > 0
+        model.loaded_in_motion += loaded
+        yield env.timeout(leg.sail_time())
+        model.loaded_in_motion -= loaded
+        if len(idx):
+            stage += 1
+            table.stage[idx] = stage
+            table.arrive_h[idx, stage] = env.now
+        req = yield from dest.berths.acquire()
+        yield from dest.unload_vessel(idx, teu, key)
+        dest.berths.release(req)
 
     def _wait_until_open(self, timeline: Timeline) -> Generator[simpy.Event, object, None]:
         opens = timeline.next_open(self.env.now)

@@ -118,6 +118,17 @@ def check_references(
                 f"expected a sea leg, {fleet.leg!r} is a rail leg",
                 (f"legs.{fleet.leg}.mode", f"expected 'sea': fleet {fid!r} serves this leg"),
             )
+        if fleet.return_leg is not None and isinstance(leg, SeaLeg):
+            back = scenario.legs.get(fleet.return_leg)
+            if not isinstance(back, SeaLeg) or (back.from_node, back.to_node) != (
+                leg.to_node,
+                leg.from_node,
+            ):
+                fail(
+                    f"fleets.{fid}.return_leg",
+                    f"expected a sea leg from {leg.to_node!r} to {leg.from_node!r} "
+                    f"(the way back of {fleet.leg!r}), got {fleet.return_leg!r}",
+                )
 
     for nid, node in scenario.nodes.items():
         if (
@@ -132,6 +143,7 @@ def check_references(
             )
 
     served = {fleet.leg for fleet in scenario.fleets.values()}
+    served |= {f.return_leg for f in scenario.fleets.values() if f.return_leg is not None}
     for fid, flow in scenario.flows.items():
         seen: set[str] = set()
         for i, nid in enumerate(flow.route):
@@ -252,6 +264,39 @@ def check_references(
                 (f"disruptions.{did}.start_day", "expected start_day < end_day"),
             )
 
+    for lid, leg in scenario.legs.items():
+        if not isinstance(leg, RailLeg) or leg.backhaul_of is None:
+            continue
+        other = scenario.legs.get(leg.backhaul_of)
+        if not isinstance(other, RailLeg) or (other.from_node, other.to_node) != (
+            leg.to_node,
+            leg.from_node,
+        ):
+            fail(
+                f"legs.{lid}.backhaul_of",
+                f"expected a rail leg from {leg.to_node!r} to {leg.from_node!r}, "
+                f"got {leg.backhaul_of!r}",
+            )
+        elif other.wagon_pool is None or other.wagon_pool != leg.wagon_pool:
+            fail(
+                f"legs.{lid}.wagon_pool",
+                f"expected the wagon pool of {leg.backhaul_of!r} ({other.wagon_pool!r}): a "
+                "backhaul uses the wagons that leg brought",
+            )
+    for fid, flow in scenario.flows.items():
+        if flow.empties_of is None:
+            continue
+        parent = scenario.flows.get(flow.empties_of)
+        if parent is None or parent.empties_of is not None:
+            near = difflib.get_close_matches(flow.empties_of, list(scenario.flows), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            fail(f"flows.{fid}.empties_of", f"expected a flow of loaded boxes{hint}")
+        elif flow.route[0] != parent.route[-1]:
+            fail(
+                f"flows.{fid}.route.0",
+                f"expected {parent.route[-1]!r}: the empties of {flow.empties_of!r} appear where "
+                "its boxes are delivered",
+            )
     for lid, leg in scenario.legs.items():
         if isinstance(leg, RailLeg) and leg.other_traffic_share > 0 and leg.paths_per_day is None:
             fail(

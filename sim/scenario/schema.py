@@ -533,6 +533,12 @@ class RailLeg(Strict):
     wagon_pool: str | None = Field(
         None, description="id of the [wagon_pools.*] whose wagons this leg uses; omit for unlimited"
     )
+    backhaul_of: str | None = Field(
+        None,
+        description="id of the rail leg running the other way with the same wagon pool: its "
+        "wagons, once unloaded here, load this leg's waiting cargo before running back empty "
+        "(when too few are here, wagons come empty from the pool, taking that leg's return time)",
+    )
     dispatch: Dispatch = Field(default_factory=DispatchFull, description="departure rule")
     distance_km: float | None = Field(
         None,
@@ -616,6 +622,12 @@ class Fleet(Strict):
         1.0, gt=0, le=1, description="usable share of the capacity (low water, deadweight)"
     )
     dispatch: Dispatch = Field(default_factory=DispatchFull, description="departure rule")
+    return_leg: str | None = Field(
+        None,
+        description="id of the sea leg back (from this leg's destination to its origin): the "
+        "vessels load the cargo waiting there, if any, before sailing back (else they return "
+        "empty)",
+    )
     turnaround_h: Duration = Field(
         ZERO, description="idle time per cycle at the origin (bunkering, crew, repairs), hours"
     )
@@ -651,10 +663,11 @@ class Flow(Strict):
         description="node ids from origin to destination",
     )
     annual_teu: float = Field(
-        gt=0,
+        0.0,
+        ge=0,
         le=MAX_ANNUAL_TEU,
         json_schema_extra=_limit(WHY_ANNUAL_TEU),
-        description="mean demand, TEU per year (365 days)",
+        description="mean demand, TEU per year (365 days); required (> 0) unless empties_of",
     )
     feu_share: float = Field(1.0, ge=0, le=1, description="share of boxes that are FEU (2 TEU)")
     seasonality: list[Annotated[float, Field(ge=0, le=1e9)]] = Field(
@@ -684,6 +697,25 @@ class Flow(Strict):
     )
     study: bool = Field(
         False, description="a China->destination flow whose KPIs are the headline ones"
+    )
+    empties_of: str | None = Field(
+        None,
+        description="this flow carries the empty containers of flow <id> back: a box of it is "
+        "created when a carrier-owned box of that flow is delivered (at that flow's "
+        "destination, which must be this route's first node); annual_teu, arrivals and the "
+        "demand path are not used",
+    )
+    empty_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="with empties_of: share of that flow's boxes that are carrier-owned and "
+        "return empty (the others are shipper-owned and stay)",
+    )
+    empty_turn_h: Duration = Field(
+        ZERO,
+        description="with empties_of: time from the delivery of the loaded box until the empty "
+        "box is back at this route's first node, ready to leave (unpacking, drayage), hours",
     )
     growth_per_year: float = Field(
         0.0,
@@ -734,6 +766,12 @@ class Flow(Strict):
         if 0 < value < MIN_CV:
             raise ValueError(f"expected 0 (regular headways) or at least {MIN_CV}, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _demand(self) -> Flow:
+        if self.empties_of is None and self.annual_teu <= 0:
+            raise ValueError("expected annual_teu > 0 (or empties_of for a flow of empties)")
+        return self
 
     @model_validator(mode="after")
     def _seasonality(self) -> Flow:
@@ -1008,6 +1046,53 @@ class RunSettings(Strict):
         return value
 
 
+class Period(Strict):
+    """A named period for KPIs: ``[from, to)`` by dates (``from_date``/``to_date``) or by
+    days from the simulation start (``from_day``/``to_day``). Without ``start_date`` the
+    dates count from the nominal start, 2025-01-01."""
+
+    label: str | None = Field(None, description="what the period is (for reports)")
+    from_date: str | None = Field(
+        None, pattern=DATE_PATTERN, description="first day, YYYY-MM-DD"
+    )
+    to_date: str | None = Field(
+        None, pattern=DATE_PATTERN, description="day after the last, YYYY-MM-DD (exclusive)"
+    )
+    from_day: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_DAYS),
+        description="or: start, days from the simulation start",
+    )
+    to_day: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_HORIZON_DAYS,
+        json_schema_extra=_limit(WHY_DAYS),
+        description="end (exclusive), days from the simulation start",
+    )
+
+    @field_validator("from_date", "to_date")
+    @classmethod
+    def _dates(cls, value: str | None) -> str | None:
+        return _valid_date(value)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Period:
+        dates = (self.from_date, self.to_date)
+        days = (self.from_day, self.to_day)
+        if not (all(d is not None for d in dates) and all(d is None for d in days)) and not (
+            all(d is None for d in dates) and all(d is not None for d in days)
+        ):
+            raise ValueError("expected from_date and to_date, or from_day and to_day")
+        if self.from_date is not None and self.to_date <= self.from_date:  # type: ignore[operator]
+            raise ValueError("expected to_date after from_date")
+        if self.from_day is not None and self.to_day <= self.from_day:  # type: ignore[operator]
+            raise ValueError("expected to_day after from_day")
+        return self
+
+
 class Scenario(Strict):
     """A whole scenario: the network, its demand and disruptions, and run settings."""
 
@@ -1034,6 +1119,12 @@ class Scenario(Strict):
         default_factory=dict, max_length=MAX_CHANGES_PER_TABLE
     )
     economics: Economics = Field(default_factory=Economics)
+    periods: dict[Annotated[str, Field(pattern=ID_PATTERN)], Period] = Field(
+        default_factory=dict,
+        max_length=MAX_CHANGES_PER_TABLE,
+        description="named periods whose KPIs summary.json reports (beside each calendar "
+        "year and each disruption window)",
+    )
 
     def study_flow_ids(self) -> list[str]:
         """Flows marked ``study = true``; all flows when none is marked."""

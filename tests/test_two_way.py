@@ -1,0 +1,102 @@
+"""Traffic both ways: return cargo on the ships, backhauls on the wagons, empties.
+
+tests/scenarios/two_way.toml is tests/scenarios/tiny.toml with an eastbound flow and the
+empties of the westbound study flow, on the same ships (``return_leg``) and wagons
+(``backhaul_of``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sim.model.corridor import CorridorModel, run_replication
+from sim.scenario.loader import load_scenario, scenario_from_dict
+
+TWO_WAY = Path(__file__).resolve().parent / "scenarios" / "two_way.toml"
+
+
+def run(without_backhaul: bool = False, replication=0) -> tuple[CorridorModel, float]:
+    resolved = copy.deepcopy(load_scenario(TWO_WAY).resolved)
+    if without_backhaul:
+        for leg in resolved["legs"].values():
+            leg.pop("backhaul_of", None)
+    model = CorridorModel(scenario_from_dict(resolved), replication)
+    end, gridlock = model.run()
+    assert gridlock is None
+    model.check_conservation(end)
+    return model, end
+
+
+def test_conservation_box_by_box_both_ways_loaded_and_empty():
+    model, end = run()
+    t = model.table
+    created = t.created_h <= end
+    delivered = model.delivered_mask(end)
+    inside = model.inside_indices(end)
+    for fi, fid in enumerate(model.flow_ids):
+        mine = t.flow == fi
+        n_inside = int(np.isin(inside, np.flatnonzero(mine)).sum())
+        assert int((created & mine).sum()) == int((delivered & mine).sum()) + n_inside, fid
+    assert (t.flow[created] == model.flow_ids.index("main_empties")).any()
+    assert (t.flow[created] == model.flow_ids.index("east")).any()
+
+
+def test_carrier_owned_boxes_come_back_empty_after_their_turn():
+    model, end = run()
+    t = model.table
+    main = model.flow_ids.index("main")
+    parents = np.flatnonzero((t.flow == main) & (model.child_of >= 0))
+    all_main = int((t.flow == main).sum())
+    # the carrier-owned share is the scenario's 0.5, within binomial noise
+    share, n = len(parents) / all_main, all_main
+    assert abs(share - 0.5) <= 4 * math.sqrt(0.25 / n)
+    children = model.child_of[parents]
+    last = len(model.scenario.flows["main"].route) - 1
+    delivered_at = t.depart_h[parents, last]
+    done = delivered_at <= end
+    # an empty box exists exactly when its loaded box was delivered, 2-7 days later
+    assert np.all(np.isinf(t.created_h[children[~done]]))
+    turn = t.created_h[children[done]] - delivered_at[done]
+    assert turn.min() >= 48 - 1e-9 and turn.max() <= 168 + 1e-9
+    assert np.all(t.teu[children] == t.teu[parents])
+
+
+def test_ships_carry_return_cargo_on_the_way_back():
+    model, end = run()
+    fleet = model.fleets["f"]
+    legs = np.array(fleet.departure_leg)
+    assert (legs == "qp").sum() > 0
+    assert (legs == "qp").sum() <= (legs == "pq").sum()  # only after an outbound crossing
+    back = np.array(fleet.departure_teu)[legs == "qp"]
+    assert back.max() <= fleet.nominal_teu + 1e-9
+    # every box of the eastbound flows left q on one of these sailings
+    t = model.table
+    east = np.isin(t.flow, [model.flow_ids.index(f) for f in ("east", "main_empties")])
+    left_q = east & (t.stage >= 2)
+    assert left_q.any()
+    assert model.sea_legs["qp"].departures_h == [
+        h for h, leg in zip(fleet.departures_h, fleet.departure_leg, strict=True) if leg == "qp"
+    ]
+
+
+def test_wagons_carry_backhauls_before_running_back_empty():
+    """The same eastbound traffic costs fewer wagon-hours when trains take the wagons
+    unloaded at their origin than when every eastbound train draws wagons that first
+    run there empty (common random numbers: same demand, same draws)."""
+    shared, _ = run()
+    assert shared.pools["w"].reused > 0 and shared.pools["w2"].reused > 0
+    separate, _ = run(without_backhaul=True)
+    assert separate.pools["w"].reused == 0
+    for pid in ("w", "w2"):
+        a = shared.pools[pid].out.mean(20 * 24.0, 200 * 24.0)
+        b = separate.pools[pid].out.mean(20 * 24.0, 200 * 24.0)
+        assert a < b, pid
+
+
+def test_two_way_record_counts_empty_teu_per_leg():
+    rec = run_replication(load_scenario(TWO_WAY).model, 0)
+    assert rec["gridlock"] is None
