@@ -31,6 +31,11 @@ Sections (each can be skipped, ``--only`` picks some):
   pool and of Dask (``sim.executors``).
 * ``cli``       — ``corridor run scenarios/baseline.toml --replications 1
   --workers 1`` with plots, process start-up included.
+* ``directions`` — the cost per box of traffic both ways: the baseline at 4x demand
+  with its eastbound and empties flows against the same without them (westbound only),
+  interleaved; and the model before dated scenarios and two-way traffic (commit
+  3dd0c76, unpacked with ``git archive``) against today's on the scenario of that time
+  (tests/scenarios/regression/baseline_pre_dates.toml) at 4x demand, interleaved.
 * ``budget``    — at 2 million TEU/yr: the CPU time of each phase of a
   replication (build, run, conservation check, measure), its carrier trips and
   events, the cost of a bare SimPy event and of single numpy calls on this
@@ -80,6 +85,22 @@ def _load(job: dict[str, Any]):
 
     from sim.scenario.loader import load_scenario
 
+    if job.get("file") and job.get("scale"):  # any file, scaled, maybe one way only
+        base = load_scenario(job["file"]).model
+        overrides = scaled_overrides(base, job["scale"])
+        overrides.append(f"scenario.horizon_days={job['horizon']}")
+        loaded = load_scenario(job["file"], overrides)
+        if not job.get("westbound_only"):
+            return loaded.model
+        from sim.scenario.loader import scenario_from_dict
+
+        raw = loaded.resolved
+        ends = {f["route"][-1] for f in raw["flows"].values()}
+        raw["flows"] = {
+            fid: f for fid, f in raw["flows"].items()
+            if not f.get("empties_of") and f["route"][0] not in ends
+        }
+        return scenario_from_dict(raw)
     if job.get("file"):
         overrides = [f"scenario.horizon_days={job['horizon']}"] if job.get("horizon") else []
         return load_scenario(job["file"], overrides).model
@@ -98,6 +119,8 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in this (fresh) process and report its cost."""
     if job["kind"] == "noop":
         return {}
+    if job.get("sim_root"):  # an older version of the model
+        sys.path.insert(0, job["sim_root"])
     scenario = _load(job)
     if job["kind"] == "budget":
         from budget import bare_simpy_us_per_event, numpy_us_per_call, replication_phases
@@ -475,6 +498,47 @@ def cli_section(args) -> dict[str, Any]:
 TARGET_BOXES_PER_S = 500_000.0
 
 
+def directions_section(args) -> dict[str, Any]:
+    """Cost per box with and without the eastbound and empties flows, and today's model
+    against the one before dated scenarios and two-way traffic (side by side)."""
+    k, h = (1.0, 150.0) if args.quick else (4.0, HORIZON_DAYS)
+    both = {"kind": "batch", "file": str(BASELINE), "scale": k, "horizon": h, "replication": 0}
+    jobs = {"both ways": both, "westbound only": dict(both, westbound_only=True)}
+    old_root = Path(tempfile.mkdtemp(prefix="corridor-3dd0c76-"))
+    archive = subprocess.run(
+        f"git -C {ROOT} archive 3dd0c76 sim | tar -x -C {old_root}",
+        shell=True, capture_output=True, text=True,
+    )
+    pre = ROOT / "tests" / "scenarios" / "regression" / "baseline_pre_dates.toml"
+    now = {"kind": "batch", "file": str(pre), "scale": k, "horizon": h, "replication": 0}
+    if archive.returncode == 0:
+        jobs["before dates (3dd0c76)"] = dict(now, sim_root=str(old_root))
+        jobs["today, same scenario"] = now
+    runs = interleaved(jobs, args.repeats)
+    rows = {}
+    for name, rs in runs.items():
+        rows[name] = {
+            "containers": rs[0]["containers"],
+            "cpu_s": med(rs, "cpu_s"),
+            "wall_s": med(rs, "wall_s"),
+            "cpu_us_per_box": 1e6 * med(rs, "cpu_s") / rs[0]["containers"],
+            "events_per_box": rs[0]["events"] / rs[0]["containers"],
+            "runs": rs,
+        }
+        print(f"  {name:28s} {rows[name]['containers']:>9,} boxes "
+              f"{rows[name]['cpu_us_per_box']:7.2f} us cpu/box", flush=True)
+    out: dict[str, Any] = {"scale": k, "horizon_days": h, "rows": rows}
+    out["two_way_per_box_ratio"] = (
+        rows["both ways"]["cpu_us_per_box"] / rows["westbound only"]["cpu_us_per_box"]
+    )
+    if "today, same scenario" in rows:
+        out["today_vs_before_per_box_ratio"] = (
+            rows["today, same scenario"]["cpu_us_per_box"]
+            / rows["before dates (3dd0c76)"]["cpu_us_per_box"]
+        )
+    return out
+
+
 def budget_section(args) -> dict[str, Any]:
     """Per-trip cost of the run against the budget the throughput target implies."""
     from budget import budget
@@ -546,6 +610,21 @@ def table(result: dict[str, Any]) -> str:
                     f"wall/box {g['wall_per_box_ratio']:.2f}, "
                     f"RSS/box {g['rss_per_box_ratio']:.2f}"
                 )
+    d = result.get("directions")
+    if d:
+        add("")
+        add(
+            f"Traffic both ways ({d['scale']:g}x demand, {d['horizon_days']:g} d; interleaved, "
+            f"median of {result['settings']['repeats']})"
+        )
+        for name, r in d["rows"].items():
+            add(
+                f"  {name:28s} {r['containers']:>9,} boxes  {r['cpu_us_per_box']:7.2f} us cpu/box"
+                f"  {r['events_per_box']:.3f} ev/box"
+            )
+        add(f"  cost per box, both ways / westbound only: {d['two_way_per_box_ratio']:.2f}")
+        if "today_vs_before_per_box_ratio" in d:
+            add(f"  cost per box, today / before dates: {d['today_vs_before_per_box_ratio']:.2f}")
     ref = result.get("reference")
     if ref:
         add("")
@@ -688,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="*",
         default=None,
-        choices=["scale", "reference", "agreement", "parallel", "cli", "budget"],
+        choices=["scale", "reference", "agreement", "parallel", "cli", "directions", "budget"],
     )
     p.add_argument("--repeats", type=int, default=None, help="runs per measurement (median)")
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for the JSON")
@@ -711,7 +790,9 @@ def main(argv: list[str] | None = None) -> int:
     args.parallel_horizon = 200.0 if q else 1215.0
     args.parallel_replications = 2 if q else 8
     args.overhead_tasks = 8 if q else 100
-    sections = args.only or ["scale", "reference", "agreement", "parallel", "cli", "budget"]
+    sections = args.only or [
+        "scale", "reference", "agreement", "parallel", "cli", "directions", "budget"
+    ]
 
     result: dict[str, Any] = {
         "when": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -733,6 +814,7 @@ def main(argv: list[str] | None = None) -> int:
         "agreement": agreement_section,
         "parallel": parallel_section,
         "cli": cli_section,
+        "directions": directions_section,
         "budget": budget_section,
     }
     for name in sections:
