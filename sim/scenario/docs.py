@@ -38,6 +38,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ('[disruptions.<id>] kind = "outage"', S.OutageDisruption, S.OutageDisruption.__doc__ or ""),
     ('[disruptions.<id>] kind = "window"', S.WindowDisruption, S.WindowDisruption.__doc__ or ""),
     ('[disruptions.<id>] kind = "factor"', S.FactorDisruption, S.FactorDisruption.__doc__ or ""),
+    ("[changes.<id>]", S.Change, S.Change.__doc__ or ""),
     ("[economics]", S.Economics, S.Economics.__doc__ or ""),
     ('dispatch = {rule = "full"}', S.DispatchFull, S.DispatchFull.__doc__ or ""),
     (
@@ -211,8 +212,9 @@ def render() -> str:
         "",
         "Scenario files are TOML. Units are in the key names: `_h` hours, `_days` days, "
         "`_teu` twenty-foot equivalent units (an FEU is 2 TEU), `_km`, `_nm` nautical miles, "
-        "`_per_day`, `_per_month`. Model time is in hours from 1 January 00:00; months are "
-        "730 h. Unknown keys are errors. A *duration* is a bare number (constant) or a "
+        "`_per_day`, `_per_month`. Model time is in hours from `[scenario] start_date` 00:00 "
+        "(calendar months and years); without a start date, from a nominal 1 January with "
+        "730-h months. Unknown keys are errors. A *duration* is a bare number (constant) or a "
         'distribution table, e.g. `run_time_h = {dist = "triangular", low = 60, mode = 84, '
         "high = 120}`.",
         "",
@@ -242,8 +244,27 @@ def render() -> str:
                 f"{_bounds(field)} | {desc} |"
             )
         out.append("")
+    out += meaning_sections()
     out += limits_section()
     return "\n".join(out)
+
+
+def meaning_sections() -> list[str]:
+    """What a capacity factor scales per target, and what a dated change means per key."""
+    from sim.model import schedule
+
+    out = [
+        "## What a capacity factor scales",
+        "",
+        "A disruption's `factor` (0 = closed, 1 = full) on its target scales:",
+        "",
+    ]
+    out += [f"- **{target}**: {text}." for target, text in S.FACTOR_MEANING.items()]
+    doc = schedule.__doc__ or ""
+    part = doc.split("What a dated value means, by key:", 1)[-1].strip()
+    out += ["", "## What a dated change means", "", "Keys a `[changes.<id>]` table can set, "
+            "and what their new value does to the running model:", "", part, ""]
+    return out
 
 
 def main() -> int:

@@ -800,11 +800,17 @@ class WeatherRegion(Strict):
         return self
 
 
+TARGET_HELP = (
+    '"nodes.<id>", "legs.<id>", "fleets.<id>" or "wagon_pools.<id>" (what the factor scales '
+    'on each: "What a capacity factor scales" below)'
+)
+
+
 class OutageDisruption(Strict):
     """Random outages: up-times exponential with mean mtbf_h, repair times mttr_h."""
 
     kind: Literal["outage"]
-    target: str = Field(description='"nodes.<id>", "legs.<id>" or "fleets.<id>"')
+    target: str = Field(description=TARGET_HELP)
     enabled: bool = Field(True, description="switch the disruption on or off")
     mtbf_h: float = Field(
         ge=MIN_PERIOD_H,
@@ -820,7 +826,7 @@ class WindowDisruption(Strict):
     """A scheduled closure or slowdown: from start_day for duration_days."""
 
     kind: Literal["window"]
-    target: str = Field(description='"nodes.<id>", "legs.<id>" or "fleets.<id>"')
+    target: str = Field(description=TARGET_HELP)
     enabled: bool = Field(True, description="switch the disruption on or off")
     start_day: float = Field(
         ge=0,
@@ -850,7 +856,7 @@ class FactorDisruption(Strict):
     """A fixed capacity factor over a period (default: the whole run)."""
 
     kind: Literal["factor"]
-    target: str = Field(description='"nodes.<id>", "legs.<id>" or "fleets.<id>"')
+    target: str = Field(description=TARGET_HELP)
     enabled: bool = Field(True, description="switch the disruption on or off")
     factor: float = Field(ge=0, le=1, description="capacity factor (0 = closed)")
     start_day: float = Field(
@@ -867,6 +873,21 @@ class FactorDisruption(Strict):
         json_schema_extra=_limit(WHY_DAYS),
         description="end, days (omit: the horizon)",
     )
+
+
+FACTOR_MEANING: dict[str, str] = {
+    "nodes": "the speed of all its work — train handling on its tracks, crane moves and the "
+    "fixed berth time of a vessel call — and the size of its yard (a yard cut below its level "
+    "admits nothing until it has emptied below it); 0 closes the node",
+    "legs (rail)": "its train paths per day (trains booked while it holds are spaced 1/f "
+    "further apart); a rail leg without paths_per_day can only be closed (0), a factor "
+    "between 0 and 1 there is refused",
+    "legs (sea)": "the TEU each sailing of every fleet on it may carry; 0 stops departures",
+    "fleets": "the TEU each of its sailings may carry; 0 stops its departures",
+    "wagon_pools": "the wagons in the pool (round(wagons x f)); wagons taken away leave as they "
+    "come free",
+}
+"""What a capacity factor (0..1) of a disruption scales, by kind of target."""
 
 
 Disruption = Annotated[
