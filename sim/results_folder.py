@@ -267,10 +267,8 @@ class ResultsFolder:
         if self.replace and self.out.exists():
             if read_marker(self.out) is None:  # changed under our feet: touch nothing
                 raise _refuse(self.out, "exists and is not a results folder written by corridor")
-            old = self.out.parent / f"{OLD}{_tag(self.out.name)}-{uuid.uuid4().hex[:8]}"
-            os.mkdir(old)
-            os.replace(self.out, old / "previous")
-            os.replace(self.tmp, self.out)
+            old = _set_aside(self.out)
+            os.rename(self.tmp, self.out)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(self.tmp, self.out)
@@ -297,6 +295,34 @@ def _make_parent(out: Path) -> Path:
 
 
 @contextlib.contextmanager
+def _locked(out: Path, kind: str, force: bool, resume: bool) -> Iterator[tuple[Path, dict | None]]:
+    """Check ``out`` (before and again once locked), hold its lock, clean stale hidden
+    folders beside it: ``(parent, marker of an existing folder of ours or None)``."""
+    check_target(out, kind, force, resume)
+    parent = _make_parent(out)
+    lock = _Lock(out)
+    try:
+        lock.acquire(out)
+    except OSError as exc:
+        raise _os_error(out, exc) from None
+    try:
+        marker = check_target(out, kind, force, resume)
+        _say_cleaned(clean_stale(parent, _tag(out.name)))
+        yield parent, marker
+    finally:
+        lock.release()
+
+
+def _set_aside(out: Path) -> Path:
+    """Move a results folder of ours into a hidden sibling (to be deleted): a crash then
+    leaves a hidden folder the next run cleans, never a half-deleted one under its name."""
+    old = out.parent / f"{OLD}{_tag(out.name)}-{uuid.uuid4().hex[:8]}"
+    os.mkdir(old)
+    os.replace(out, old / "previous")
+    return old
+
+
+@contextlib.contextmanager
 def open_results(out: Path, kind: str, force: bool = False) -> Iterator[ResultsFolder]:
     """Check ``out``, lock it, and give a hidden folder to fill; call ``publish()`` at the end.
 
@@ -305,27 +331,18 @@ def open_results(out: Path, kind: str, force: bool = False) -> Iterator[ResultsF
     folder is removed and nothing under ``out`` changes.
     """
     out = Path(os.path.abspath(out))
-    check_target(out, kind, force)
-    parent = _make_parent(out)
-    lock = _Lock(out)
-    try:
-        lock.acquire(out)
-    except OSError as exc:
-        raise _os_error(out, exc) from None
-    tmp = parent / f"{PARTIAL}{_tag(out.name)}-{uuid.uuid4().hex[:8]}"
-    try:
-        marker = check_target(out, kind, force)  # again, now that we hold the lock
-        _say_cleaned(clean_stale(parent, _tag(out.name)))
+    with _locked(out, kind, force, resume=False) as (parent, marker):
+        tmp = parent / f"{PARTIAL}{_tag(out.name)}-{uuid.uuid4().hex[:8]}"
         try:
-            os.mkdir(tmp)  # 0o777 & ~umask
-            write_marker(tmp, kind, "partial")
-        except OSError as exc:
-            raise _os_error(out, exc) from None
-        yield ResultsFolder(out, kind, tmp, replace=marker is not None)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        lock.release()
+            try:
+                os.mkdir(tmp)  # 0o777 & ~umask
+                write_marker(tmp, kind, "partial")
+            except OSError as exc:
+                raise _os_error(out, exc) from None
+            yield ResultsFolder(out, kind, tmp, replace=marker is not None)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -336,21 +353,9 @@ def open_incremental(out: Path, kind: str, force: bool = False) -> Iterator[tupl
     any kind. The lock is held for the whole body.
     """
     out = Path(os.path.abspath(out))
-    check_target(out, kind, force, resume=not force)
-    parent = _make_parent(out)
-    lock = _Lock(out)
-    try:
-        lock.acquire(out)
-    except OSError as exc:
-        raise _os_error(out, exc) from None
-    try:
-        marker = check_target(out, kind, force, resume=not force)
-        _say_cleaned(clean_stale(parent, _tag(out.name)))
+    with _locked(out, kind, force, resume=not force) as (_, marker):
         if marker is not None and force:
-            old = parent / f"{OLD}{_tag(out.name)}-{uuid.uuid4().hex[:8]}"
-            os.mkdir(old)
-            os.replace(out, old / "previous")
-            shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(_set_aside(out), ignore_errors=True)
             marker = None
         resumed = marker is not None
         if not resumed:
@@ -360,8 +365,6 @@ def open_incremental(out: Path, kind: str, force: bool = False) -> Iterator[tupl
             except OSError as exc:
                 raise _os_error(out, exc) from None
         yield out, resumed
-    finally:
-        lock.release()
 
 
 def is_disk_problem(exc: BaseException) -> bool:
