@@ -119,11 +119,7 @@ def check_references(
                 (f"legs.{fleet.leg}.mode", f"expected 'sea': fleet {fid!r} serves this leg"),
             )
         if fleet.return_leg is not None and isinstance(leg, SeaLeg):
-            back = scenario.legs.get(fleet.return_leg)
-            if not isinstance(back, SeaLeg) or (back.from_node, back.to_node) != (
-                leg.to_node,
-                leg.from_node,
-            ):
+            if not _runs_back(scenario.legs.get(fleet.return_leg), leg, SeaLeg):
                 fail(
                     f"fleets.{fid}.return_leg",
                     f"expected a sea leg from {leg.to_node!r} to {leg.from_node!r} "
@@ -268,10 +264,7 @@ def check_references(
         if not isinstance(leg, RailLeg) or leg.backhaul_of is None:
             continue
         other = scenario.legs.get(leg.backhaul_of)
-        if not isinstance(other, RailLeg) or (other.from_node, other.to_node) != (
-            leg.to_node,
-            leg.from_node,
-        ):
+        if not _runs_back(other, leg, RailLeg):
             fail(
                 f"legs.{lid}.backhaul_of",
                 f"expected a rail leg from {leg.to_node!r} to {leg.from_node!r}, "
@@ -358,6 +351,14 @@ def _check_change_key(scenario: Scenario, where: str, key: str, value: float, fa
     except ValidationError as exc:
         err = exc.errors()[0]
         fail(where, err["msg"].removeprefix("Value error, ").replace("Input should be", "expected"))
+
+
+def _runs_back(other, leg, mode: type) -> bool:
+    """``other`` is a leg of type ``mode`` from ``leg``'s destination to its origin."""
+    return isinstance(other, mode) and (other.from_node, other.to_node) == (
+        leg.to_node,
+        leg.from_node,
+    )
 
 
 def _check_zero_capacity(scenario: Scenario, fail) -> None:
