@@ -118,13 +118,15 @@ def check_references(
                 f"expected a sea leg, {fleet.leg!r} is a rail leg",
                 (f"legs.{fleet.leg}.mode", f"expected 'sea': fleet {fid!r} serves this leg"),
             )
-        if fleet.return_leg is not None and isinstance(leg, SeaLeg):
-            if not _runs_back(scenario.legs.get(fleet.return_leg), leg, SeaLeg):
-                fail(
-                    f"fleets.{fid}.return_leg",
-                    f"expected a sea leg from {leg.to_node!r} to {leg.from_node!r} "
-                    f"(the way back of {fleet.leg!r}), got {fleet.return_leg!r}",
-                )
+        back = scenario.legs.get(fleet.return_leg or "")
+        if fleet.return_leg is not None and isinstance(leg, SeaLeg) and not _runs_back(
+            back, leg, SeaLeg
+        ):
+            fail(
+                f"fleets.{fid}.return_leg",
+                f"expected a sea leg from {leg.to_node!r} to {leg.from_node!r} "
+                f"(the way back of {fleet.leg!r}), got {fleet.return_leg!r}",
+            )
 
     for nid, node in scenario.nodes.items():
         if (
