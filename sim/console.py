@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 
@@ -26,13 +27,74 @@ def _pct(s: dict[str, Any] | None) -> str:
     return f"{100 * s['mean']:.0f}%"
 
 
+def date_span(start: str | None, end: str | None) -> str:
+    """``first – last day`` of a period given as ``[start, end)`` dates."""
+    if not start or not end:
+        return "-"
+    last = _dt.datetime.fromisoformat(end)
+    if last.time() == _dt.time():
+        last -= _dt.timedelta(days=1)
+    a = _dt.datetime.fromisoformat(start).date()
+    return str(a) if last.date() <= a else f"{a} – {last.date()}"
+
+
+def period_name(pid: str, p: dict[str, Any]) -> str:
+    """A short name of a period: ``2026``, ``closure georgia_closed``, ``peak``."""
+    ident = pid.partition(".")[2]
+    if p["kind"] == "year":
+        return ident
+    if p["kind"] == "disruption":
+        return f"disruption {ident}" + (f" (x{p['occurrences']})" if p["occurrences"] > 1 else "")
+    return ident
+
+
+def format_periods(summary: dict[str, Any]) -> list[str]:
+    """The per-period table: study throughput, transit of the boxes created in the
+    period (mean with its 95% CI, P50, P95) and the bottleneck in the period."""
+    periods = summary.get("periods") or {}
+    if not periods:
+        return []
+    nominal = "" if summary.get("dated") else " (nominal dates: the scenario has no start_date)"
+    lines = [
+        f"Periods{nominal}: study flows; transit of the boxes created in the period",
+        f"{'Period':<30}{'dates':<26}{'TEU/week':>9}{'transit mean':>13}  {'95% CI':<15}"
+        f"{'P50':>6}{'P95':>6}  bottleneck (ρ)",
+    ]
+    for pid, p in periods.items():
+        t = p["transit_days_mean"]
+        ci = (
+            f"[{_num(t['ci95_low'])}, {_num(t['ci95_high'])}]"
+            if t.get("ci95_low") is not None
+            else ""
+        )
+        b = p.get("bottleneck") or {}
+        where = f"{b['element']} {_pct(b['utilisation'])}" if b.get("element") else "-"
+        if not p["measured_days"]:
+            where = "outside the measured period"
+        lines.append(
+            f"{period_name(pid, p)[:29]:<30}"
+            f"{date_span(p['measured_from_date'], p['measured_to_date']):<26}"
+            f"{_num(p['throughput_teu_per_week']['mean']):>9}{_num(t['mean']):>13}  {ci:<15}"
+            f"{_num(p['transit_days_p50']['mean']):>6}{_num(p['transit_days_p95']['mean']):>6}"
+            f"  {where}"
+        )
+    return lines
+
+
+def _start_text(summary: dict[str, Any]) -> str:
+    start = summary.get("start_date")
+    if not start:
+        return ""
+    return f" from {start}" + ("" if summary.get("dated") else " (nominal)")
+
+
 def format_summary(summary: dict[str, Any], out_dir: str | None = None) -> str:
     """Multi-line text: headline KPIs with CIs, a per-node table, the bottleneck."""
     k = summary["kpis"]
     lines = [
         f"Scenario {summary['scenario']['name']}: {summary['replications']} replication(s), "
         f"seed {summary['seed']}, horizon {summary['horizon_days']:g} d "
-        f"(warm-up {summary['warmup_days']:g} d)",
+        f"(warm-up {summary['warmup_days']:g} d)" + _start_text(summary),
         f"Study flows: {', '.join(summary['study_flows'])}",
         "",
         f"{'KPI':<34}{'mean':>12}  {'95% CI':>23}",
@@ -73,12 +135,16 @@ def format_summary(summary: dict[str, Any], out_dir: str | None = None) -> str:
     for section in ("fleets", "legs", "wagon_pools"):
         for ident, v in summary[section].items():
             if v["utilisation"]["mean"] is not None:
-                others.append(f"{section}.{ident} {_pct(v['utilisation'])}")
+                slots = " of timetable slots" if v.get("utilisation_of") == "slots" else ""
+                others.append(f"{section}.{ident} {_pct(v['utilisation'])}{slots}")
     if others:
         lines += ["", "Other stages (utilisation): " + "; ".join(others)]
     b = summary["bottleneck"]
     if b["element"]:
         lines += ["", f"Bottleneck: {b['element']} (utilisation {_pct(b['utilisation'])})"]
+    table = format_periods(summary)
+    if table:
+        lines += ["", *table]
     for g in summary["gridlock"]:
         lines.append(
             f"GRIDLOCK in replication {g['replication']} since day {g['since_day']:.1f}: "

@@ -1,6 +1,6 @@
 """Plots of one run (all replications of one scenario) as PNG files.
 
-``write_run_plots(records, scenario, out_dir)`` writes four figures into
+``write_run_plots(records, scenario, out_dir)`` writes five figures into
 ``out_dir`` (the ``plots/`` folder of a result):
 
 * ``throughput.png``   weekly TEU of the study flows delivered, mean over
@@ -12,7 +12,13 @@
   capacity-limited stage (nodes, rail paths, wagon pools, fleets) in route
   order, the bottleneck highlighted, a reference line at ρ = 0.9;
 * ``queues.png``       TEU held at each node per day (small multiples) with the
-  yard occupancy and the yard capacity.
+  yard occupancy and the yard capacity;
+* ``bottleneck_by_year.png`` utilisation of the most utilised stages in each calendar
+  year of the measured period, the binding one of each year marked.
+
+Time axes are calendar dates (``start_date`` of the scenario, or nominal dates from
+2025-01-01 when it has none, as the record's ``start_date`` says), with scheduled
+disruption windows shaded and dated ``[changes.*]`` marked with their labels.
 
 Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas:
 no pyplot, so nothing is left open in pyplot's global figure registry.
@@ -30,6 +36,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.dates as mdates
+import matplotlib.ticker as mticker
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -37,9 +45,19 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy.stats import t as student_t
 
-from sim.model.demand import HOURS_PER_MONTH, HOURS_PER_YEAR
+from sim.model.calendar import NOMINAL_START, Calendar
+from sim.model.demand import HOURS_PER_YEAR, demand_profile, monthly_rates
+from sim.model.disruptions import disruption_intervals
+from sim.model.schedule import Schedule, change_time_h
 from sim.scenario.references import legs_between
-from sim.scenario.schema import RailLeg, Scenario, SeaLeg
+from sim.scenario.schema import (
+    DispatchTimetable,
+    FactorDisruption,
+    RailLeg,
+    Scenario,
+    SeaLeg,
+    WindowDisruption,
+)
 
 DPI = 120
 HOURS_PER_DAY = 24.0
@@ -60,12 +78,23 @@ C_NEAR = "#f2a541"
 C_BOTTLENECK = "#d62728"
 C_WARMUP = "#d9d9d9"
 C_GRIDLOCK = "#7b3294"
+C_DISRUPTION = "#e7298a"
+C_CHANGE = "#1b7837"
+STAGE_COLOURS = ("#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
+TOP_STAGES = 5  # stages drawn in bottleneck_by_year.png
 
-PLOT_FILES = ("throughput.png", "transit_time.png", "node_performance.png", "queues.png")
+PLOT_FILES = (
+    "throughput.png",
+    "transit_time.png",
+    "node_performance.png",
+    "queues.png",
+    "bottleneck_by_year.png",
+)
 
 
 def write_run_plots(records: list[dict], scenario: Scenario, out_dir: Path) -> list[Path]:
-    """Write the run's four PNG figures into ``out_dir`` (created) and return their paths.
+    """Write the run's PNG figures (:data:`PLOT_FILES`) into ``out_dir`` (created) and
+    return their paths.
 
     ``records`` are the replication records of one scenario (at least one),
     ``scenario`` the validated scenario they were run from.
@@ -79,6 +108,7 @@ def write_run_plots(records: list[dict], scenario: Scenario, out_dir: Path) -> l
         ("transit_time.png", transit_figure),
         ("node_performance.png", node_performance_figure),
         ("queues.png", queues_figure),
+        ("bottleneck_by_year.png", bottleneck_by_year_figure),
     ]
     written = []
     for name, build in builders:
@@ -155,11 +185,64 @@ def _end_days(records: Sequence[dict]) -> float:
     return max(float(r.get("end_h", 0.0)) for r in records) / HOURS_PER_DAY
 
 
-def _shade_warmup(ax, warm_days: float, label: bool = True) -> None:
+@dataclass(frozen=True)
+class _Clock:
+    """Model days to calendar dates on a plot's time axis."""
+
+    start: np.datetime64  # the first simulated day, 00:00 (seconds)
+    dated: bool  # False: nominal dates (the scenario has no start_date)
+
+    def x(self, days):
+        """``numpy.datetime64`` of model days (a number or an array)."""
+        secs = np.round(np.asarray(days, dtype=float) * 86400.0).astype("timedelta64[s]")
+        return self.start + secs
+
+    def day_of(self, when: str) -> float:
+        """Model day of a ``YYYY-MM-DD`` date."""
+        return float((np.datetime64(when, "s") - self.start) / np.timedelta64(1, "D"))
+
+
+def _clock(records: Sequence[dict], scenario: Scenario) -> _Clock:
+    """The dates of a run: the records' start date (else the scenario's, else nominal)."""
+    start = (records[0].get("start_date") if records else None) or scenario.scenario.start_date
+    dated = scenario.scenario.start_date is not None
+    return _Clock(np.datetime64(start or NOMINAL_START.isoformat(), "s"), dated)
+
+
+class _DateTicks(mticker.Formatter):
+    """Tick labels: the month, with the year under January and under the first tick (so
+    every axis says which year it starts in); only the year on axes of many years."""
+
+    def __init__(self, years_only: bool) -> None:
+        self.years_only = years_only
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        when = mdates.num2date(x)
+        if self.years_only:
+            return f"{when:%Y}"
+        if when.day != 1 or when.hour:  # ticks inside a month (short runs): the day too
+            text = f"{when.day} {when:%b}"
+            return f"{text}\n{when:%Y}" if pos == 0 else text
+        return f"{when:%b}\n{when:%Y}" if when.month == 1 or pos == 0 else f"{when:%b}"
+
+
+def _date_axis(ax, clock: _Clock, end_days: float, label: bool = True) -> None:
+    """Dates on the x axis over the run (concise month/year ticks)."""
+    ax.set_xlim(clock.x(0.0), clock.x(max(end_days, 1.0)))
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(_DateTicks(end_days > 6 * 365))
+    if label:
+        ax.set_xlabel(
+            "Date" if clock.dated else "Date (nominal: the scenario has no start_date)"
+        )
+
+
+def _shade_warmup(ax, warm_days: float, clock: _Clock, label: bool = True) -> None:
     if warm_days > 0:
         ax.axvspan(
-            0.0,
-            warm_days,
+            clock.x(0.0),
+            clock.x(warm_days),
             color=C_WARMUP,
             alpha=0.6,
             lw=0,
@@ -168,19 +251,106 @@ def _shade_warmup(ax, warm_days: float, label: bool = True) -> None:
         )
 
 
-def _mark_gridlock(ax, records: Sequence[dict], label: bool = True) -> None:
+def _mark_gridlock(ax, records: Sequence[dict], clock: _Clock, label: bool = True) -> None:
     days = sorted(
         {round(float(r["gridlock"]["since_day"]), 1) for r in records if r.get("gridlock")}
     )
     for i, day in enumerate(days):
         ax.axvline(
-            day,
+            clock.x(day),
             color=C_GRIDLOCK,
             ls=":",
             lw=1.5,
             zorder=4,
             label="gridlock began" if label and i == 0 else None,
         )
+
+
+@dataclass(frozen=True)
+class _Event:
+    """A scheduled disruption (span) or a dated change (``to_day`` None) on the time axis."""
+
+    from_day: float
+    to_day: float | None
+    text: str
+
+
+def _calendar_events(scenario: Scenario, clock: _Clock, end_days: float) -> list[_Event]:
+    """Scheduled disruption windows (``window``, ``factor`` with an end) and dated changes
+    within the run, in time order; random outages differ per replication and are left out."""
+    out = []
+    horizon_h = scenario.scenario.horizon_days * HOURS_PER_DAY
+    for did in sorted(scenario.disruptions):
+        dis = scenario.disruptions[did]
+        if not dis.enabled or not isinstance(dis, WindowDisruption | FactorDisruption):
+            continue
+        if isinstance(dis, FactorDisruption) and dis.end_day is None:
+            continue
+        what = "closed" if dis.factor == 0 else f"capacity × {dis.factor:g}"
+        for a, b, _ in disruption_intervals(did, dis, scenario.scenario.seed, 0, horizon_h):
+            if a / HOURS_PER_DAY < end_days:
+                out.append(_Event(a / HOURS_PER_DAY, min(b / HOURS_PER_DAY, end_days),
+                                  f"{did}: {dis.target} {what}"))
+    calendar = Calendar(clock.start.astype("datetime64[D]").astype(object))
+    at: dict[float, list[str]] = {}
+    for cid in sorted(scenario.changes):
+        change = scenario.changes[cid]
+        if change.enabled:
+            day = max(0.0, change_time_h(change, calendar) / HOURS_PER_DAY)
+            if day < end_days:
+                at.setdefault(day, []).append(change.label or cid)
+    out += [_Event(day, None, "; ".join(texts)) for day, texts in at.items()]
+    return sorted(out, key=lambda e: e.from_day)
+
+
+def _mark_events(ax, events: Sequence[_Event], clock: _Clock, texts: bool = True) -> None:
+    """Shade disruption windows and draw a dashed line at each dated change; with
+    ``texts``, the change's label along its line and the window's name at its top."""
+    named: set[str] = set()
+    for ev in events:
+        if ev.to_day is None:
+            ax.axvline(clock.x(ev.from_day), color=C_CHANGE, ls="--", lw=1.2, zorder=4)
+            if texts:
+                ax.text(clock.x(ev.from_day), 0.97, " " + textwrap.shorten(ev.text, 48),
+                        rotation=90, ha="right", va="top", fontsize=7.5, color=C_CHANGE,
+                        transform=ax.get_xaxis_transform(), zorder=6,
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7,
+                              "pad": 0.5})
+            continue
+        ax.axvspan(clock.x(ev.from_day), clock.x(ev.to_day), color=C_DISRUPTION, alpha=0.18,
+                   lw=0, zorder=0.5)
+        if texts and ev.text not in named:
+            named.add(ev.text)
+            ax.text(clock.x(ev.from_day), 0.97, " " + textwrap.shorten(ev.text, 48),
+                    rotation=90, ha="right", va="top", fontsize=7.5, color=C_DISRUPTION,
+                    transform=ax.get_xaxis_transform(), zorder=6,
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5})
+
+
+def _events_caption(events: Sequence[_Event], clock: _Clock) -> str:
+    """One wrapped line naming each disruption window and dated change with its date."""
+    parts = []
+    seen: set[str] = set()
+    for ev in events:
+        day = f"{clock.x(ev.from_day).astype('datetime64[D]')}"
+        if ev.to_day is None:
+            parts.append(f"{day} {ev.text}")
+        elif ev.text not in seen:
+            seen.add(ev.text)
+            last = clock.x(max(ev.from_day, ev.to_day - 1e-3)).astype("datetime64[D]")
+            parts.append(f"{day}–{last} {ev.text}")
+    text = "Dated changes and disruptions: " + "; ".join(parts) if parts else ""
+    return "\n".join(textwrap.wrap(text, CAPTION_CHARS, break_on_hyphens=False))
+
+
+def _event_handles(events: Sequence[_Event]) -> list:
+    """Legend entries for what :func:`_mark_events` drew."""
+    handles: list = []
+    if any(e.to_day is not None for e in events):
+        handles.append(Patch(color=C_DISRUPTION, alpha=0.18, label="scheduled disruption"))
+    if any(e.to_day is None for e in events):
+        handles.append(Line2D([], [], color=C_CHANGE, ls="--", lw=1.2, label="dated change"))
+    return handles
 
 
 def node_order(scenario: Scenario) -> list[str]:
@@ -228,22 +398,36 @@ def _weekly(daily: np.ndarray, end_h: float) -> np.ndarray:
 
 
 def _weekly_demand(scenario: Scenario, weeks: int) -> np.ndarray:
-    """Expected TEU/week created by the study flows (monthly seasonality, 730-h months)."""
-    hours = np.arange(weeks * DAYS_PER_WEEK * int(HOURS_PER_DAY)) + 0.5
-    month = (hours // HOURS_PER_MONTH).astype(int) % 12
-    rate = np.zeros(len(hours))
+    """Expected TEU/week created by the study flows: the demand path the model draws from
+    (seasonality by calendar month in a dated run, 730-h months otherwise; growth, levels
+    by year and dated changes), integrated over each week."""
+    horizon_h = scenario.scenario.horizon_days * HOURS_PER_DAY
+    start = scenario.scenario.start_date
+    calendar = Calendar(None if start is None else Calendar(None).parse(start))
+    schedule = Schedule(scenario, calendar)
+    points = np.minimum(np.arange(weeks + 1) * DAYS_PER_WEEK * HOURS_PER_DAY, horizon_h)
+    total = np.zeros(weeks)
     for fid in scenario.study_flow_ids():
         f = scenario.flows[fid]
-        season = np.asarray(f.seasonality, dtype=float)
-        season = season / season.mean()
-        rate += f.annual_teu / HOURS_PER_YEAR * season[month]
-    return rate.reshape(weeks, -1).sum(axis=1) if weeks else rate[:0]
+        if getattr(f, "empties_of", None) is not None:
+            continue  # empties follow their loaded flow's deliveries: no demand of their own
+        profile = demand_profile(fid, f, scenario, calendar, schedule)
+        if profile is None:
+            edges, relative = monthly_rates(horizon_h, f.seasonality)
+            rate = f.annual_teu / HOURS_PER_YEAR * relative
+        else:
+            edges, teu_per_year = profile
+            rate = teu_per_year / HOURS_PER_YEAR
+        cum = np.concatenate(([0.0], np.cumsum(rate * np.diff(edges))))
+        total += np.diff(np.interp(points, edges, cum))
+    return total
 
 
 def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
     """Weekly study-flow deliveries over time: mean over replications with a band."""
-    fig = _new_figure(10.5, 5.2)
+    fig = _new_figure(11.5, 5.8)
     ax = fig.add_subplot()
+    clock = _clock(records, scenario)
     weekly = _stack(
         [_weekly(r["series"]["study_delivered_teu"], float(r["end_h"])) for r in records]
     )
@@ -253,10 +437,13 @@ def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
         lo, hi = _ci95(weekly)
         band_label = "95% confidence interval of the mean"
     n_weeks = weekly.shape[1]
-    edges = np.arange(n_weeks + 1) * float(DAYS_PER_WEEK)
+    edges = clock.x(np.arange(n_weeks + 1) * float(DAYS_PER_WEEK))
     warm = _warmup_days(records)
     end = _end_days(records)
-    _shade_warmup(ax, warm)
+    events = _calendar_events(scenario, clock, end)
+    _shade_warmup(ax, warm, clock)
+    _mark_events(ax, events, clock)
+    demand = np.empty(0)
     if n_weeks:
         if len(records) > 1:
             ax.fill_between(
@@ -291,22 +478,28 @@ def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
     if kpi is not None:
         ax.hlines(
             kpi,
-            warm,
-            end,
+            clock.x(warm),
+            clock.x(end),
             color=C_BOTTLENECK,
             lw=1.3,
             ls="-.",
             zorder=5,
             label=f"post-warm-up mean: {kpi:,.0f} TEU/week",
         )
-    _mark_gridlock(ax, records)
-    ax.set_xlim(0, max(end, 1.0))
+    _mark_gridlock(ax, records, clock)
+    _date_axis(ax, clock, end)
     ymax = np.nanmax(np.concatenate([hi, demand, [kpi or 0.0], [1.0]])) if n_weeks else (kpi or 1.0)
-    ax.set_ylim(0, ymax * 1.35)  # headroom for the legend above the data
-    ax.set_xlabel("Days since start of simulation")
+    ax.set_ylim(0, ymax * 1.12)
     ax.set_ylabel("TEU delivered per week")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="upper left", ncols=2, fontsize=9, framealpha=0.95)
+    handles, _ = ax.get_legend_handles_labels()
+    fig.legend(
+        handles=handles + _event_handles(events),
+        loc="outside lower center",
+        ncols=3,
+        fontsize=9,
+        frameon=False,
+    )
     dropped = end - n_weeks * DAYS_PER_WEEK
     notes = []
     short = sum(1 for r in records if float(r["end_h"]) < end * HOURS_PER_DAY - 1e-6)
@@ -498,8 +691,15 @@ def _stage_note(scenario: Scenario, key: str) -> str:
         if len(used) == 1:
             return f"wagons for {ends(used[0])}"
         return f"wagons shared by {len(used)} rail legs" if used else "wagon pool"
-    if isinstance(scenario.legs[ident], SeaLeg):
+    leg = scenario.legs[ident]
+    slots = "timetable: share of the offered slots filled"
+    if isinstance(leg, SeaLeg):
+        serving = [f for f in scenario.fleets.values() if f.leg == ident]
+        if serving and all(isinstance(f.dispatch, DispatchTimetable) for f in serving):
+            return slots
         return "vessels, busy share weighted by slots"
+    if isinstance(leg.dispatch, DispatchTimetable):
+        return slots
     return "line capacity, train paths/day"
 
 
@@ -658,7 +858,8 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
             )
     ax_u.axvline(RHO_REF, color="#333333", ls="--", lw=1.2, zorder=3)
     ax_u.set_xlim(0, xlim)
-    ax_u.set_xlabel("Utilisation ρ (busy share of capacity, post-warm-up)")
+    ax_u.set_xlabel("Utilisation ρ (busy share of capacity; a timetable: share of its slots "
+                    "filled; post-warm-up)")
     ax_u.set_title("Utilisation of capacity-limited stages", fontsize=11)
     ax_u.grid(True, axis="x", alpha=0.3)
 
@@ -719,6 +920,9 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
     nids = nodes_with_content(records, scenario)
     warm = _warmup_days(records)
     end = _end_days(records)
+    clock = _clock(records, scenario)
+    events = _calendar_events(scenario, clock, end)
+    schedule = Schedule(scenario, Calendar(clock.start.astype("datetime64[D]").astype(object)))
     if not nids:
         fig = _new_figure(10.0, 3.5)
         ax = fig.add_subplot()
@@ -732,9 +936,8 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
             fontsize=13,
             color="#444444",
         )
-        ax.set_xlabel("Days since start of simulation")
         ax.set_ylabel("TEU")
-        ax.set_xlim(0, max(end, 1.0))
+        _date_axis(ax, clock, end)
         _title(fig, scenario, "TEU at nodes", records)
         return fig
     ncols = 1 if len(nids) <= 4 else 2
@@ -749,25 +952,34 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
         content = _node_stack(records, nid, "teu_at_node")
         yard = _node_stack(records, nid, "yard_teu")
         mean, _, _ = _summary(content)
-        x = np.arange(content.shape[1]) + 0.5
-        _shade_warmup(ax, warm, label=False)
+        x = clock.x(np.arange(content.shape[1]) + 0.5)
+        _shade_warmup(ax, warm, clock, label=False)
+        _mark_events(ax, events, clock, texts=False)  # named in the caption
         ymax = float(np.nanmax(mean)) if len(x) and np.isfinite(mean).any() else 0.0
         ymean, _, _ = _summary(yard)
         if len(ymean) and np.isfinite(ymean).any() and np.nanmax(ymean) > EMPTY_NODE_TEU:
             # filled underneath: the gap up to the line is what waits outside the yard
             ax.fill_between(
-                np.arange(len(ymean)) + 0.5, 0.0, ymean, color=C_YARD, alpha=0.35, lw=0, step=None
+                clock.x(np.arange(len(ymean)) + 0.5), 0.0, ymean, color=C_YARD, alpha=0.35, lw=0
             )
             ymax = max(ymax, float(np.nanmax(ymean)))
         ax.plot(x, mean, color=C_MAIN, lw=1.3)
         cap = node.yard_capacity_teu
+        steps = [(t, v) for t, v in schedule.steps_of("nodes", nid, "yard_capacity_teu")
+                 if t < end * HOURS_PER_DAY]
+        if cap is not None and steps:
+            cap = max(cap, *(v for _, v in steps))  # the largest size it has in the run
         if cap is not None and cap <= CAP_ON_SCALE * max(ymax, EMPTY_NODE_TEU):
             cap_drawn = True
-            ax.axhline(cap, color=C_CAP, ls="--", lw=1.3)
+            sizes = [node.yard_capacity_teu] + [v for _, v in steps]
+            edges = [0.0] + [t / HOURS_PER_DAY for t, _ in steps] + [max(end, 1.0)]
+            ax.stairs(sizes, clock.x(np.array(edges)), baseline=None, color=C_CAP, ls="--",
+                      lw=1.3)
             ax.text(
                 0.995,
-                cap,
-                f"yard capacity {cap:,.0f} TEU",
+                sizes[-1],
+                f"yard capacity {sizes[-1]:,.0f} TEU"
+                + (f" (from {sizes[0]:,.0f})" if len(sizes) > 1 else ""),
                 color=C_CAP,
                 fontsize=8,
                 ha="right",
@@ -789,16 +1001,16 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
                 transform=ax.transAxes,
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
             )
-        _mark_gridlock(ax, records, label=False)
+        _mark_gridlock(ax, records, clock, label=False)
         ax.set_ylim(0, max(ymax, 1.0) * 1.15)
         ax.set_title(_node_title(scenario, nid), fontsize=10, loc="left")
         ax.set_ylabel("TEU")
         ax.grid(True, alpha=0.3)
-        ax.set_xlim(0, max(end, 1.0))
+        _date_axis(ax, clock, end, label=False)
     for ax in axes[len(nids) :]:
         ax.set_visible(False)
     for ax in axes[max(0, len(nids) - ncols) : len(nids)]:
-        ax.set_xlabel("Days since start of simulation")
+        _date_axis(ax, clock, end)
         ax.xaxis.set_tick_params(labelbottom=True)
     handles = [
         Line2D([], [], color=C_MAIN, lw=1.3, label="at node, all containers"),
@@ -810,13 +1022,115 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
         handles.append(Patch(color=C_WARMUP, alpha=0.6, label=f"warm-up ({warm:g} d)"))
     if any(r.get("gridlock") for r in records):
         handles.append(Line2D([], [], color=C_GRIDLOCK, ls=":", lw=1.5, label="gridlock began"))
+    handles += _event_handles(events)
     fig.legend(
         handles=handles,
         loc="outside lower center",
         ncols=min(len(handles), 3),
         fontsize=9,
         frameon=False,
+        title=_events_caption(events, clock) or None,
+        title_fontsize=8.5,
     )
     what = "TEU at nodes, daily mean" + (" over replications" if multi else "")
     _title(fig, scenario, what, records)
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# 5. Bottleneck by year
+# --------------------------------------------------------------------------------------
+
+
+def _year_label(records: Sequence[dict], pid: str, clock: _Clock) -> str:
+    """``2026``, or ``2025`` with the measured months when the year is partial."""
+    p = records[0]["periods"][pid]
+    label = p["label"]
+    a, b = p.get("measured_from_h"), p.get("measured_to_h")
+    if a is None or b is None:
+        return label
+    if a <= p["from_h"] and b >= p["to_h"]:
+        return label  # the whole year
+    first = clock.x(a / HOURS_PER_DAY).astype(object)
+    last = clock.x((b - 1.0) / HOURS_PER_DAY).astype(object)  # the last measured day
+    return f"{label}\n({first.day} {first:%b} – {last.day} {last:%b})"
+
+
+def _period_util(record: dict, pid: str, key: str) -> float:
+    """A stage's utilisation in a period of one record (NaN if unknown)."""
+    v = ((record.get("periods") or {}).get(pid) or {}).get("utilisation", {}).get(key)
+    return float(v) if v is not None else np.nan
+
+
+def bottleneck_by_year_figure(records: list[dict], scenario: Scenario) -> Figure:
+    """Utilisation of the most utilised stages in each calendar year of the measured
+    period (mean over replications, whiskers min–max), the binding stage of each year
+    ringed and labelled."""
+    from sim.summary import stage_means
+
+    clock = _clock(records, scenario)
+    years = [pid for pid, p in (records[0].get("periods") or {}).items() if p["kind"] == "year"]
+    fig = _new_figure(11.0, 6.0)
+    ax = fig.add_subplot()
+    _title(fig, scenario, "Bottleneck by year", records)
+    if not years:
+        ax.text(0.5, 0.5, "No calendar year in the measured period", transform=ax.transAxes,
+                ha="center", va="center", fontsize=13, color="#444444")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return fig
+    means = {pid: stage_means(records, pid) for pid in years}
+    chosen: list[str] = []
+    for pid in years:  # the binding stage and the runner-up of every year
+        chosen += [k for k in list(means[pid])[:2] if k not in chosen]
+    overall: dict[str, float] = {}
+    for pid in years:
+        for k, v in means[pid].items():
+            overall[k] = max(overall.get(k, 0.0), v)
+    for k in sorted(overall, key=lambda k: -overall[k]):
+        if len(chosen) >= TOP_STAGES:
+            break
+        if k not in chosen:
+            chosen.append(k)
+    x = np.arange(len(years))
+    top_value = 0.0
+    for i, key in enumerate(chosen):
+        colour = STAGE_COLOURS[i % len(STAGE_COLOURS)]
+        mean = np.array([means[pid].get(key, np.nan) for pid in years])
+        per_rep = np.array([[_period_util(r, pid, key) for pid in years] for r in records])
+        _, lo, hi = _summary(per_rep)
+        yerr = None
+        if len(records) > 1:
+            yerr = [np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)]
+        ax.errorbar(x, mean, yerr=yerr, color=colour, marker="o", ms=6, lw=2, capsize=3,
+                    label=_stage_label(scenario, key), zorder=3)
+        top_value = max(top_value, float(np.nanmax(hi if len(records) > 1 else mean)))
+    for j, pid in enumerate(years):
+        if not means[pid]:
+            continue
+        key, value = next(iter(means[pid].items()))
+        ax.plot(x[j], value, marker="o", ms=17, mfc="none", mec=C_BOTTLENECK, mew=2.2, zorder=4)
+        ax.annotate(f"binds: ρ {value:.2f}\n{_section(key)[1]}", (x[j], value),
+                    xytext=(0, 16), textcoords="offset points", ha="center", va="bottom",
+                    fontsize=8.5, fontweight="bold", color=C_BOTTLENECK, zorder=5,
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
+    ax.axhline(RHO_REF, color="#333333", ls="--", lw=1.0, zorder=2)
+    ax.text(1.0, RHO_REF, f" ρ = {RHO_REF}", transform=ax.get_yaxis_transform(), va="center",
+            fontsize=8, color="#333333")
+    ax.set_xticks(x, [_year_label(records, pid, clock) for pid in years])
+    ax.set_xlim(-0.5, len(years) - 0.5)
+    ax.set_ylim(0, max(1.0, top_value) * 1.22)
+    ax.set_ylabel("Utilisation ρ in the year (mean over replications)")
+    ax.set_xlabel("Calendar year of the measured period"
+                  + ("" if clock.dated else " (nominal: the scenario has no start_date)"))
+    ax.grid(True, axis="y", alpha=0.3)
+    note = "whiskers: min–max over replications; " if len(records) > 1 else ""
+    ax.set_title(note + "ringed: the binding stage of the year (highest mean ρ); timetabled "
+                 "services: share of offered slots filled", fontsize=9, color="#444444",
+                 loc="left")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(
+        [h[0] if isinstance(h, tuple) else h for h in handles],  # the line, not its whiskers
+        labels, loc="outside lower center", ncols=2, fontsize=9, frameon=False,
+    )
     return fig

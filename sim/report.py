@@ -69,6 +69,8 @@ PLOT_CAPTIONS = {  # also the order of the plots in a report
     "transit_time.png": "Distribution of study-flow transit times, pooled over replications",
     "node_performance.png": "Time at each node and utilisation of each capacity-limited stage",
     "queues.png": "TEU held at each node per day",
+    "bottleneck_by_year.png": "Utilisation of the most utilised stages by calendar year, "
+    "the binding stage of each year ringed",
     "kpi_bars.png": "KPIs by scenario with 95% confidence intervals",
     "forest.png": "Paired differences to the base scenario with 95% confidence intervals",
     "transit_cdfs.png": "Transit-time distributions by scenario",
@@ -847,11 +849,19 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
                     f"{_num(sailings, 0)} sailings, load "
                     f"{fmt_value('cohort_inside_share', load)}, storm hold {_num(hold, 1)} h"
                 )
+                if v.get("utilisation_of") == "slots":
+                    busy = (v.get("busy_share") or {}).get("mean")
+                    extra += (
+                        "; utilisation = share of the timetable's slots filled (vessels busy "
+                        f"{fmt_value('cohort_inside_share', busy)} of the time)"
+                    )
             elif section == "legs":
                 sea = v.get("mode") == "sea"
                 extra = f"{_num((v.get('departures') or {}).get('mean'), 0)} " + (
                     "sailings, all fleets" if sea else "trains"
                 )
+                if v.get("utilisation_of") == "slots":
+                    extra += "; utilisation = share of the timetable's slots filled"
                 what = "Sea leg" if sea else "Rail paths"
             key = f"{section}.{ident}"
             mark = ' <span class="tag red">bottleneck</span>' if top == key else ""
@@ -873,6 +883,74 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
             caption="Fleets, legs and wagon pools",
         )
     return out
+
+
+def _periods_table(summary: Mapping[str, Any], scenario) -> str:
+    """KPIs of the named periods (calendar years, disruption windows, [periods.*])."""
+    from sim.console import date_span, period_name
+
+    periods = summary.get("periods") or {}
+    rows = []
+    for pid, p in periods.items():
+        cells = [
+            e(period_name(pid, p)) + (f'<br><span class="muted">{e(p.get("label"))}</span>'
+                                      if p.get("kind") != "year" else ""),
+            e(date_span(p.get("measured_from_date"), p.get("measured_to_date"))),
+            e(_num(p.get("measured_days"), 0)),
+        ]
+        for kpi in ("throughput_teu_per_week", "transit_days_mean", "transit_days_p50",
+                    "transit_days_p95"):
+            mean, ci = _ci_text(kpi, p.get(kpi))
+            cells.append(e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""))
+        b = p.get("bottleneck") or {}
+        util, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"))
+        cells.append(
+            e(_stage_name(scenario, b.get("element"))) + f" — {e(util)}"
+            + (f' <span class="muted">{e(ci)}</span>' if ci else "")
+            if b.get("element") else "–"
+        )
+        rows.append(cells)
+    if not rows:
+        return ""
+    nominal = "" if summary.get("dated") else " (nominal dates: the scenario has no start_date)"
+    return _table(
+        ["Period", "Measured dates", "Days", "Throughput (TEU/week)", "Transit mean (d)",
+         "Transit P50 (d)", "Transit P95 (d)", "Bottleneck in the period (ρ)"],
+        rows,
+        raw=True,
+        num_cols=(2, 3, 4, 5, 6),
+        caption="Study flows by period" + nominal + "; transit of the boxes created in the "
+        "period; each period clipped to the measured time",
+    )
+
+
+def _by_year_table(summary: Mapping[str, Any], scenario) -> str:
+    """Which stage binds in which calendar year, and the runner-up."""
+    from sim.console import date_span
+
+    years = summary.get("bottleneck_by_year") or {}
+    rows = []
+    for year, y in years.items():
+        util, ci = _ci_text("bottleneck_utilisation", y.get("utilisation"))
+        second = y.get("runner_up") or {}
+        util2, ci2 = _ci_text("bottleneck_utilisation", second.get("utilisation"))
+        rows.append([
+            e(year),
+            e(date_span(y.get("from_date"), y.get("to_date"))),
+            e(_stage_name(scenario, y.get("element"))),
+            e(util) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+            e(_stage_name(scenario, second.get("element"))),
+            e(util2) + (f' <span class="muted">{e(ci2)}</span>' if ci2 else ""),
+        ])
+    if not rows:
+        return ""
+    return _table(
+        ["Year", "Measured dates", "Bottleneck", "Utilisation", "Runner-up", "Utilisation"],
+        rows,
+        raw=True,
+        num_cols=(3, 5),
+        caption="Bottleneck by calendar year (highest mean utilisation over replications)",
+    )
 
 
 def _flow_table(summary: Mapping[str, Any], scenario) -> str:
@@ -963,6 +1041,7 @@ def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
     toc = [
         ("kpis", "KPIs"),
         ("stages", "Nodes and stages"),
+        ("time", "Through time"),
         ("flows", "Flows"),
         ("parameters", "Parameters"),
         ("plots", "Plots"),
@@ -988,6 +1067,19 @@ def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
             "Nodes and stages",
             _stage_tables(summary, scenario),
             f"Bottleneck: {_bottleneck_text(summary, scenario)}.",
+        )
+    )
+    through_time = _by_year_table(summary, scenario) + _periods_table(summary, scenario)
+    parts.append(
+        _section(
+            "time",
+            "Through time",
+            through_time or '<p class="muted">No calendar year or period in the measured '
+            "time.</p>",
+            "Each calendar year of the measured period, each scheduled disruption window and "
+            "each [periods.*] of the scenario. By month: monthly.csv (per flow, by the month "
+            "the boxes were created) and legs_monthly.csv (departures and TEU loaded and empty "
+            "per leg and fleet).",
         )
     )
     flows = _flow_table(summary, scenario)

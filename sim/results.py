@@ -76,16 +76,99 @@ def write_replications_csv(path: Path, records: list[dict], seed: int) -> None:
             )
 
 
+NOMINAL_START = "2025-01-01"  # as sim.model.calendar.NOMINAL_START (no start_date)
+
+
+def _start(record: dict) -> np.datetime64:
+    return np.datetime64(record.get("start_date") or NOMINAL_START, "D")
+
+
 def write_timeseries_csv(path: Path, records: list[dict]) -> None:
-    """Daily per node and replication: mean TEU at the node, yard TEU, TEU departed."""
+    """Daily per node and replication: mean TEU at the node, yard TEU, TEU departed; each
+    day with its date (``day`` 0 is the start date)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["replication", "day", "node", "teu_at_node", "yard_teu", "departed_teu"])
+        w.writerow(
+            ["replication", "day", "date", "node", "teu_at_node", "yard_teu", "departed_teu"]
+        )
         for r in records:
+            n_days = max((len(s["teu_at_node"]) for s in r["series"]["nodes"].values()), default=0)
+            dates = np.datetime_as_string(_start(r) + np.arange(n_days))
             for nid, s in r["series"]["nodes"].items():
                 cols = [np.round(s[k], 3) for k in ("teu_at_node", "yard_teu", "departed_teu")]
                 for day in range(len(cols[0])):
-                    w.writerow([r["replication"], day, nid] + [repr(float(c[day])) for c in cols])
+                    w.writerow(
+                        [r["replication"], day, dates[day], nid]
+                        + [repr(float(c[day])) for c in cols]
+                    )
+
+
+MONTHLY_KPIS = (
+    "created_teu",
+    "delivered_teu",
+    "transit_days_mean",
+    "transit_days_p50",
+    "transit_days_p95",
+)
+
+
+def write_monthly_csv(path: Path, records: list[dict]) -> None:
+    """One row per replication x month x flow, by the month the boxes were created
+    (booked): TEU created, TEU of those delivered by the end of the run, their transit
+    mean, P50 and P95 (days; empty when none was delivered)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["replication", "month", "flow", *MONTHLY_KPIS])
+        for r in records:
+            monthly = r["monthly"]
+            for k, month in enumerate(monthly["months"]):
+                for fid, cols in monthly["flows"].items():
+                    w.writerow(
+                        [r["replication"], month, fid]
+                        + [_fmt(float(cols[kpi][k])) for kpi in MONTHLY_KPIS]
+                    )
+
+
+def month_hours(record: dict) -> np.ndarray:
+    """Hours of the run in each month of ``record["monthly"]["months"]`` (the first and
+    last may be partial)."""
+    months = np.array(record["monthly"]["months"], dtype="datetime64[M]")
+    start = np.datetime64(record.get("start_date") or NOMINAL_START, "h")
+    edges = np.append(months, months[-1] + 1).astype("datetime64[h]") if len(months) else months
+    hours = (edges - start).astype(np.float64)
+    hours = np.clip(hours, 0.0, float(record["end_h"]))
+    return np.diff(hours)
+
+
+def write_legs_monthly_csv(path: Path, records: list[dict]) -> None:
+    """One row per replication x month x leg (``fleet`` empty), and per fleet and leg it
+    sailed (a fleet carrying cargo back sails on its return leg too): departures, per
+    week of the month, TEU loaded and empty, by the month of departure."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            ["replication", "month", "leg", "fleet", "mode", "departures",
+             "departures_per_week", "teu_loaded", "teu_empty"]
+        )
+        for r in records:
+            lm = r["legs_monthly"]
+            weeks = month_hours(r) / 168.0
+            rows: list[tuple[str, str, str, dict]] = [
+                (lid, "", r["legs"][lid]["mode"], cols) for lid, cols in lm["legs"].items()
+            ]
+            rows += [
+                (lid, fid, "sea", cols)
+                for fid, by_leg in lm["fleets"].items()
+                for lid, cols in by_leg.items()
+            ]
+            for k, month in enumerate(lm["months"]):
+                for lid, fid, mode, cols in rows:
+                    n = int(cols["departures"][k])
+                    w.writerow(
+                        [r["replication"], month, lid, fid, mode, n,
+                         _fmt(float(n / weeks[k])) if weeks[k] > 0 else "",
+                         _fmt(float(cols["teu_loaded"][k])), _fmt(float(cols["teu_empty"][k]))]
+                    )
 
 
 def write_run_files(
@@ -97,11 +180,14 @@ def write_run_files(
     report: bool = False,
 ) -> None:
     """Write a run's files into ``folder`` (the hidden folder that becomes the results folder):
-    summary.json, scenario.resolved.json, replications.csv, timeseries.csv, plots/, report."""
+    summary.json, scenario.resolved.json, replications.csv, timeseries.csv, monthly.csv,
+    legs_monthly.csv, plots/, report."""
     write_json(folder / "summary.json", summary)
     write_json(folder / "scenario.resolved.json", loaded.resolved)
     write_replications_csv(folder / "replications.csv", records, loaded.model.scenario.seed)
     write_timeseries_csv(folder / "timeseries.csv", records)
+    write_monthly_csv(folder / "monthly.csv", records)
+    write_legs_monthly_csv(folder / "legs_monthly.csv", records)
     if plots:
         from sim.plots import write_run_plots
         from sim.plots_map import route_map

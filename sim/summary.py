@@ -1,7 +1,16 @@
-"""Build ``summary.json`` from replication records: KPIs with CIs, nodes, flows, bottleneck."""
+"""Build ``summary.json`` from replication records: KPIs with CIs, nodes, flows, bottleneck.
+
+Through time: ``periods`` (each calendar year of the measured period, each scheduled
+disruption window, each ``[periods.*]``) with the study throughput, the transit of the
+boxes created in the period and its bottleneck; ``bottleneck_by_year`` (which stage binds
+in which year, and the runner-up). Dates are calendar dates from ``start_date`` (nominal,
+from 2025-01-01, when the scenario has none: ``dated`` is false).
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
 from typing import Any
 
 import numpy as np
@@ -36,6 +45,30 @@ NODE_KPIS = (
     "yard_utilisation",
     "yard_teu_mean",
     "departed_teu",
+)
+LEG_KPIS = (
+    "departures",
+    "teu",
+    "utilisation",
+    "busy_share",
+    "teu_loaded_per_year",
+    "teu_empty_per_year",
+)
+FLEET_KPIS = (
+    "sailings",
+    "teu",
+    "load_factor_mean",
+    "utilisation",
+    "busy_share",
+    "weather_hold_h_mean",
+)
+PERIOD_KPIS = (
+    "throughput_teu_per_week",
+    "created_teu",
+    "transit_days_mean",
+    "transit_days_p50",
+    "transit_days_p95",
+    "inside_share_end",
 )
 BIAS_THRESHOLD = 0.05
 DAYS_PER_YEAR = 365
@@ -89,6 +122,91 @@ def _most_common(values: list[str | None]) -> str | None:
     return max(sorted(set(known)), key=known.count) if known else None
 
 
+def date_text(start: str, hours: float | None) -> str | None:
+    """The date (``YYYY-MM-DD``, with ``HH:MM`` unless midnight) of a model hour."""
+    if hours is None or not math.isfinite(hours):
+        return None
+    when = _dt.datetime.fromisoformat(start) + _dt.timedelta(hours=float(hours))
+    return when.strftime("%Y-%m-%d" if when.time() == _dt.time() else "%Y-%m-%d %H:%M")
+
+
+def stage_means(records: list[dict], pid: str) -> dict[str, float]:
+    """Mean utilisation over replications of each stage (nodes, legs, wagon pools) in
+    period ``pid``, highest first."""
+    values: dict[str, list[float]] = {}
+    for r in records:
+        util = ((r.get("periods") or {}).get(pid) or {}).get("utilisation") or {}
+        for key, v in util.items():
+            if v is not None and math.isfinite(v) and not key.startswith("fleets."):
+                values.setdefault(key, []).append(float(v))
+    means = {k: math.fsum(v) / len(v) for k, v in values.items()}
+    return dict(sorted(means.items(), key=lambda kv: -kv[1]))
+
+
+def _ranked(records: list[dict], pid: str, rank: int) -> dict[str, Any] | None:
+    """The stage of the ``rank``-th highest mean utilisation in a period (0: the
+    bottleneck), with its utilisation over replications."""
+    means = list(stage_means(records, pid))
+    if len(means) <= rank:
+        return None
+    key = means[rank]
+    return {
+        "element": key,
+        "utilisation": summarise(
+            ((r.get("periods") or {}).get(pid) or {}).get("utilisation", {}).get(key)
+            for r in records
+        ),
+    }
+
+
+def period_ids(records: list[dict]) -> list[str]:
+    """Ids of the named periods, in the order of the first record."""
+    return list(records[0].get("periods") or {})
+
+
+def build_periods(records: list[dict]) -> dict[str, Any]:
+    """Per named period: its dates, the study KPIs with CIs, its bottleneck and runner-up."""
+    start = records[0].get("start_date") or "2025-01-01"
+    out = {}
+    for pid in period_ids(records):
+        p = records[0]["periods"][pid]
+
+        out[pid] = {
+            "kind": p["kind"],
+            "label": p["label"],
+            "from_date": date_text(start, p["from_h"]),
+            "to_date": date_text(start, p["to_h"]),  # exclusive
+            "measured_from_date": date_text(start, p.get("measured_from_h")),
+            "measured_to_date": date_text(start, p.get("measured_to_h")),
+            "from_day": p["from_h"] / 24.0,
+            "to_day": p["to_h"] / 24.0,
+            "occurrences": p.get("occurrences", 1),
+            "measured_days": p["measured_h"] / 24.0,
+            **{k: summarise(r["periods"][pid].get(k) for r in records) for k in PERIOD_KPIS},
+            "bottleneck": _ranked(records, pid, 0),
+            "runner_up": _ranked(records, pid, 1),
+        }
+    return out
+
+
+def bottleneck_by_year(periods: dict[str, Any]) -> dict[str, Any]:
+    """Per calendar year of the measured period: the stage with the highest utilisation
+    (mean over replications) and its value, and the runner-up."""
+    out = {}
+    for p in periods.values():
+        if p["kind"] != "year":
+            continue
+        out[p["label"]] = {
+            "from_date": p["measured_from_date"],
+            "to_date": p["measured_to_date"],
+            "measured_days": p["measured_days"],
+            "element": (p["bottleneck"] or {}).get("element"),
+            "utilisation": (p["bottleneck"] or {}).get("utilisation"),
+            "runner_up": p["runner_up"],
+        }
+    return out
+
+
 def build_summary(
     loaded: LoadedScenario, records: list[dict], command: str, version: str
 ) -> dict[str, Any]:
@@ -105,14 +223,13 @@ def build_summary(
             [r["nodes"][nid]["utilisation_of"] for r in records]
         )
         nodes[nid]["label"] = scen.node_label(nid)
-    legs = _group(records, "legs", ("departures", "teu", "utilisation"))
+    legs = _group(records, "legs", LEG_KPIS)
     for lid in legs:
         legs[lid]["mode"] = records[0]["legs"][lid]["mode"]
-    fleets = _group(
-        records,
-        "fleets",
-        ("sailings", "teu", "load_factor_mean", "utilisation", "weather_hold_h_mean"),
-    )
+        legs[lid]["utilisation_of"] = records[0]["legs"][lid].get("utilisation_of")
+    fleets = _group(records, "fleets", FLEET_KPIS)
+    for fid in fleets:  # "slots": the share of its timetable's slots filled; else busy share
+        fleets[fid]["utilisation_of"] = records[0]["fleets"][fid].get("utilisation_of")
     pools = _group(records, "wagon_pools", ("utilisation",))
 
     # fleets are rated through their sea leg (several fleets on one leg are one stage)
@@ -131,6 +248,7 @@ def build_summary(
         for r in records
         if r.get("closed_at_horizon")
     ]
+    periods = build_periods(records)
     return {
         "scenario": {
             "name": settings.name,
@@ -139,6 +257,8 @@ def build_summary(
             "sha256": loaded.sha256,
         },
         "seed": settings.seed,
+        "start_date": records[0].get("start_date"),
+        "dated": bool(records[0].get("dated")),
         "replications": len(records),
         "horizon_days": settings.horizon_days,
         "warmup_days": settings.warmup_days,
@@ -152,6 +272,8 @@ def build_summary(
             else None
         ),
         "bottleneck": {"element": top, "utilisation": stages[top] if top else None},
+        "bottleneck_by_year": bottleneck_by_year(periods),
+        "periods": periods,
         "nodes": nodes,
         "legs": legs,
         "fleets": fleets,

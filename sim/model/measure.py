@@ -3,22 +3,41 @@
 Everything about containers is computed exactly from their time stamps (no
 sampling): the mean TEU at a node is the integral of its content over the
 post-warm-up window, so it agrees with Little's law by construction.
-Resource utilisations come from the time-weighted monitors.
+Resource utilisations come from the time-weighted monitors; a timetabled service's
+utilisation is the share of its offered slots it filled (:func:`_slot_fill`).
+
+Through time (the record stays small: arrays by month, numbers by period):
+
+* ``monthly``: per flow and calendar month in which boxes were *created* (booked),
+  the TEU created, the TEU of those delivered by the end of the run, and their transit
+  mean, P50 and P95 (grouped with numpy, no loop per box);
+* ``legs_monthly``: per leg, and per fleet and leg, departures and TEU loaded and empty
+  by the calendar month of departure;
+* ``periods``: each calendar year of the measured period, each scheduled disruption
+  window, and each ``[periods.*]`` of the scenario, clipped to the measured period: the
+  study throughput, transit of the boxes created in it, and every stage's utilisation.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+from sim.model.disruptions import disruption_intervals
+from sim.scenario.schema import DispatchTimetable, FactorDisruption, WindowDisruption
 
 if TYPE_CHECKING:
     from sim.model.containers import ContainerTable
     from sim.model.corridor import CorridorModel, Gridlock
 
 HOURS_PER_WEEK = 168.0
+HOURS_PER_YEAR = 8760.0
 MAX_TRANSIT_SAMPLES = 50_000
+QUANTILES = (0.5, 0.95)
 
 
 class _Boxes(NamedTuple):
@@ -184,12 +203,301 @@ def _closed_at_horizon(model: CorridorModel) -> dict[str, Any] | None:
     }
 
 
+# --------------------------------------------------------------------------------------
+# Through time: calendar months, periods, timetable slots
+# --------------------------------------------------------------------------------------
+
+
+def _month_of(calendar: Any, hours: np.ndarray) -> np.ndarray:
+    """Calendar month of each (finite) model hour, counted from the start's month (0)."""
+    first = np.datetime64(calendar.start, "M")
+    return (calendar.datetimes(hours).astype("datetime64[M]") - first).astype(np.int64)
+
+
+def _months(calendar: Any, end: float) -> list[str]:
+    """``YYYY-MM`` of every calendar month the run ``[0, end]`` touches."""
+    last = max(end - 1.0 / 60.0, 0.0)  # a minute before the end (dates are in seconds)
+    n = int(_month_of(calendar, np.array([last]))[0]) + 1
+    first = np.datetime64(calendar.start, "M")
+    return [str(m) for m in first + np.arange(n)]
+
+
+def _grouped_quantiles(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """``(len(QUANTILES), n)``: per group 0..n-1 the quantiles of its values, as
+    :func:`numpy.percentile` computes them (linear interpolation); NaN for an empty group.
+    One sort for all groups (by group, then value)."""
+    out = np.full((len(QUANTILES), n), np.nan)
+    if len(values) == 0:
+        return out
+    order = np.lexsort((values, groups))
+    v = values[order]
+    counts = np.bincount(groups, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    c, s0 = counts[has], starts[has]
+    for k, q in enumerate(QUANTILES):
+        pos = q * (c - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, c - 1)
+        frac = pos - lo
+        a, b = v[s0 + lo], v[s0 + hi]
+        out[k, has] = a + (b - a) * frac
+    return out
+
+
+def _monthly_flow(
+    calendar: Any, created: np.ndarray, delivered: np.ndarray, teu: np.ndarray, end: float,
+    n: int,
+) -> dict[str, np.ndarray]:
+    """Of the boxes created in each calendar month: TEU created, TEU of those delivered by
+    ``end``, and their transit mean, P50 and P95 (days; NaN if none was delivered)."""
+    made = created <= end  # boxes not yet created have created = inf
+    c, d, w = created[made], delivered[made], teu[made].astype(np.float64)
+    month = _month_of(calendar, c)
+    done = d <= end
+    m_done = month[done]
+    transit = (d[done] - c[done]) / 24.0
+    count = np.bincount(m_done, minlength=n)[:n]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(m_done, weights=transit, minlength=n)[:n] / count
+    q = _grouped_quantiles(m_done, transit, n)
+    return {
+        "created_teu": np.bincount(month, weights=w, minlength=n)[:n],
+        "delivered_teu": np.bincount(m_done, weights=w[done], minlength=n)[:n],
+        "transit_days_mean": mean,
+        "transit_days_p50": q[0],
+        "transit_days_p95": q[1],
+    }
+
+
+def _monthly_departures(
+    calendar: Any, t: np.ndarray, teu: np.ndarray, empty: np.ndarray, n: int
+) -> dict[str, np.ndarray]:
+    """Departures and TEU loaded and empty by calendar month of departure."""
+    month = _month_of(calendar, t) if len(t) else np.empty(0, dtype=np.int64)
+    return {
+        "departures": np.bincount(month, minlength=n)[:n].astype(np.int64),
+        "teu_loaded": np.bincount(month, weights=teu - empty, minlength=n)[:n],
+        "teu_empty": np.bincount(month, weights=empty, minlength=n)[:n],
+    }
+
+
+def _within(t: np.ndarray, a: float, b: float, end: float) -> np.ndarray:
+    """``a <= t < b`` (``<= b`` when ``b`` is the end of the run)."""
+    return (t >= a) & ((t < b) | (b >= end))
+
+
+class _Log(NamedTuple):
+    """A departure log as arrays: times, TEU (empties included), empty TEU."""
+
+    t: np.ndarray
+    teu: np.ndarray
+    empty: np.ndarray
+
+    @classmethod
+    def of(cls, carrier: Any, keep: np.ndarray | None = None) -> _Log:
+        t = np.asarray(carrier.departures_h, dtype=np.float64)
+        teu = np.asarray(carrier.departure_teu, dtype=np.float64)
+        empty = np.asarray(carrier.departure_empty_teu, dtype=np.float64)
+        if keep is not None:
+            t, teu, empty = t[keep], teu[keep], empty[keep]
+        return cls(t, teu, empty)
+
+    def count(self, a: float, b: float, end: float) -> int:
+        return int(_within(self.t, a, b, end).sum())
+
+    def teu_in(self, a: float, b: float, end: float) -> float:
+        return float(self.teu[_within(self.t, a, b, end)].sum())
+
+
+def _piecewise(times: np.ndarray, plain: float, steps: list[tuple[float, float]]) -> np.ndarray:
+    """A dated value (``plain`` before its first ``(time, value)`` step) at ``times``."""
+    if not steps:
+        return np.full(len(times), float(plain))
+    at = np.array([t for t, _ in steps])
+    values = np.array([float(plain)] + [v for _, v in steps])
+    return values[np.searchsorted(at, times, side="right")]
+
+
+def _factor_at(timeline: Any, times: np.ndarray) -> np.ndarray:
+    """A capacity-factor timeline at ``times``."""
+    if timeline.constant:
+        return np.ones(len(times))
+    starts = np.asarray(timeline.starts)
+    return np.asarray(timeline.values)[np.searchsorted(starts, times, side="right") - 1]
+
+
+def _slot_times(rule: DispatchTimetable, a: float, b: float, end: float) -> np.ndarray:
+    """The timetable's slots ``offset + k * interval`` (k >= 0) in ``[a, b)`` (``<= b`` at
+    the end of the run), as :class:`sim.model.dispatch.TimetableSlots` offers them."""
+    k0 = max(0, math.ceil((a - rule.offset_h) / rule.interval_h - 1e-9))
+    k1 = math.floor((b - rule.offset_h) / rule.interval_h + 1e-9)  # the slot at b, if any
+    times = rule.offset_h + rule.interval_h * np.arange(k0, max(k0, k1 + 1))
+    return times[_within(times, a, b, end)]
+
+
+def _offered_fleet(model: CorridorModel, fid: str, fl: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Usable TEU a fleet offers at each slot: capacity x load factor (dated), x the
+    capacity factor of the fleet and its leg at the slot."""
+    spec, sched = fl.spec, model.schedule
+
+    def usable(times: np.ndarray) -> np.ndarray:
+        per_vessel = _piecewise(
+            times, spec.nominal_capacity_teu(), sched.steps_of("fleets", fid, "capacity_teu")
+        )
+        load = _piecewise(times, spec.load_factor, sched.steps_of("fleets", fid, "load_factor"))
+        return per_vessel * load * _factor_at(fl.open, times)
+
+    return usable
+
+
+def _offered_rail(model: CorridorModel, lid: str, leg: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """TEU a timetabled train offers at each slot: its length (dated) x the leg's
+    capacity factor at the slot."""
+    spec, sched = leg.spec, model.schedule
+
+    def usable(times: np.ndarray) -> np.ndarray:
+        size = _piecewise(
+            times, spec.train_capacity_teu, sched.steps_of("legs", lid, "train_capacity_teu")
+        )
+        return size * _factor_at(leg.capacity, times)
+
+    return usable
+
+
+def _slot_fill(
+    rule: DispatchTimetable,
+    usable: Callable[[np.ndarray], np.ndarray],
+    log: _Log,
+    a: float,
+    b: float,
+    end: float,
+) -> float | None:
+    """A timetabled service's utilisation on ``[a, b)``: TEU carried (empties included)
+    over the TEU its timetable offered (slots x usable TEU per departure); ``None`` when
+    no slot was offered."""
+    offered = float(usable(_slot_times(rule, a, b, end)).sum())
+    return log.teu_in(a, b, end) / offered if offered > 0 else None
+
+
+def _periods_of(model: CorridorModel, warm: float, end: float) -> list[dict[str, Any]]:
+    """The named periods of a run: each calendar year of the measured period, each
+    scheduled disruption window (``window``, and ``factor`` with an end), each
+    ``[periods.*]``. Each has its intervals (hours; a repeating window has several)
+    clipped to the measured period ``[warm, end]``."""
+    scen, cal = model.scenario, model.calendar
+    out: list[dict[str, Any]] = []
+
+    def add(pid: str, kind: str, label: str, intervals: list[tuple[float, float]]) -> None:
+        clipped = [(max(a, warm), min(b, end)) for a, b in intervals]
+        out.append({
+            "id": pid,
+            "kind": kind,
+            "label": label,
+            "from_h": min(a for a, _ in intervals),
+            "to_h": max(b for _, b in intervals),
+            "occurrences": len(intervals),
+            "windows": [(a, b) for a, b in clipped if b > a],
+        })
+
+    for year, a, b in cal.year_starts(end):
+        if min(b, end) > max(a, warm):  # the whole calendar year, clipped when measured
+            whole = (cal.hours_of(_dt.date(year, 1, 1)), cal.hours_of(_dt.date(year + 1, 1, 1)))
+            add(f"years.{year}", "year", str(year), [whole])
+    horizon = model.horizon_h
+    for did in sorted(scen.disruptions):
+        dis = scen.disruptions[did]
+        if not dis.enabled:
+            continue
+        if isinstance(dis, FactorDisruption) and dis.end_day is None:
+            continue
+        if not isinstance(dis, WindowDisruption | FactorDisruption):
+            continue  # random outages: no dates to name
+        ivs = [(a, b) for a, b, _ in disruption_intervals(did, dis, model.seed, 0, horizon)]
+        if ivs:
+            what = "closed" if dis.factor == 0 else f"capacity x {dis.factor:g}"
+            add(f"disruptions.{did}", "disruption", f"{did}: {dis.target} {what}", ivs)
+    for pid in sorted(scen.periods):
+        per = scen.periods[pid]
+        if per.from_date is not None:
+            a = cal.hours_of(cal.parse(per.from_date))
+            b = cal.hours_of(cal.parse(per.to_date))
+        else:
+            a, b = per.from_day * 24.0, per.to_day * 24.0
+        add(f"periods.{pid}", "period", per.label or pid, [(a, b)])
+    return out
+
+
+def _period_study(
+    windows: list[tuple[float, float]],
+    created: np.ndarray,
+    delivered: np.ndarray,
+    teu: np.ndarray,
+    end: float,
+) -> dict[str, Any]:
+    """Study KPIs of a period: throughput (TEU delivered in it per week) and the transit
+    of the boxes created in it (delivered by the end of the run)."""
+    hours = sum(b - a for a, b in windows)
+    if hours <= 0:
+        return {k: None for k in PERIOD_KPIS}
+    in_c = np.zeros(len(created), dtype=bool)
+    in_d = np.zeros(len(created), dtype=bool)
+    for a, b in windows:
+        in_c |= _within(created, a, b, end)
+        in_d |= _within(delivered, a, b, end)
+    done = in_c & (delivered <= end)
+    transit = (delivered[done] - created[done]) / 24.0
+    made_teu = float(teu[in_c].sum())
+    has = len(transit) > 0
+    p50, p95 = np.percentile(transit, [50, 95]) if has else (None, None)
+    return {
+        "throughput_teu_per_week": float(teu[in_d].sum()) / (hours / HOURS_PER_WEEK),
+        "created_teu": made_teu,
+        "transit_days_mean": float(transit.mean()) if has else None,
+        "transit_days_p50": float(p50) if has else None,
+        "transit_days_p95": float(p95) if has else None,
+        "inside_share_end": float(teu[in_c & ~done].sum()) / made_teu if made_teu > 0 else None,
+    }
+
+
+PERIOD_KPIS = (
+    "throughput_teu_per_week",
+    "created_teu",
+    "transit_days_mean",
+    "transit_days_p50",
+    "transit_days_p95",
+    "inside_share_end",
+)
+
+
+def _node_utilisation(
+    node: Any, a: float, b: float, yard_mean: float
+) -> tuple[float | None, str | None, dict[str, float | None]]:
+    """A node's utilisation on ``[a, b]``: the highest of its tracks, berths and yard."""
+    track_u = node.tracks.utilisation(a, b)
+    berth_u = node.berths.utilisation(a, b) if node.berths else None
+    sizes = node.yard.capacity_monitor  # a yard whose size changed on dates
+    yard_u = _ratio(yard_mean, sizes.mean(a, b) if sizes else node.yard.capacity)
+    parts = {"tracks": track_u, "berths": berth_u, "yard": yard_u}
+    known = {k: v for k, v in parts.items() if v is not None}
+    binding = max(known, key=lambda k: known[k]) if known else None
+    return (known[binding] if binding else None), binding, parts
+
+
+def _weighted(values: list[tuple[float | None, float]]) -> float | None:
+    """Duration-weighted mean of the known values."""
+    known = [(v, w) for v, w in values if v is not None and w > 0]
+    total = sum(w for _, w in known)
+    return float(sum(v * w for v, w in known) / total) if total > 0 else None
+
+
 def measure(
     model: CorridorModel, end: float, inside: np.ndarray, gridlock: Gridlock | None
 ) -> dict[str, Any]:
     """The replication record (small, picklable; arrays only for plots)."""
     table = model.table
     scen = model.scenario
+    cal = model.calendar
     warm = min(model.warmup_h, end)
     span = max(end - warm, 1e-9)
     teu8 = table.teu  # 1 or 2 (int8: cheap to gather; its sums are exact whole numbers)
@@ -197,6 +505,12 @@ def measure(
         table.flow[inside], weights=teu8[inside], minlength=len(model.flow_ids)
     )
     days = int(math.ceil(end / 24.0))
+    months = _months(cal, end)
+    n_months = len(months)
+    periods = _periods_of(model, warm, end)
+    windows = sorted({w for p in periods for w in p["windows"]})
+    points = np.array(sorted({x for w in windows for x in w}), dtype=float)
+    where = {x: k for k, x in enumerate(points.tolist())}
 
     # per flow: its boxes (table rows in order), created and delivered (inf if not yet)
     # times; only the study flows' boxes are kept (for the study KPIs)
@@ -204,6 +518,7 @@ def measure(
     study_fi = [model.flow_ids.index(f) for f in scen.study_flow_ids()]
     flow_rows = []
     flows = {}
+    monthly_flows = {}
     study_boxes = {}
     for fi, (fid, route) in enumerate(zip(model.flow_ids, routes, strict=True)):
         rows = np.flatnonzero(table.flow == fi)
@@ -211,6 +526,7 @@ def measure(
         delivered[np.isnan(delivered)] = np.inf
         b = _Boxes(table.created_h[rows], delivered, teu8[rows])
         flows[fid] = _flow_kpis(b.created, b.delivered, b.teu, float(inside_by_flow[fi]), warm, end)
+        monthly_flows[fid] = _monthly_flow(cal, b.created, b.delivered, b.teu, end, n_months)
         flow_rows.append(rows)
         if fi in study_fi:
             study_boxes[fi] = b
@@ -221,6 +537,9 @@ def measure(
     study = _flow_kpis(
         s_created, s_delivered, s_teu, float(inside_by_flow[study_fi].sum()), warm, end
     )
+    period_study = {
+        p["id"]: _period_study(p["windows"], s_created, s_delivered, s_teu, end) for p in periods
+    }
     system = {  # TEU totals are whole numbers: summing per-flow totals is exact
         "created_teu": sum(flows[f]["created_teu"] for f in model.flow_ids),
         "delivered_teu": sum(flows[f]["delivered_teu"] for f in model.flow_ids),
@@ -241,6 +560,9 @@ def measure(
     widths = np.maximum(np.diff(edges), 1e-9)
     day_starts = np.arange(days + 1, dtype=float) * 24.0  # whole days (edges end at ``end``)
 
+    # utilisation of every stage in each window of a period: {window: {stage: value}}
+    in_window: dict[tuple[float, float], dict[str, float | None]] = {w: {} for w in windows}
+
     # per node: content from stamps, resources from monitors. A stay at a node is
     # [arrive, depart) of one box at one stage of its route, arrived by the end;
     # depart is inf if it had not left by the end. One node's stays at a time (they
@@ -258,22 +580,21 @@ def measure(
         yard = node.yard.monitor
         yard_mean = yard.mean(warm, end)
         yard_teu = np.diff(yard.integral_at(edges)) / widths
-        track_u = node.tracks.utilisation(warm, end)
-        berth_u = node.berths.utilisation(warm, end) if node.berths else None
-        sizes = node.yard.capacity_monitor  # a yard whose size changed on dates
-        yard_u = _ratio(yard_mean, sizes.mean(warm, end) if sizes else node.yard.capacity)
-        parts = {"tracks": track_u, "berths": berth_u, "yard": yard_u}
-        known = {k: v for k, v in parts.items() if v is not None}
-        binding = max(known, key=lambda k: known[k]) if known else None
+        util, binding, parts = _node_utilisation(node, warm, end, yard_mean)
+        if windows:
+            at = yard.integral_at(points)  # the yard's monitor read once for all windows
+            for a, b in windows:
+                mean_ab = (at[where[b]] - at[where[a]]) / (b - a)
+                in_window[(a, b)][f"nodes.{nid}"] = _node_utilisation(node, a, b, mean_ab)[0]
         stays = _node_stays(table, visits[nid], warm, end, edges, day_starts)
         nodes[nid] = {
             "wait_h_mean": stays["wait_h_mean"],
             "queue_teu_mean": float(stays["teu_h"] / span),
-            "utilisation": known[binding] if binding else None,
+            "utilisation": util,
             "utilisation_of": binding,
-            "track_utilisation": track_u,
-            "berth_utilisation": berth_u,
-            "yard_utilisation": yard_u,
+            "track_utilisation": parts["tracks"],
+            "berth_utilisation": parts["berths"],
+            "yard_utilisation": parts["yard"],
             "yard_teu_mean": yard_mean,
             "departed_teu": stays["departed_teu"],
         }
@@ -283,49 +604,119 @@ def measure(
             "departed_teu": stays["departed_daily"],
         }
 
-    def departures(times: list[float], teus: list[float]) -> tuple[int, float]:
-        t = np.asarray(times)
-        post = t >= warm
-        return int(post.sum()), float(np.asarray(teus)[post].sum()) if len(t) else 0.0
-
+    years = span / HOURS_PER_YEAR
+    legs_monthly: dict[str, Any] = {"months": months, "legs": {}, "fleets": {}}
     legs: dict[str, Any] = {}
+    rail_util: dict[str, Callable[[float, float], float | None]] = {}
     for lid, leg in model.rail_legs.items():
-        n_post, teu_post = departures(leg.departures_h, leg.departure_teu)
-        avail = leg.line.available(warm, end)
+        log = _Log.of(leg)
+        n_post = log.count(warm, end, end)
+        teu_post = log.teu_in(warm, end, end)
+        empty_post = float(log.empty[_within(log.t, warm, end, end)].sum())
+
+        def paths_share(a: float, b: float, leg: Any = leg, log: _Log = log) -> float | None:
+            return _ratio(log.count(a, b, end), leg.line.available(a, b))
+
+        rule = leg.spec.dispatch
+        if isinstance(rule, DispatchTimetable):
+            usable = _offered_rail(model, lid, leg)
+
+            def util_of(a: float, b: float, rule: Any = rule, usable: Any = usable,
+                        log: _Log = log) -> float | None:
+                return _slot_fill(rule, usable, log, a, b, end)
+        else:
+            util_of = paths_share
+        rail_util[lid] = util_of
         legs[lid] = {
             "mode": "rail",
             "departures": n_post,
             "teu": teu_post,
-            "utilisation": _ratio(n_post, avail),
+            "utilisation": util_of(warm, end),
+            "utilisation_of": "slots" if isinstance(rule, DispatchTimetable) else "paths",
+            "busy_share": paths_share(warm, end),
+            "teu_loaded_per_year": (teu_post - empty_post) / years if years > 0 else None,
+            "teu_empty_per_year": empty_post / years if years > 0 else None,
         }
+        legs_monthly["legs"][lid] = _monthly_departures(cal, *log, n_months)
     for lid, leg in model.sea_legs.items():
-        n_post, teu_post = departures(leg.departures_h, leg.departure_teu)
-        legs[lid] = {"mode": "sea", "departures": n_post, "teu": teu_post, "utilisation": None}
+        log = _Log.of(leg)
+        n_post = log.count(warm, end, end)
+        teu_post = log.teu_in(warm, end, end)
+        empty_post = float(log.empty[_within(log.t, warm, end, end)].sum())
+        legs[lid] = {
+            "mode": "sea",
+            "departures": n_post,
+            "teu": teu_post,
+            "utilisation": None,
+            "teu_loaded_per_year": (teu_post - empty_post) / years if years > 0 else None,
+            "teu_empty_per_year": empty_post / years if years > 0 else None,
+        }
+        legs_monthly["legs"][lid] = _monthly_departures(cal, *log, n_months)
     fleets = {}
+    fleet_util: dict[str, Callable[[float, float], float | None]] = {}
     for fid, fl in model.fleets.items():
-        n_post, teu_post = departures(fl.departures_h, fl.departure_teu)
+        log = _Log.of(fl)
+        n_post = log.count(warm, end, end)
+        teu_post = log.teu_in(warm, end, end)
         busy = fl.busy_share(warm, end)
-        held = np.asarray(fl.held_h)[np.asarray(fl.departures_h) >= warm]
+        held = np.asarray(fl.held_h)[log.t >= warm]
+        sailed_on = np.asarray(fl.departure_leg, dtype=object)
+        rule = fl.spec.dispatch
+        if isinstance(rule, DispatchTimetable):  # the slots are the outbound sailings
+            usable = _offered_fleet(model, fid, fl)
+            out = _Log.of(fl, sailed_on == fl.leg.id)
+
+            def util_of(a: float, b: float, rule: Any = rule, usable: Any = usable,
+                        out: _Log = out) -> float | None:
+                return _slot_fill(rule, usable, out, a, b, end)
+        else:
+
+            def util_of(a: float, b: float, fl: Any = fl) -> float | None:
+                return fl.busy_share(a, b)
+        fleet_util[fid] = util_of
         fleets[fid] = {
             "weather_hold_h_mean": float(held.mean()) if len(held) else None,
             "sailings": n_post,
             "teu": teu_post,
             "load_factor_mean": teu_post / (n_post * fl.nominal_teu) if n_post else None,
-            "utilisation": busy,
+            "utilisation": util_of(warm, end),
+            "utilisation_of": "slots" if isinstance(rule, DispatchTimetable) else "vessels",
+            "busy_share": busy,
+        }
+        back = getattr(fl, "back", None)  # the return leg, if the fleet carries cargo back
+        on = [fl.leg.id] + ([back.id] if back is not None else []) + sailed_on.tolist()
+        legs_monthly["fleets"][fid] = {
+            lid: _monthly_departures(cal, *_Log.of(fl, sailed_on == lid), n_months)
+            for lid in dict.fromkeys(on)
         }
     pools = {pid: {"utilisation": p.utilisation(warm, end)} for pid, p in model.pools.items()}
 
-    # a sea leg's utilisation: its fleets' busy shares weighted by their slot capacity
-    # (vessels x usable TEU), so a leg served by several fleets is one stage
-    for lid in model.sea_legs:
+    def sea_leg_utilisation(lid: str, a: float, b: float, util: dict[str, Any]) -> float | None:
+        """A sea leg's utilisation: its fleets' utilisations weighted by their slot
+        capacity (vessels x usable TEU), so a leg served by several fleets is one stage."""
         serving = [
-            (fleets[f]["utilisation"], fl.vessel_weight(warm, end) * fl.nominal_teu)
+            (util[f], fl.vessel_weight(a, b) * fl.nominal_teu)
             for f, fl in model.fleets.items()
-            if fl.leg.id == lid and fleets[f]["utilisation"] is not None
+            if fl.leg.id == lid and util[f] is not None
         ]
         weight = sum(w for _, w in serving)
-        if weight > 0:
-            legs[lid]["utilisation"] = sum(u * w for u, w in serving) / weight
+        return sum(u * w for u, w in serving) / weight if weight > 0 else None
+
+    whole = {f: v["utilisation"] for f, v in fleets.items()}
+    for lid in model.sea_legs:
+        u = sea_leg_utilisation(lid, warm, end, whole)
+        if u is not None:
+            legs[lid]["utilisation"] = u
+    for (a, b), util in in_window.items():
+        for lid, f in rail_util.items():
+            util[f"legs.{lid}"] = f(a, b)
+        of_fleets = {fid: f(a, b) for fid, f in fleet_util.items()}
+        for lid in model.sea_legs:
+            util[f"legs.{lid}"] = sea_leg_utilisation(lid, a, b, of_fleets)
+        for fid, u in of_fleets.items():
+            util[f"fleets.{fid}"] = u
+        for pid, pool in model.pools.items():
+            util[f"wagon_pools.{pid}"] = pool.utilisation(a, b)
 
     # stages that can be the bottleneck: nodes, legs (fleets via their leg), wagon pools
     candidates = [(f"nodes.{k}", v["utilisation"]) for k, v in nodes.items()]
@@ -334,8 +725,35 @@ def measure(
     candidates = [(k, v) for k, v in candidates if v is not None]
     top = max(candidates, key=lambda kv: kv[1]) if candidates else (None, None)
 
+    period_records = {}
+    for p in periods:
+        hours = [b - a for a, b in p["windows"]]
+        keys = dict.fromkeys(k for w in p["windows"] for k in in_window[w])
+        util = {
+            k: _weighted([(in_window[w].get(k), h) for w, h in zip(p["windows"], hours,
+                                                                   strict=True)])
+            for k in keys
+        }
+        stages = [(k, v) for k, v in util.items() if v is not None and not k.startswith("fleets.")]
+        best = max(stages, key=lambda kv: kv[1]) if stages else (None, None)
+        period_records[p["id"]] = {
+            "kind": p["kind"],
+            "label": p["label"],
+            "from_h": p["from_h"],  # the period as named (a repeating window: first to last)
+            "to_h": p["to_h"],
+            "measured_from_h": p["windows"][0][0] if p["windows"] else None,
+            "measured_to_h": p["windows"][-1][1] if p["windows"] else None,
+            "occurrences": p["occurrences"],
+            "measured_h": float(sum(hours)),
+            **period_study[p["id"]],
+            "utilisation": util,
+            "bottleneck": {"element": best[0], "utilisation": best[1]},
+        }
+
     return {
         "replication": model.replication,
+        "start_date": cal.start.isoformat(),
+        "dated": cal.dated,
         "end_h": end,
         "warmup_h": warm,
         "gridlock": None
@@ -354,6 +772,9 @@ def measure(
         "fleets": fleets,
         "wagon_pools": pools,
         "bottleneck": {"element": top[0], "utilisation": top[1]},
+        "periods": period_records,
+        "monthly": {"months": months, "flows": monthly_flows},
+        "legs_monthly": legs_monthly,
         "transit_days": transit.astype(np.float32),
         "series": {"nodes": series_nodes, "study_delivered_teu": study_daily},
     }
