@@ -100,3 +100,36 @@ def test_wagons_carry_backhauls_before_running_back_empty():
 def test_two_way_record_counts_empty_teu_per_leg():
     rec = run_replication(load_scenario(TWO_WAY).model, 0)
     assert rec["gridlock"] is None
+
+
+def small_yards(wagons: dict[str, int]) -> object:
+    resolved = copy.deepcopy(load_scenario(TWO_WAY).resolved)
+    for node, teu in (("p", 600), ("q", 800)):
+        resolved["nodes"][node]["yard_capacity_teu"] = teu
+    for pool, n in wagons.items():
+        resolved["wagon_pools"][pool]["wagons"] = n
+    return scenario_from_dict(resolved)
+
+
+def test_ships_coming_home_exchange_loads_instead_of_blocking_the_berth():
+    """With the yards of tiny.toml (p 600 TEU, one berth) the return crossings fill p's
+    yard; a ship coming home loads its next outbound batch first and discharges into the
+    space it freed (a dual-cycle call), so the corridor keeps moving."""
+    scen = small_yards({"w": 400, "w2": 400})
+    for r in range(3):
+        model = CorridorModel(scen, r)
+        end, gridlock = model.run()
+        model.check_conservation(end)
+        assert gridlock is None and end == scen.scenario.horizon_days * 24
+        assert model.fleets["f"].departure_leg.count("qp") > 0
+
+
+def test_a_yard_deadlock_is_reported_while_other_traffic_moves():
+    """Too few wagons on q -> z: loaded eastbound trains wait at q for yard space holding
+    the wagons the westbound trains need to empty it. Other flows still move, so only the
+    check of stuck yards can see it: a gridlock naming the yard, not a quiet standstill."""
+    model = CorridorModel(small_yards({"w": 200, "w2": 100}), 0)
+    end, gridlock = model.run()
+    model.check_conservation(end)
+    assert gridlock is not None and end < 200 * 24
+    assert gridlock.where[0].startswith("yard at q full since day")

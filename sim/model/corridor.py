@@ -408,6 +408,21 @@ class CorridorModel:
         while True:
             yield self.env.timeout(step)
             now = self.env.now
+            # a yard stuck while the rest of the corridor still moves (when nothing moves
+            # at all, the stall below is the gridlock)
+            moving = self._progress_under_way() or now - self.last_move_h <= 2 * step
+            stuck = self._stuck_yards(now) if moving else []
+            if stuck and self.next_capacity_relief(now, timelines) == math.inf:
+                since = min(t for _, t in stuck)
+                where = [
+                    f"yard at {nid} full since day {t / HOURS_PER_DAY:.1f} with nothing leaving "
+                    "it (the carriers waiting to unload hold the berths or wagons that would "
+                    "empty it)"
+                    for nid, t in stuck
+                ]
+                self.gridlock = Gridlock(since, now, self._describe_standstill(now, where))
+                self._halt.succeed()
+                return
             if self._progress_under_way():
                 self.last_move_h = now
                 continue
@@ -428,6 +443,21 @@ class CorridorModel:
             self.gridlock = Gridlock(since, now, self._describe_standstill(now, closed))
             self._halt.succeed()
             return
+
+    def _stuck_yards(self, now: float) -> list[tuple[str, float]]:
+        """Yards that have had carriers waiting for space, and freed none, for longer than
+        ``gridlock_days``: a standstill there even while the rest of the corridor moves
+        (with traffic both ways a full yard can hold the carriers that would empty it)."""
+        out = []
+        for nid, node in self.nodes.items():
+            yard = node.yard
+            if yard.full_since is None:
+                continue
+            yard.free()  # apply the releases due by now
+            blocked = max(yard.full_since, yard.last_release_h)
+            if yard.is_blocked and now - blocked > self.gridlock_h:
+                out.append((nid, blocked))
+        return out
 
     def _closed_at_end(self, now: float) -> ClosedAtHorizon | None:
         """The standstill the run ends in, if closures that reopen later explain it.

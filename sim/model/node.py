@@ -173,12 +173,13 @@ class NodeRuntime:
         self.admit(idx, env.now + self.clearance())
 
     def unload_vessel(
-        self, idx: np.ndarray, teu: float, key: int
+        self, idx: np.ndarray, teu: float, key: int, reserved: float = 0.0
     ) -> Generator[simpy.Event, object, None]:
         """A vessel at berth unloads ``teu`` into the yard, piece by piece while space is short.
 
         ``key`` is the vessel's entry in the model's holdings; it shrinks as
-        containers move into the yard.
+        containers move into the yard. ``reserved``: yard space already held for this
+        vessel (a dual-cycle call), used before waiting in line for more.
         """
         env = self.env
         table = self.model.table
@@ -188,7 +189,10 @@ class NodeRuntime:
         n = len(idx)
         while pos < n:
             rest = idx[pos:]
-            free = self.yard.free() if not self.yard._waiters else 0.0
+            if reserved > 1e-9:  # space held for this vessel
+                free = reserved
+            else:
+                free = self.yard.free() if not self.yard._waiters else 0.0
             if free + 1e-9 >= teu:  # all that is left fits
                 k, piece = len(rest), teu
             else:
@@ -196,7 +200,13 @@ class NodeRuntime:
                 k = max(1, int(cum.searchsorted(free + 1e-9, side="right")))
                 piece = float(cum[k - 1])
             teu -= piece
-            yield from self.yard.reserve(piece)
+            if reserved > 1e-9:
+                held = min(piece, reserved)
+                reserved -= held
+                if piece - held > 1e-9:
+                    yield from self.yard.reserve(piece - held, first=True)
+            else:
+                yield from self.yard.reserve(piece, first=True)
             start = self.capacity.next_open(env.now)
             done = self.capacity.finish_time(start, piece, self.crane_rate)
             if done == math.inf:

@@ -158,26 +158,31 @@ class FleetRuntime:
         env = self.env
         leg = self.leg
         origin, dest = leg.origin, leg.dest
+        aboard = None  # an outbound load taken on in a dual-cycle call at the origin
         while True:
-            if self._to_retire:  # leaves the fleet at the end of a round trip
+            if self._to_retire and aboard is None:  # leaves at the end of a round trip
                 self._to_retire -= 1
                 self.in_service.set(env.now, self.in_service.level - 1)  # type: ignore[union-attr]
                 return
-            # 1. decide to sail (the vessels of a fleet one at a time)
-            self.waiting_cargo.add(env.now, 1)
-            yield from self.loading_turn.enter()
-            while True:
-                yield from self._wait_until_open(self.open)
-                cap = self.nominal_teu * self.open.at(env.now)
-                yield from wait_for_departure(
-                    env, leg.queue, self.spec.dispatch, cap, self.slots, origin.yard
-                )
-                if self.open.at(env.now) > 0:  # still open when the rule fires
-                    break
-            idx, teu = leg.queue.take(cap)
-            self.loading_turn.leave()
-            self.waiting_cargo.add(env.now, -1)
-            yield from self._carry(leg, self.open, idx, teu)
+            if aboard is None:
+                # 1. decide to sail (the vessels of a fleet one at a time)
+                self.waiting_cargo.add(env.now, 1)
+                yield from self.loading_turn.enter()
+                while True:
+                    yield from self._wait_until_open(self.open)
+                    cap = self.nominal_teu * self.open.at(env.now)
+                    yield from wait_for_departure(
+                        env, leg.queue, self.spec.dispatch, cap, self.slots, origin.yard
+                    )
+                    if self.open.at(env.now) > 0:  # still open when the rule fires
+                        break
+                idx, teu = leg.queue.take(cap)
+                self.loading_turn.leave()
+                self.waiting_cargo.add(env.now, -1)
+                yield from self._carry(leg, self.open, idx, teu)
+            else:
+                yield from self._carry(leg, self.open, aboard[1], aboard[2], aboard=aboard[0])
+                aboard = None
             # 5. back to the origin: with the cargo waiting on the return leg, if any
             back = self.back
             if back is not None and back.queue.ready_teu() > 0:
@@ -186,7 +191,7 @@ class FleetRuntime:
                 cap = self.nominal_teu * self.open_back.at(env.now)
                 if cap > 0 and back.queue.ready_teu() > 0:
                     idx, teu = back.queue.take(cap)
-                    yield from self._carry(back, self.open_back, idx, teu)
+                    aboard = yield from self._carry(back, self.open_back, idx, teu, exchange=leg)
                     self.returning += 1  # in turnaround at the origin
                     idle = self.turnaround()
                     if idle > 0:
@@ -202,26 +207,45 @@ class FleetRuntime:
             self.returning -= 1
 
     def _carry(
-        self, leg: SeaLegRuntime, open_: Timeline, idx, teu: float
-    ) -> Generator[simpy.Event, object, None]:
-        """One loaded crossing of ``leg``: berth and load at its origin, wait out storms
-        and closures, sail, berth and unload at its destination."""
+        self,
+        leg: SeaLegRuntime,
+        open_: Timeline,
+        idx,
+        teu: float,
+        aboard: int | None = None,
+        exchange: SeaLegRuntime | None = None,
+    ) -> Generator[simpy.Event, object, tuple | None]:
+        """One loaded crossing of ``leg``: berth and load at its origin (unless the load is
+        already ``aboard``, its holdings key), wait out storms and closures, sail, berth
+        and unload at its destination.
+
+        ``exchange``: the leg out of the destination this vessel serves next (a return
+        crossing coming home). If its cargo does not fit the yard there, the call is a
+        dual cycle: the vessel takes on the next outbound load first (the boxes leave the
+        yard), then discharges into the space they freed — otherwise a full yard of
+        boxes waiting for these very ships would keep them at the berth for ever.
+        Returns that outbound load ``(key, idx, teu)``, or None.
+        """
         env = self.env
         model = self.model
         table = model.table
         origin, dest = leg.origin, leg.dest
-        key = model.holdings.hold(idx)
-        # 2. berth and load; the containers leave the yard once aboard
-        req = yield from origin.berths.acquire()
-        yield from origin.fixed_call_time()
-        done = origin.load_time_h(teu)
-        if done == math.inf:
-            yield env.event()
-        if done > env.now:
-            yield env.timeout(done - env.now)
-        stage = leg.stage if leg.stage is not None else table.stage[idx]
-        origin.yard.release(origin.yard_teu(idx, stage, teu))
-        origin.berths.release(req)
+        if aboard is None:
+            key = model.holdings.hold(idx)
+            # 2. berth and load; the containers leave the yard once aboard
+            req = yield from origin.berths.acquire()
+            yield from origin.fixed_call_time()
+            done = origin.load_time_h(teu)
+            if done == math.inf:
+                yield env.event()
+            if done > env.now:
+                yield env.timeout(done - env.now)
+            stage = leg.stage if leg.stage is not None else table.stage[idx]
+            origin.yard.release(origin.yard_teu(idx, stage, teu))
+            origin.berths.release(req)
+        else:
+            key = aboard
+            stage = leg.stage if leg.stage is not None else table.stage[idx]
         # 3. storms (and closures of the leg or fleet) stop departures
         loaded_at = env.now
         while origin.departures_open.at(env.now) == 0 or open_.at(env.now) == 0:
@@ -247,8 +271,39 @@ class FleetRuntime:
             table.stage[idx] = stage
             table.arrive_h[idx, stage] = env.now
         req = yield from dest.berths.acquire()
-        yield from dest.unload_vessel(idx, teu, key)
+        out, reserved = None, 0.0
+        if exchange is not None:
+            out, reserved = yield from self._take_on_first(dest, exchange, teu)
+        yield from dest.unload_vessel(idx, teu, key, reserved)
         dest.berths.release(req)
+        return out
+
+    def _take_on_first(
+        self, port: NodeRuntime, out_leg: SeaLegRuntime, teu_in: float
+    ) -> Generator[simpy.Event, object, tuple[tuple | None, float]]:
+        """The first half of a dual-cycle call: if ``teu_in`` does not fit the yard, load
+        the next outbound batch (up to the usable TEU) so its boxes leave the yard, and
+        keep the space they free for the discharge. Returns the batch (or None) and the
+        yard space held for the discharge."""
+        env = self.env
+        yard = port.yard
+        free = yard.free() if not yard.is_blocked else 0.0
+        cap = self.nominal_teu * self.open.at(env.now)
+        if teu_in <= free + 1e-9 or cap <= 0 or out_leg.queue.ready_teu() <= 0:
+            return None, 0.0
+        idx, teu = out_leg.queue.take(cap)
+        if len(idx) == 0:
+            return None, 0.0
+        key = self.model.holdings.hold(idx)
+        done = port.load_time_h(teu)
+        if done == math.inf:
+            yield env.event()
+        if done > env.now:
+            yield env.timeout(done - env.now)
+        stage = out_leg.stage if out_leg.stage is not None else self.model.table.stage[idx]
+        reserved = yard.exchange(port.yard_teu(idx, stage, teu), teu_in)
+        self.model.moved()
+        return (key, idx, teu), reserved
 
     def _wait_until_open(self, timeline: Timeline) -> Generator[simpy.Event, object, None]:
         opens = timeline.next_open(self.env.now)

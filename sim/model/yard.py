@@ -45,6 +45,7 @@ class Yard:
         self._applied_until = 0.0  # releases up to here are in ``occupied``
         self._monitor: tuple[tuple[int, int, float], LevelMonitor] | None = None
         self._waiters: deque[tuple[float, simpy.Event]] = deque()
+        self._n_first = 0  # waiters at the head of the line that came first (vessels)
         self._future = SortedRuns()  # releases at known future times (teu by time)
         self._wake_at = math.inf
         self._invariants = invariants
@@ -55,6 +56,7 @@ class Yard:
         invariants.register(self._inv, capacity_teu)
         self.full_since: float | None = None
         self.capacity_monitor: LevelMonitor | None = None  # capacity over time, once it changes
+        self.last_release_h = 0.0  # when space was last freed (the watchdog reads it)
 
     @property
     def finite(self) -> bool:
@@ -108,14 +110,23 @@ class Yard:
         self._apply_due()
         self._serve()
 
-    def reserve(self, teu: float) -> Generator[simpy.Event, object, None]:
-        """Hold ``teu`` of space, waiting in line while the yard is short (``yield from``)."""
+    def reserve(self, teu: float, first: bool = False) -> Generator[simpy.Event, object, None]:
+        """Hold ``teu`` of space, waiting in line while the yard is short (``yield from``).
+
+        ``first``: go to the head of the line (a vessel discharging at a berth, which it
+        holds meanwhile; trains wait on their own tracks).
+        """
         self._apply_due()
-        if not self._waiters and self.capacity - self.occupied >= teu - 1e-9:
+        ahead = self._n_first if first else len(self._waiters)
+        if not ahead and self.capacity - self.occupied >= teu - 1e-9:
             self._change(teu)  # no event when the space is there
             return
         ev = self.env.event()
-        self._waiters.append((teu, ev))
+        if first:  # behind the vessels already waiting, ahead of the trains
+            self._waiters.insert(self._n_first, (teu, ev))
+            self._n_first += 1
+        else:
+            self._waiters.append((teu, ev))
         if self.full_since is None:
             self.full_since = self.env.now
         if self._blocked is not None and not self._blocked.triggered:
@@ -124,6 +135,19 @@ class Yard:
             watch.on_change()
         self._schedule_wake()
         yield ev
+
+    def exchange(self, out_teu: float, in_teu: float) -> float:
+        """Dual cycle at a berth: ``out_teu`` leave on a vessel that will discharge
+        ``in_teu``; the space they free goes to that vessel first (not to the carriers in
+        line, which would leave it holding the berth). Returns the TEU reserved for it."""
+        self._apply_due()
+        if out_teu > 0:
+            self._change(-out_teu)
+        got = max(0.0, min(in_teu, self.capacity - self.occupied))
+        if got > 0:
+            self._change(got)
+        self._serve()
+        return got
 
     def release(self, teu: float) -> None:
         """Containers left now."""
@@ -163,6 +187,8 @@ class Yard:
     # ------------------------------------------------------------------------------
 
     def _change(self, delta: float) -> None:
+        if delta < 0:
+            self.last_release_h = self.env.now
         self.occupied += delta
         if abs(self.occupied) < 1e-9:
             self.occupied = 0.0
@@ -177,6 +203,8 @@ class Yard:
         if now < self._future.next_due:
             return
         total = self._future.drop_until(now)
+        if total > 0:
+            self.last_release_h = now  # at or after the releases' own times
         self.occupied -= total
         if abs(self.occupied) < 1e-9:
             self.occupied = 0.0
@@ -188,6 +216,8 @@ class Yard:
             if self.capacity - self.occupied < teu - 1e-9:
                 break
             self._waiters.popleft()
+            if self._n_first:
+                self._n_first -= 1
             self._change(teu)
             ev.succeed()
         if not self._waiters:
