@@ -56,9 +56,10 @@ def format_periods(summary: dict[str, Any]) -> list[str]:
         return []
     nominal = "" if summary.get("dated") else " (nominal dates: the scenario has no start_date)"
     lines = [
-        f"Periods{nominal}: study flows; transit of the boxes created in the period",
+        f"Periods{nominal}: study flows; transit (days) of the boxes created in the period, "
+        "and of all en route in it",
         f"{'Period':<30}{'dates':<26}{'TEU/week':>9}{'transit mean':>13}  {'95% CI':<15}"
-        f"{'P50':>6}{'P95':>6}  bottleneck (ρ)",
+        f"{'P50':>6}{'P95':>6}{'en route':>9}  bottleneck (ρ)",
     ]
     for pid, p in periods.items():
         t = p["transit_days_mean"]
@@ -76,7 +77,7 @@ def format_periods(summary: dict[str, Any]) -> list[str]:
             f"{date_span(p['measured_from_date'], p['measured_to_date']):<26}"
             f"{_num(p['throughput_teu_per_week']['mean']):>9}{_num(t['mean']):>13}  {ci:<15}"
             f"{_num(p['transit_days_p50']['mean']):>6}{_num(p['transit_days_p95']['mean']):>6}"
-            f"  {where}"
+            f"{_num((p.get('en_route_transit_days_mean') or {}).get('mean')):>9}  {where}"
         )
     return lines
 

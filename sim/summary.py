@@ -62,13 +62,16 @@ FLEET_KPIS = (
     "busy_share",
     "weather_hold_h_mean",
 )
-PERIOD_KPIS = (
+PERIOD_KPIS = (  # study flows; transit of the boxes created in the period, and en route in it
     "throughput_teu_per_week",
     "created_teu",
+    "delivered_teu",
     "transit_days_mean",
     "transit_days_p50",
     "transit_days_p95",
     "inside_share_end",
+    "en_route_transit_days_mean",
+    "en_route_transit_days_p95",
 )
 BIAS_THRESHOLD = 0.05
 DAYS_PER_YEAR = 365

@@ -200,6 +200,7 @@ def test_timetable_utilisation_is_teu_carried_over_offered_slots():
 
 def test_a_closure_window_is_visible_in_its_period_kpis():
     raw = tiny(horizon_days=200, start_date="2026-01-01")
+    raw["nodes"]["p"]["yard_capacity_teu"] = 20_000  # room for a month of boxes
     raw["disruptions"] = {"shut": {"kind": "window", "target": "legs.pq", "start_day": 80,
                                    "duration_days": 30}}
     raw["periods"] = {"spring": {"label": "spring", "from_date": "2026-04-01",
@@ -207,11 +208,13 @@ def test_a_closure_window_is_visible_in_its_period_kpis():
                       "late": {"from_day": 150, "to_day": 400}}
     recs = [run_replication(scenario_from_dict(raw), r) for r in range(2)]
     for rec in recs:
+        assert rec["gridlock"] is None
         p = rec["periods"]["disruptions.shut"]
         assert (p["from_h"], p["to_h"], p["measured_h"]) == (80 * 24, 110 * 24, 30 * 24)
         # boxes booked during the closure wait for it to end: days longer than the mean
         assert p["transit_days_mean"] > rec["study"]["transit_days_mean"] + 5
         assert p["throughput_teu_per_week"] < rec["study"]["throughput_teu_per_week"]
+        assert p["en_route_transit_days_mean"] > rec["study"]["transit_days_mean"] + 5
         assert rec["periods"]["periods.late"]["measured_h"] == (200 - 150) * 24  # clipped
     periods = build_periods(recs)
     assert list(periods) == ["years.2026", "disruptions.shut", "periods.late", "periods.spring"]
@@ -222,6 +225,27 @@ def test_a_closure_window_is_visible_in_its_period_kpis():
     spring = periods["periods.spring"]
     assert (spring["label"], spring["measured_days"]) == ("spring", 61)
     assert spring["bottleneck"]["element"] and spring["bottleneck"]["utilisation"]["n"] == 2
+
+
+def test_the_years_of_the_measured_period_add_up_to_the_whole():
+    """Calendar years partition the measured period: their TEU delivered and created add
+    up to the run's (the last year ends with the run: boxes not yet delivered, or not yet
+    created, are in no year)."""
+    raw = load_scenario(TWO_WAY).resolved
+    raw["scenario"].update(horizon_days=500, start_date="2026-10-01", warmup_days=40)
+    rec = run_replication(scenario_from_dict(raw), 0, keep_log=True)
+    years = {k: p for k, p in rec["periods"].items() if p["kind"] == "year"}
+    assert list(years) == ["years.2026", "years.2027", "years.2028"]
+    warm, end = rec["warmup_h"], rec["end_h"]
+    assert sum(p["measured_h"] for p in years.values()) == pytest.approx(end - warm)
+    weeks = (end - warm) / 168
+    delivered = sum(p["delivered_teu"] for p in years.values())
+    assert delivered == pytest.approx(rec["study"]["throughput_teu_per_week"] * weeks)
+    table = rec["log"]
+    study = np.isin(table.flow, [0])  # "main", the study flow of tiny
+    created = table.created_h[study]
+    after = (created >= warm) & (created <= end)
+    assert sum(p["created_teu"] for p in years.values()) == table.teu[study][after].sum()
 
 
 def test_bottleneck_by_year_names_the_fleet_cut_in_year_two():

@@ -12,6 +12,7 @@ import pytest
 from sim.model.corridor import run_replication
 from sim.plots import (
     PLOT_FILES,
+    bottleneck_by_year_figure,
     node_order,
     nodes_with_content,
     queues_figure,
@@ -150,3 +151,48 @@ def test_node_order_follows_study_route(loaded):
 def test_empty_records_rejected(loaded, tmp_path):
     with pytest.raises(ValueError):
         write_run_plots([], loaded.model, tmp_path)
+
+
+def test_time_axes_are_dates_with_disruptions_shaded_and_changes_marked(loaded, tmp_path):
+    import matplotlib.dates as mdates
+
+    raw = copy.deepcopy(loaded.resolved)
+    raw["scenario"]["start_date"] = "2026-03-01"
+    raw["disruptions"] = {"shut": {"kind": "window", "target": "legs.pq", "start_day": 30,
+                                   "duration_days": 5}}
+    raw["changes"] = {"more": {"date": "2026-04-10", "label": "a fourth ship",
+                               "set": {"fleets.f.vessels": 4}}}
+    scenario = scenario_from_dict(raw)
+    records = [run_replication(scenario, 0)]
+    for build in (throughput_figure, queues_figure):
+        fig = build(records, scenario)
+        ax = fig.axes[0]
+        lo, hi = (mdates.num2date(x).date().isoformat() for x in ax.get_xlim())
+        assert (lo, hi) == ("2026-03-01", "2026-04-30")  # 60 days from 1 March
+        spans = [p for p in ax.patches if p.get_facecolor()[:3] != (1, 1, 1)]
+        assert any(
+            mdates.num2date(p.get_x()).date().isoformat() == "2026-03-31" for p in spans
+        )  # the closure, from day 30
+        lines = [ln for ln in ax.lines if len(ln.get_xdata()) == 2]
+        assert any(
+            mdates.num2date(mdates.date2num(ln.get_xdata()[0])).date().isoformat()
+            == "2026-04-10" for ln in lines
+        )  # the change
+        _check_png(_save(fig, tmp_path / f"{build.__name__}.png"))
+    texts = [t.get_text() for t in throughput_figure(records, scenario).axes[0].texts]
+    assert any("a fourth ship" in t for t in texts) and any("shut" in t for t in texts)
+
+
+def test_bottleneck_by_year_marks_the_binding_stage(run, tmp_path):
+    records, scenario = run
+    fig = bottleneck_by_year_figure(records, scenario)
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    top = records[0]["periods"]["years.2025"]["bottleneck"]["element"]
+    assert any(n.startswith("binds") and top.split(".")[1] in n for n in notes)
+    _check_png(_save(fig, tmp_path / "by_year.png"))
+    recs = copy.deepcopy(records)
+    for r in recs:
+        r["periods"] = {}  # a record without periods (older runs): a note, no crash
+    texts = [t.get_text() for ax in bottleneck_by_year_figure(recs, scenario).axes
+             for t in ax.texts]
+    assert any("no calendar year" in t.lower() for t in texts)

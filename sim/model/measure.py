@@ -38,6 +38,7 @@ HOURS_PER_WEEK = 168.0
 HOURS_PER_YEAR = 8760.0
 MAX_TRANSIT_SAMPLES = 50_000
 QUANTILES = (0.5, 0.95)
+MAX_PERIOD_WINDOWS = 100  # of a repeating window, the first measured ones make its KPIs
 
 
 class _Boxes(NamedTuple):
@@ -283,8 +284,9 @@ def _monthly_departures(
 
 
 def _within(t: np.ndarray, a: float, b: float, end: float) -> np.ndarray:
-    """``a <= t < b`` (``<= b`` when ``b`` is the end of the run)."""
-    return (t >= a) & ((t < b) | (b >= end))
+    """``a <= t < b`` (``<= b`` when ``b`` is the end of the run; never after the end:
+    a box not yet delivered has ``t = inf``)."""
+    return (t >= a) & ((t < b) | ((b >= end) & (t <= end)))
 
 
 class _Log(NamedTuple):
@@ -383,13 +385,15 @@ def _slot_fill(
 def _periods_of(model: CorridorModel, warm: float, end: float) -> list[dict[str, Any]]:
     """The named periods of a run: each calendar year of the measured period, each
     scheduled disruption window (``window``, and ``factor`` with an end), each
-    ``[periods.*]``. Each has its intervals (hours; a repeating window has several)
-    clipped to the measured period ``[warm, end]``."""
+    ``[periods.*]``. Each has its intervals (hours; a repeating window has several, of
+    which the first :data:`MAX_PERIOD_WINDOWS` measured ones count) clipped to the
+    measured period ``[warm, end]``."""
     scen, cal = model.scenario, model.calendar
     out: list[dict[str, Any]] = []
 
     def add(pid: str, kind: str, label: str, intervals: list[tuple[float, float]]) -> None:
         clipped = [(max(a, warm), min(b, end)) for a, b in intervals]
+        measured = [(a, b) for a, b in clipped if b > a]
         out.append({
             "id": pid,
             "kind": kind,
@@ -397,7 +401,7 @@ def _periods_of(model: CorridorModel, warm: float, end: float) -> list[dict[str,
             "from_h": min(a for a, _ in intervals),
             "to_h": max(b for _, b in intervals),
             "occurrences": len(intervals),
-            "windows": [(a, b) for a, b in clipped if b > a],
+            "windows": measured[:MAX_PERIOD_WINDOWS],
         })
 
     for year, a, b in cal.year_starts(end):
@@ -435,38 +439,51 @@ def _period_study(
     teu: np.ndarray,
     end: float,
 ) -> dict[str, Any]:
-    """Study KPIs of a period: throughput (TEU delivered in it per week) and the transit
-    of the boxes created in it (delivered by the end of the run)."""
+    """Study KPIs of a period: throughput (TEU delivered in it per week), the transit of
+    the boxes created in it (delivered by the end of the run), and the transit of the boxes
+    en route at some time in it (created before it ended, delivered after it began: those a
+    closure downstream holds up, though booked before it)."""
     hours = sum(b - a for a, b in windows)
     if hours <= 0:
         return {k: None for k in PERIOD_KPIS}
     in_c = np.zeros(len(created), dtype=bool)
     in_d = np.zeros(len(created), dtype=bool)
+    en_route = np.zeros(len(created), dtype=bool)
     for a, b in windows:
         in_c |= _within(created, a, b, end)
         in_d |= _within(delivered, a, b, end)
-    done = in_c & (delivered <= end)
+        en_route |= (created < b) & (delivered >= a)
+    ok = delivered <= end
+    done = in_c & ok
     transit = (delivered[done] - created[done]) / 24.0
     made_teu = float(teu[in_c].sum())
     has = len(transit) > 0
     p50, p95 = np.percentile(transit, [50, 95]) if has else (None, None)
+    en_route &= ok
+    through = (delivered[en_route] - created[en_route]) / 24.0
     return {
         "throughput_teu_per_week": float(teu[in_d].sum()) / (hours / HOURS_PER_WEEK),
         "created_teu": made_teu,
+        "delivered_teu": float(teu[in_d].sum()),
         "transit_days_mean": float(transit.mean()) if has else None,
         "transit_days_p50": float(p50) if has else None,
         "transit_days_p95": float(p95) if has else None,
         "inside_share_end": float(teu[in_c & ~done].sum()) / made_teu if made_teu > 0 else None,
+        "en_route_transit_days_mean": float(through.mean()) if len(through) else None,
+        "en_route_transit_days_p95": float(np.percentile(through, 95)) if len(through) else None,
     }
 
 
 PERIOD_KPIS = (
     "throughput_teu_per_week",
     "created_teu",
+    "delivered_teu",
     "transit_days_mean",
     "transit_days_p50",
     "transit_days_p95",
     "inside_share_end",
+    "en_route_transit_days_mean",
+    "en_route_transit_days_p95",
 )
 
 
