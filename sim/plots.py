@@ -1094,11 +1094,13 @@ def bottleneck_by_year_figure(records: list[dict], scenario: Scenario) -> Figure
             chosen.append(k)
     x = np.arange(len(years))
     top_value = 0.0
+    upper: dict[str, np.ndarray] = {}  # each stage's upper whisker by year
     for i, key in enumerate(chosen):
         colour = STAGE_COLOURS[i % len(STAGE_COLOURS)]
         mean = np.array([means[pid].get(key, np.nan) for pid in years])
         per_rep = np.array([[_period_util(r, pid, key) for pid in years] for r in records])
         _, lo, hi = _summary(per_rep)
+        upper[key] = hi
         yerr = None
         if len(records) > 1:
             yerr = [np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)]
@@ -1110,8 +1112,9 @@ def bottleneck_by_year_figure(records: list[dict], scenario: Scenario) -> Figure
             continue
         key, value = next(iter(means[pid].items()))
         ax.plot(x[j], value, marker="o", ms=17, mfc="none", mec=C_BOTTLENECK, mew=2.2, zorder=4)
-        ax.annotate(f"binds: ρ {value:.2f}\n{_section(key)[1]}", (x[j], value),
-                    xytext=(0, 16), textcoords="offset points", ha="center", va="bottom",
+        above = float(np.nanmax([value, upper.get(key, np.full(len(years), np.nan))[j]]))
+        ax.annotate(f"binds: ρ {value:.2f}\n{_section(key)[1]}", (x[j], above),
+                    xytext=(0, 10), textcoords="offset points", ha="center", va="bottom",
                     fontsize=8.5, fontweight="bold", color=C_BOTTLENECK, zorder=5,
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
     ax.axhline(RHO_REF, color="#333333", ls="--", lw=1.0, zorder=2)

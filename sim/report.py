@@ -899,7 +899,7 @@ def _periods_table(summary: Mapping[str, Any], scenario) -> str:
             e(_num(p.get("measured_days"), 0)),
         ]
         for kpi in ("throughput_teu_per_week", "transit_days_mean", "transit_days_p50",
-                    "transit_days_p95"):
+                    "transit_days_p95", "en_route_transit_days_mean"):
             mean, ci = _ci_text(kpi, p.get(kpi))
             cells.append(e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""))
         b = p.get("bottleneck") or {}
@@ -915,12 +915,14 @@ def _periods_table(summary: Mapping[str, Any], scenario) -> str:
     nominal = "" if summary.get("dated") else " (nominal dates: the scenario has no start_date)"
     return _table(
         ["Period", "Measured dates", "Days", "Throughput (TEU/week)", "Transit mean (d)",
-         "Transit P50 (d)", "Transit P95 (d)", "Bottleneck in the period (ρ)"],
+         "Transit P50 (d)", "Transit P95 (d)", "En route: transit mean (d)",
+         "Bottleneck in the period (ρ)"],
         rows,
         raw=True,
-        num_cols=(2, 3, 4, 5, 6),
-        caption="Study flows by period" + nominal + "; transit of the boxes created in the "
-        "period; each period clipped to the measured time",
+        num_cols=(2, 3, 4, 5, 6, 7),
+        caption="Study flows by period" + nominal + "; transit of the boxes created (booked) "
+        "in the period, and of all boxes en route at some time in it; each period clipped to "
+        "the measured time",
     )
 
 

@@ -133,6 +133,12 @@ def test_run_report(run_dir):
     plots = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
     assert images(page) == len(plots)  # every plot embedded, the route map among them
     assert "Route map" in text
+    # through time: the year of the run with its dates, its bottleneck and its KPIs
+    assert "Through time" in text and "Bottleneck by calendar year" in text
+    year = summary["periods"]["years.2025"]
+    assert "2025-01-21 – 2025-03-01" in text  # after the 20-day warm-up, to day 59
+    assert fmt_value("transit_days_mean", year["transit_days_mean"]["mean"]) in text
+    assert "bottleneck_by_year.png" in plots
 
 
 def test_run_report_draws_a_missing_route_map(run_dir, tmp_path):
