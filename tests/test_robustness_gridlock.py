@@ -162,3 +162,12 @@ def test_boxes_that_just_arrived_are_not_a_gridlock():
     model = load_scenario(sea, ["scenario.horizon_days=60", "scenario.warmup_days=0"]).model
     record = run_replication(model, 1)
     assert record["gridlock"] is None
+
+
+def test_a_yard_full_behind_a_closure_that_lifts_is_not_a_stuck_yard(tiny_path):
+    """tiny's port p (600 TEU) fills while the sea leg is closed for 30 days; the yard
+    check restarts its clock when the closure lifts, like the corridor-wide one."""
+    closure = 'disruptions.x={kind="window", target="legs.pq", start_day=30, duration_days=30}'
+    model = _scenario(tiny_path, [closure])
+    record = run_replication(model, 0)
+    assert record["gridlock"] is None and record["end_h"] == 120 * 24

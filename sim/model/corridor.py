@@ -411,7 +411,7 @@ class CorridorModel:
             # a yard stuck while the rest of the corridor still moves (when nothing moves
             # at all, the stall below is the gridlock)
             moving = self._progress_under_way() or now - self.last_move_h <= 2 * step
-            stuck = self._stuck_yards(now) if moving else []
+            stuck = self._stuck_yards(now, timelines) if moving else []
             if stuck and self.next_capacity_relief(now, timelines) == math.inf:
                 since = min(t for _, t in stuck)
                 where = [
@@ -444,17 +444,25 @@ class CorridorModel:
             self._halt.succeed()
             return
 
-    def _stuck_yards(self, now: float) -> list[tuple[str, float]]:
+    def _stuck_yards(
+        self, now: float, timelines: list[tuple[str, Timeline]]
+    ) -> list[tuple[str, float]]:
         """Yards that have had carriers waiting for space, and freed none, for longer than
         ``gridlock_days``: a standstill there even while the rest of the corridor moves
-        (with traffic both ways a full yard can hold the carriers that would empty it)."""
+        (with traffic both ways a full yard can hold the carriers that would empty it).
+        As for the whole corridor, the clock restarts when a closure lifts."""
         out = []
+        reopened = None
         for nid, node in self.nodes.items():
             yard = node.yard
             if yard.full_since is None:
                 continue
+            if reopened is None:
+                reopened = max(
+                    (t.last_opened_at_or_before(now) for _, t in timelines), default=0.0
+                )
             yard.free()  # apply the releases due by now
-            blocked = max(yard.full_since, yard.last_release_h)
+            blocked = max(yard.full_since, yard.last_release_h, reopened)
             if yard.is_blocked and now - blocked > self.gridlock_h:
                 out.append((nid, blocked))
         return out
