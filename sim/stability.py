@@ -1168,7 +1168,8 @@ CONVENTIONS = """\
   return + turnaround + storm waits at both ends (*Fleet cycles*). A timetable caps it at one
   full load per slot. ρ = demand / capacity, in the mean month and in the worst month
   (storms are seasonal). The model's utilisation is the fleets' busy share (not idle at the
-  origin waiting for cargo), which part loads raise above ρ.
+  origin waiting for cargo), which part loads raise above ρ; for a timetabled service it is
+  the share of the timetable's slots filled (TEU carried / slots × usable TEU).
 - *Storm waits.* Storm onsets are Poisson with the region's monthly rate λ_m; a port with
   sensitivity s is closed by the share s of them. A departure at a random time waits the
   residual of the closure it falls into: E[wait] = λ_m·s·E[D²]/2, with D the storm duration
