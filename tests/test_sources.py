@@ -154,7 +154,9 @@ def test_provenance_of_baseline_keys():
     storms = lookup(prov, "weather.caspian.storm_rate_per_month")
     assert storms.estimate and {"S46", "G19", "G20", "S46e"} <= set(storms.sources)
     # no source given; a data-sheet section only; a key no line sets
-    assert lookup(prov, "flows.study_aktau.annual_teu").label == "—"
+    assert lookup(prov, "scenario.gridlock_days").label == "—"
+    # the planner's demand split by estimated shares is an estimate with no source
+    assert lookup(prov, "flows.study_aktau.annual_teu").label == "estimate"
     assert lookup(prov, "flows.study_aktau.block_train_teu").label == "§7.1"
     assert lookup(prov, "nodes.xian.yard_capacity_teu") is None
     assert "scenario.description" in prov and "extends" not in prov
