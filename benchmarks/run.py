@@ -95,11 +95,13 @@ def _load(job: dict[str, Any]):
         from sim.scenario.loader import scenario_from_dict
 
         raw = loaded.resolved
-        ends = {f["route"][-1] for f in raw["flows"].values()}
-        raw["flows"] = {
-            fid: f for fid, f in raw["flows"].items()
-            if not f.get("empties_of") and f["route"][0] not in ends
-        }
+        lon = {nid: n.get("lon") for nid, n in raw["nodes"].items()}
+
+        def westbound(f: dict) -> bool:  # loaded, and ends west of where it starts
+            a, b = lon.get(f["route"][0]), lon.get(f["route"][-1])
+            return not f.get("empties_of") and (a is None or b is None or b < a)
+
+        raw["flows"] = {fid: f for fid, f in raw["flows"].items() if westbound(f)}
         return scenario_from_dict(raw)
     if job.get("file"):
         overrides = [f"scenario.horizon_days={job['horizon']}"] if job.get("horizon") else []

@@ -163,8 +163,12 @@ def _ranked(records: list[dict], pid: str, rank: int) -> dict[str, Any] | None:
 
 
 def period_ids(records: list[dict]) -> list[str]:
-    """Ids of the named periods, in the order of the first record."""
-    return list(records[0].get("periods") or {})
+    """Ids of the named periods of any record, in the order first seen (a replication
+    that stopped in gridlock has no periods after its end)."""
+    ids: dict[str, None] = {}
+    for r in records:
+        ids.update(dict.fromkeys(r.get("periods") or {}))
+    return list(ids)
 
 
 def build_periods(records: list[dict]) -> dict[str, Any]:
@@ -172,7 +176,8 @@ def build_periods(records: list[dict]) -> dict[str, Any]:
     start = records[0].get("start_date") or "2025-01-01"
     out = {}
     for pid in period_ids(records):
-        p = records[0]["periods"][pid]
+        having = [r for r in records if pid in (r.get("periods") or {})]
+        p = having[0]["periods"][pid]
 
         out[pid] = {
             "kind": p["kind"],
@@ -185,7 +190,7 @@ def build_periods(records: list[dict]) -> dict[str, Any]:
             "to_day": p["to_h"] / 24.0,
             "occurrences": p.get("occurrences", 1),
             "measured_days": p["measured_h"] / 24.0,
-            **{k: summarise(r["periods"][pid].get(k) for r in records) for k in PERIOD_KPIS},
+            **{k: summarise(r["periods"][pid].get(k) for r in having) for k in PERIOD_KPIS},
             "bottleneck": _ranked(records, pid, 0),
             "runner_up": _ranked(records, pid, 1),
         }

@@ -296,3 +296,19 @@ def test_records_stay_small():
     sizes += [a.nbytes for c in rec["legs_monthly"]["legs"].values() for a in c.values()]
     assert sum(sizes) < 20_000
     assert copy.deepcopy(rec["periods"])  # plain numbers and dicts
+
+
+def test_periods_of_a_replication_that_stopped_early_are_left_out_not_a_crash():
+    """A gridlocked replication has no period after its end: the summary of a period
+    takes the replications that reached it (it once raised KeyError 'years.2030')."""
+    from sim.summary import build_periods
+
+    year = {"kind": "year", "label": "2027", "from_h": 8760.0, "to_h": 17520.0,
+            "measured_h": 8760.0, "utilisation": {"legs.a": 0.5}}
+    records = [
+        {"start_date": "2026-01-01", "periods": {"years.2027": year}},
+        {"start_date": "2026-01-01", "periods": {}},  # stopped in 2026
+    ]
+    periods = build_periods(records)
+    assert list(periods) == ["years.2027"]
+    assert periods["years.2027"]["bottleneck"]["element"] == "legs.a"
