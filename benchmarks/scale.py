@@ -7,7 +7,8 @@ load is carried rather than queued at the origin:
 - fleets: ``vessels`` x k (rounded up); a timetable's ``interval_h`` / k;
 - ports: ``berths`` x k; every node: ``handling_tracks`` x k, ``yard_capacity_teu`` x k;
 - rail legs: ``paths_per_day`` x k; a timetable's ``interval_h`` / k;
-- wagon pools: ``wagons`` x k (rounded up).
+- wagon pools: ``wagons`` x k (rounded up);
+- dated changes: the new values of those keys, scaled alike.
 
 Train lengths, vessel sizes, crane rates, times and weather stay as they are, so
 each carrier does the same work and there are k times as many of them.
@@ -25,6 +26,9 @@ from sim.scenario.schema import DispatchTimetable, PortNode, RailLeg, Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.toml"
+
+
+MAX_PATHS = 1_440.0  # the schema's limit: a train a minute
 
 
 def _up(x: float) -> int:
@@ -53,11 +57,25 @@ def scaled_overrides(model: Scenario, k: float) -> list[str]:
         if not isinstance(leg, RailLeg):
             continue
         if leg.paths_per_day is not None:
-            out.append(f"legs.{lid}.paths_per_day={leg.paths_per_day * k!r}")
+            out.append(f"legs.{lid}.paths_per_day={min(leg.paths_per_day * k, MAX_PATHS)!r}")
         if isinstance(leg.dispatch, DispatchTimetable):
             out.append(f"legs.{lid}.dispatch.interval_h={leg.dispatch.interval_h / k!r}")
     for pid, pool in model.wagon_pools.items():
         out.append(f"wagon_pools.{pid}.wagons={_up(pool.wagons * k)}")
+    # dated changes set capacities too: scale their new values the same way
+    scaled_keys = {"annual_teu", "vessels", "berths", "handling_tracks", "yard_capacity_teu",
+                   "paths_per_day", "wagons"}
+    whole = {"vessels", "berths", "handling_tracks", "wagons"}
+    for cid, change in model.changes.items():
+        items = []
+        for key, value in change.set.items():
+            attr = key.rsplit(".", 1)[-1]
+            if attr in scaled_keys:
+                value = _up(value * k) if attr in whole else value * k
+                if attr == "paths_per_day":
+                    value = min(value, MAX_PATHS)
+            items.append(f'"{key}" = {value!r}')
+        out.append(f"changes.{cid}.set={{{', '.join(items)}}}")
     return out
 
 
