@@ -66,7 +66,7 @@ def scaled_overrides(model: Scenario, k: float) -> list[str]:
     scaled_keys = {"annual_teu", "vessels", "berths", "handling_tracks", "yard_capacity_teu",
                    "paths_per_day", "wagons"}
     whole = {"vessels", "berths", "handling_tracks", "wagons"}
-    for cid, change in model.changes.items():
+    for cid, change in getattr(model, "changes", {}).items():  # older models have none
         items = []
         for key, value in change.set.items():
             attr = key.rsplit(".", 1)[-1]

@@ -624,6 +624,16 @@ def _is_caspian(element: str | None, scenario: Scenario) -> bool:
     return False
 
 
+def _westbound_loaded(scenario: Scenario, fid: str) -> bool:
+    """A flow of loaded boxes that ends west of where it starts (the published Caspian
+    figures count westbound containers; eastbound cargo and empties come on top)."""
+    flow = scenario.flows.get(fid)
+    if flow is None or flow.empties_of is not None:
+        return False
+    a, b = scenario.nodes[flow.route[0]].lon, scenario.nodes[flow.route[-1]].lon
+    return a is None or b is None or b < a
+
+
 def _per_replication(scenario: Scenario, record: dict) -> dict[str, float | None]:
     """Every model statistic of :data:`PUBLISHED` for one replication (units as named)."""
     years = _years(record)
@@ -632,7 +642,11 @@ def _per_replication(scenario: Scenario, record: dict) -> dict[str, float | None
     out: dict[str, float | None] = {}
 
     tp = [_get(record, "flows", f, "throughput_teu_per_week") for f in record["flows"]]
-    bg = [v for f, v in zip(record["flows"], tp, strict=True) if f not in study]
+    bg = [
+        v
+        for f, v in zip(record["flows"], tp, strict=True)
+        if f not in study and _westbound_loaded(scenario, f)
+    ]
     out["background_teu_per_year"] = (
         sum(v for v in bg if v is not None) * WEEKS_PER_YEAR if bg else None
     )
