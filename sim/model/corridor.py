@@ -244,6 +244,10 @@ class CorridorModel:
         for lid, leg in {**self.rail_legs, **self.sea_legs}.items():
             if len(stages_of[lid]) == 1:
                 leg.stage = stages_of[lid].pop()
+        for fi, legs in enumerate(self.route_legs):
+            if self.empty_flows[fi]:
+                for lid in legs:
+                    (self.rail_legs.get(lid) or self.sea_legs[lid]).empties = True
         self.fleets = {
             fid: FleetRuntime(self, fid, spec, self.sea_legs[spec.leg], cap(f"fleets.{fid}"))
             for fid, spec in scenario.fleets.items()

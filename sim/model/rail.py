@@ -210,6 +210,7 @@ class RailLegRuntime:
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
         self.departure_empty_teu: list[float] = []  # of departure_teu, empty boxes
+        self.empties = False  # some flow of empty boxes takes this leg (set by the model)
         self.stage: int | None = None  # the route stage of every box taking this leg, if one
         self.env.process(self._formation())
 
@@ -258,7 +259,7 @@ class RailLegRuntime:
         self.origin.yard.release(self.origin.yard_teu(idx, stage, teu))
         self.departures_h.append(env.now)
         self.departure_teu.append(teu)
-        self.departure_empty_teu.append(self.model.empty_teu_of(idx))
+        self.departure_empty_teu.append(self.model.empty_teu_of(idx) if self.empties else 0.0)
         self.model.moved()
         self.model.loaded_in_motion += 1
         yield env.timeout(self.run_time())

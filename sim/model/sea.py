@@ -67,6 +67,7 @@ class SeaLegRuntime:
         self.departures_h: list[float] = []
         self.departure_teu: list[float] = []
         self.departure_empty_teu: list[float] = []  # of departure_teu, empty boxes
+        self.empties = False  # some flow of empty boxes takes this leg (set by the model)
         self.stage: int | None = None  # the route stage of every box taking this leg, if one
 
 
@@ -254,7 +255,7 @@ class FleetRuntime:
         table.depart_h[idx, stage] = env.now
         if len(idx):
             model.moved()
-        empty = model.empty_teu_of(idx)
+        empty = model.empty_teu_of(idx) if leg.empties else 0.0
         for log in (self, leg):
             log.departures_h.append(env.now)
             log.departure_teu.append(teu)
