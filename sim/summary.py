@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.model.measure import PERIOD_KPIS  # study flows, per named period
 from sim.scenario.loader import LoadedScenario
 from sim.stats import mser, summarise
 
@@ -61,17 +62,6 @@ FLEET_KPIS = (
     "utilisation",
     "busy_share",
     "weather_hold_h_mean",
-)
-PERIOD_KPIS = (  # study flows; transit of the boxes created in the period, and en route in it
-    "throughput_teu_per_week",
-    "created_teu",
-    "delivered_teu",
-    "transit_days_mean",
-    "transit_days_p50",
-    "transit_days_p95",
-    "inside_share_end",
-    "en_route_transit_days_mean",
-    "en_route_transit_days_p95",
 )
 BIAS_THRESHOLD = 0.05
 DAYS_PER_YEAR = 365
