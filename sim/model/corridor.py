@@ -313,13 +313,18 @@ class CorridorModel:
         sel = child >= 0
         if not sel.any():
             return
-        child, ready = child[sel], ready[sel]
+        if not sel.all():
+            child, ready = child[sel], ready[sel]
         table = self.table
         flows = table.flow[child]
-        for fi in np.unique(flows):
-            mine = flows == fi
+        first = flows[0]
+        if flows[-1] == first and (flows == first).all():  # the usual case: one flow
+            groups: list[tuple[int, Any]] = [(int(first), slice(None))]
+        else:
+            groups = [(int(fi), flows == fi) for fi in np.flatnonzero(np.bincount(flows))]
+        for fi, mine in groups:
             rows = child[mine]
-            t = ready[mine] + self._empty_turn[int(fi)].many(len(rows))
+            t = ready[mine] + self._empty_turn[fi].many(len(rows))
             table.created_h[rows] = t
             table.arrive_h[rows, 0] = t
             origin = self.nodes[self.scenario.flows[self.flow_ids[fi]].route[0]]

@@ -263,7 +263,7 @@ class NodeRuntime:
             self._deliver(idx[deliver], ready[deliver])
         onward = ~deliver
         o_idx, o_ready, o_code = idx[onward], ready[onward], code[onward]
-        for c in np.unique(o_code):
+        for c in np.flatnonzero(np.bincount(o_code)):  # sorted distinct codes (cheaper)
             sel = o_code == c
             self.queue_for(model.leg_ids[c]).add_future(o_idx[sel], o_ready[sel], presorted=True)
 
