@@ -133,6 +133,30 @@ def _new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def message_figure(title: str, message: str, out: Path) -> Path:
+    """A small figure that says why there is nothing to plot (instead of an empty chart)."""
+    fig = _new_figure(9.0, 3.2)
+    ax = fig.add_subplot()
+    ax.text(
+        0.5,
+        0.5,
+        message,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=12,
+        color="#444444",
+        wrap=True,
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _save(fig, out)
+    return out
+
+
 def _title(fig: Figure, scenario: Scenario, what: str, records: Sequence[dict]) -> None:
     n = len(records)
     reps = f"{n} replication" + ("s" if n != 1 else "")

@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from sim.plots import C_BOTTLENECK, DPI, _new_figure, _save
+from sim.plots import C_BOTTLENECK, DPI, _new_figure, _save, message_figure
 
 __all__ = [
     "DPI",
@@ -174,26 +174,6 @@ def _write(fig, out: Path) -> Path:
     return out
 
 
-def _message_figure(title: str, message: str, out: Path) -> Path:
-    fig = _new_figure(9.0, 3.2)
-    ax = fig.add_subplot()
-    ax.text(
-        0.5,
-        0.5,
-        message,
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=12,
-        color="#444444",
-        wrap=True,
-    )
-    ax.set_xticks([])
-    ax.set_yticks([])
-    fig.suptitle(title, fontsize=13, fontweight="bold")
-    return _write(fig, out)
-
-
 # --------------------------------------------------------------------------------------
 # KPI bars
 # --------------------------------------------------------------------------------------
@@ -212,7 +192,7 @@ def kpi_bars(comparison: dict, out: Path) -> Path:
     base = comparison.get("base")
     diffs = comparison.get("differences") or {}
     if not order or not kpis:
-        return _message_figure("KPIs by scenario", "No scenarios or KPIs in the comparison", out)
+        return message_figure("KPIs by scenario", "No scenarios or KPIs in the comparison", out)
     ncols = min(3, len(kpis))
     nrows = math.ceil(len(kpis) / ncols)
     n = len(order)
@@ -333,7 +313,7 @@ def forest(comparison: dict, out: Path) -> Path:
     diffs = comparison.get("differences") or {}
     base = comparison.get("base")
     if not kpis or not alts:
-        return _message_figure(
+        return message_figure(
             "Differences to the base scenario", "No alternatives to compare with the base", out
         )
     n = len(alts)
@@ -493,7 +473,7 @@ def transit_cdfs(samples: dict[str, np.ndarray], out: Path, base: str | None = N
     if base is None and clean:
         base = next(iter(clean))
     if not any(len(a) for a in clean.values()):
-        return _message_figure("Study-flow transit time", "No deliveries of the study flows", out)
+        return message_figure("Study-flow transit time", "No deliveries of the study flows", out)
     fig = _new_figure(10.5, 5.8)
     ax = fig.add_subplot()
     lo = min(float(a[0]) for a in clean.values() if len(a))

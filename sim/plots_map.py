@@ -53,7 +53,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.patheffects import withStroke
 from matplotlib.transforms import Bbox
 
-from sim.plots import C_BOTTLENECK, DPI
+from sim.plots import C_BOTTLENECK, DPI, message_figure
 from sim.scenario.schema import RailLeg, Scenario
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -947,27 +947,6 @@ def _overlap(a: Bbox, b: Bbox) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
-def _message_map(title: str, message: str, out: Path) -> Path:
-    fig = Figure(figsize=(9.0, 3.2), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.text(
-        0.5,
-        0.5,
-        message,
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=12,
-        color="#444444",
-    )
-    ax.set_xticks([])
-    ax.set_yticks([])
-    fig.suptitle(title, fontsize=13, fontweight="bold")
-    fig.savefig(out, dpi=DPI, facecolor="white")
-    return out
-
-
 def _render(
     out: Path,
     title: str,
@@ -1160,7 +1139,7 @@ def route_map(scenario: Scenario, summary: dict, out: Path, colour_by: str = "ut
     if reps:
         title += f" ({reps} replication{'s' if reps != 1 else ''})"
     if not data.pos:
-        return _message_map(
+        return message_figure(
             title, "No node of this scenario has coordinates (lat/lon):\nno map to draw", out
         )
 
@@ -1320,7 +1299,7 @@ def change_map(
     aname = (alt_summary.get("scenario") or {}).get("name") or alt_model.scenario.name
     title = f"What changed: '{aname}' against '{bname}'"
     if not base.pos and not alt.pos:
-        return _message_map(
+        return message_figure(
             title, "No node of these scenarios has coordinates (lat/lon):\nno map to draw", out
         )
 

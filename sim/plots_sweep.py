@@ -26,10 +26,9 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from sim.plots import C_BOTTLENECK, _new_figure
+from sim.plots import C_BOTTLENECK, _new_figure, message_figure
 from sim.plots_compare import (
     SCENARIO_COLOURS,
-    _message_figure,
     _write,
     better_of,
     fmt_value,
@@ -121,7 +120,7 @@ def response(sweep: dict, kpi: str, out: Path) -> Path:
     if varied:
         title += f" vs {param_label(varied[0])}"
     if not varied or not pts:
-        return _message_figure(title, "No varied parameter or no points in the sweep", out)
+        return message_figure(title, "No varied parameter or no points in the sweep", out)
     x_key = varied[0]
     others = varied[1:]
     fig = _new_figure(10.5, 6.0)
@@ -275,7 +274,7 @@ def heatmap(sweep: dict, kpi: str, out: Path) -> Path:
     pts = _points(sweep)
     name = kpi_label(kpi, unit=False)
     if not varied or not pts:
-        return _message_figure(name, "No varied parameter or no points", out)
+        return message_figure(name, "No varied parameter or no points", out)
     x_key = varied[0]
     y_key = varied[1] if len(varied) > 1 else None
     xs = sorted({_key(p, x_key) for p in pts}, key=lambda v: _sort_key([v]))

@@ -1171,15 +1171,6 @@ def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------
 
 
-def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: obj}
-
-
 def _value_text(v: Any) -> str:
     if isinstance(v, bool) or v is None:
         return json.dumps(v)

@@ -578,11 +578,12 @@ def read_provenance(folder: str | Path) -> dict[str, Provenance] | None:
     return {str(k): Provenance.from_dict(v) for k, v in keys.items() if isinstance(v, dict)}
 
 
-def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+def flatten_keys(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested table as ``{dotted key: value}`` (lists are values)."""
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
         for k, v in obj.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+            out.update(flatten_keys(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     return {prefix: obj}
 
@@ -613,12 +614,12 @@ def results_provenance(folder: str | Path) -> tuple[dict[str, Provenance] | None
         from sim.scenario.loader import load_scenario
 
         try:
-            now = _flatten(load_scenario(file).resolved)
+            now = flatten_keys(load_scenario(file).resolved)
         except ScenarioError:
             now = {}
     except (ProvenanceError, RecursionError):
         return None, "no provenance.json, and the run's scenario file cannot be read"
-    for key, value in _flatten(resolved).items():
+    for key, value in flatten_keys(resolved).items():
         if key in now and now[key] != value:
             keys[key] = Provenance(
                 file="--set?",
