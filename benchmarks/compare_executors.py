@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.compare import build_comparison  # noqa: E402
-from sim.executors import ExecutorSpec, open_executor  # noqa: E402
-from sim.experiments import run_batches  # noqa: E402
+from sim.experiments.compare import build_comparison  # noqa: E402
+from sim.experiments.executors import ExecutorSpec, open_executor  # noqa: E402
+from sim.experiments.replications import run_batches  # noqa: E402
 from sim.scenario.loader import load_scenario  # noqa: E402
 
 

@@ -26,9 +26,9 @@ Sections (each can be skipped, ``--only`` picks some):
   (benchmarks/reference.py) on the same corridor and demand, interleaved.
 * ``agreement`` — the statistics of both models over replications, each with a
   95% t-interval, and the Welch interval of their difference.
-* ``parallel``  — ``sim.experiments.replicate`` serial vs a 2-worker process
+* ``parallel``  — ``sim.experiments.replications.replicate`` serial vs a 2-worker process
   pool (replications of >= 1 s), and the overhead per task of the process
-  pool and of Dask (``sim.executors``).
+  pool and of Dask (``sim.experiments.executors``).
 * ``cli``       — ``corridor run scenarios/baseline.toml --replications 1
   --workers 1`` with plots, process start-up included.
 * ``directions`` — the cost per box of traffic both ways: the baseline at 4x demand
@@ -394,7 +394,7 @@ def _noop(x: int) -> int:
 
 def parallel_section(args) -> dict[str, Any]:
     """Parallel efficiency of the process pool, and overhead per task (pool and Dask)."""
-    from sim.experiments import replicate
+    from sim.experiments.replications import replicate
     from sim.model.corridor import run_replication
 
     scenario = _load({"scale": args.parallel_scale, "horizon": args.parallel_horizon})
@@ -416,7 +416,7 @@ def parallel_section(args) -> dict[str, Any]:
     events = records[0]["perf"]["events"]
 
     # overhead per task: many trivial tasks, and many tiny replications
-    from sim.executors import ExecutorSpec, open_executor, run_tasks
+    from sim.experiments.executors import ExecutorSpec, open_executor, run_tasks
     from sim.scenario.loader import load_scenario
 
     tiny = load_scenario(ROOT / "tests" / "scenarios" / "tiny.toml").model

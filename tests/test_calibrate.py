@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sim import calibrate as cal
+from sim.experiments import calibrate as cal
 from sim.model.corridor import run_replication
 from sim.scenario.loader import load_scenario
 

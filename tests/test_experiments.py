@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-from sim.compare import build_comparison
-from sim.economics import corridor_capacity, route_co2_kg_per_teu, route_cost_usd_per_teu
-from sim.executors import ExecutorSpec, chunk, open_executor
-from sim.experiments import BULKY, replicate, replicate_to_precision, run_batches
+from sim.experiments.compare import build_comparison
+from sim.experiments.economics import (
+    corridor_capacity,
+    route_co2_kg_per_teu,
+    route_cost_usd_per_teu,
+)
+from sim.experiments.executors import ExecutorSpec, chunk, open_executor
+from sim.experiments.replications import BULKY, replicate, replicate_to_precision, run_batches
+from sim.experiments.sweep import factorial, latin_hypercube, parse_sample, parse_vary
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Economics
 from sim.stats import holm
-from sim.sweep import factorial, latin_hypercube, parse_sample, parse_vary
 
 TINY = Path(__file__).parent / "scenarios" / "tiny.toml"
 SHORT = ["scenario.horizon_days=60", "scenario.warmup_days=10"]

@@ -20,9 +20,9 @@ import pytest
 
 from sim.model.corridor import CorridorModel, run_replication
 from sim.model.measure import measure
-from sim.results import write_legs_monthly_csv, write_monthly_csv, write_timeseries_csv
+from sim.outputs.results import write_legs_monthly_csv, write_monthly_csv, write_timeseries_csv
+from sim.outputs.summary import bottleneck_by_year, build_periods
 from sim.scenario.loader import load_scenario, scenario_from_dict
-from sim.summary import bottleneck_by_year, build_periods
 
 HERE = Path(__file__).resolve().parent
 TINY = HERE / "scenarios" / "tiny.toml"
@@ -264,8 +264,8 @@ def test_bottleneck_by_year_names_the_fleet_cut_in_year_two():
 
 
 def test_periods_reach_the_summary_and_the_console(tmp_path):
-    from sim.console import format_summary
-    from sim.summary import build_summary
+    from sim.outputs.console import format_summary
+    from sim.outputs.summary import build_summary
 
     path = tmp_path / "s.toml"
     path.write_text(
@@ -301,7 +301,7 @@ def test_records_stay_small():
 def test_periods_of_a_replication_that_stopped_early_are_left_out_not_a_crash():
     """A gridlocked replication has no period after its end: the summary of a period
     takes the replications that reached it (it once raised KeyError 'years.2030')."""
-    from sim.summary import build_periods
+    from sim.outputs.summary import build_periods
 
     year = {"kind": "year", "label": "2027", "from_h": 8760.0, "to_h": 17520.0,
             "measured_h": 8760.0, "utilisation": {"legs.a": 0.5}}

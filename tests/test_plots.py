@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sim.model.corridor import run_replication
-from sim.plots import (
+from sim.outputs.plots import (
     PLOT_FILES,
     bottleneck_by_year_figure,
     node_order,

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.plots_compare import fmt_value, forest, kpi_bars, kpi_label, kpi_of, transit_cdfs
-from sim.plots_map import route_map, stage_label
-from sim.plots_sweep import heatmap, response
+from sim.outputs.plots_compare import fmt_value, forest, kpi_bars, kpi_label, kpi_of, transit_cdfs
+from sim.outputs.plots_map import route_map, stage_label
+from sim.outputs.plots_sweep import heatmap, response
 from sim.scenario.loader import load_scenario
 
 TINY = Path(__file__).parent / "scenarios" / "tiny.toml"
@@ -43,7 +43,7 @@ def stat(mean: float | None, half: float | None = 1.0, n: int = 5) -> dict:
 
 
 def fake_summary(name: str, scale: float = 1.0) -> dict:
-    """A run summary (sim/summary.py shape) of the tiny network, numbers made up."""
+    """A run summary (sim/outputs/summary.py shape) of the tiny network, numbers made up."""
     util = {"a": None, "b": 0.2, "p": 0.6 * scale, "q": 0.4, "z": None}
     return {
         "scenario": {

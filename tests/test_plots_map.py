@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.plots_map import (
+from sim.outputs.plots_map import (
     GEOGRAPHY_FILE,
     WAYPOINTS_FILE,
     WIDTH_MAX_PT,

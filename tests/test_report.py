@@ -15,8 +15,8 @@ import pytest
 from sim import cli
 from sim.commands import report as report_cmd
 from sim.errors import ScenarioError
-from sim.plots_compare import fmt_value
-from sim.report import NOT_A_RESULTS_FOLDER, detect_kind, write_report
+from sim.outputs.plots_compare import fmt_value
+from sim.outputs.report import NOT_A_RESULTS_FOLDER, detect_kind, write_report
 
 TINY = Path(__file__).parent / "scenarios" / "tiny.toml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

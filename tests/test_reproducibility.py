@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from sim.experiments import replicate
+from sim.experiments.replications import replicate
 from sim.scenario.loader import load_scenario
 
 

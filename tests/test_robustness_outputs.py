@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.executors import ExecutorSpec
-from sim.experiments import replicate, replicate_to_precision
-from sim.results_folder import MARKER, PARTIAL, _Lock
+from sim.experiments.executors import ExecutorSpec
+from sim.experiments.replications import replicate, replicate_to_precision
+from sim.outputs.results_folder import MARKER, PARTIAL, _Lock
 from sim.scenario.loader import load_scenario
 from sim.stats import summarise
 
@@ -164,12 +164,12 @@ def test_stale_partial_folders_of_a_killed_run_are_removed_and_reported(tmp_path
 
 
 def test_unwritable_out_is_refused_before_the_simulation(tmp_path, capsys, monkeypatch):
-    import sim.experiments
+    import sim.experiments.replications
 
     def boom(*a, **k):
         raise AssertionError("the simulation must not start")
 
-    monkeypatch.setattr(sim.experiments, "run_batches", boom)
+    monkeypatch.setattr(sim.experiments.replications, "run_batches", boom)
     before = snapshot(tmp_path)
     for out in (tmp_path / ("x" * 300), Path("/proc/corridor-cannot-write/res")):
         assert main(["run", str(TINY), *QUICK, "--out", str(out)]) == 2
@@ -188,12 +188,12 @@ def test_unwritable_out_is_refused_before_the_simulation(tmp_path, capsys, monke
 
 
 def test_disk_full_while_writing_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
-    import sim.results
+    import sim.outputs.results
 
     def full(path, obj):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(sim.results, "write_json", full)
+    monkeypatch.setattr(sim.outputs.results, "write_json", full)
     before = snapshot(tmp_path)
     assert main(["run", str(TINY), *QUICK, "--out", str(tmp_path / "res")]) == 1
     assert "No space left on device" in one_line(capsys.readouterr().err)
@@ -326,18 +326,18 @@ SWEEP = ["--replications", "1", "--horizon-days", "30", "--workers", "1", "--qui
 
 
 def test_sweep_retries_transient_failures_and_keeps_input_failures(tmp_path, capsys, monkeypatch):
-    import sim.sweep
+    import sim.experiments.sweep
 
     out = tmp_path / "sw"
     args = ["sweep", str(TINY), "--vary", "fleets.f.vessels=0,2,3", *SWEEP, "--out", str(out)]
-    real = sim.sweep.run_chunk
+    real = sim.experiments.sweep.run_chunk
 
     def flaky(scenario, indices, drop=()):
         if scenario.fleets["f"].vessels == 3:
             raise MemoryError()
         return real(scenario, indices, drop)
 
-    monkeypatch.setattr(sim.sweep, "run_chunk", flaky)
+    monkeypatch.setattr(sim.experiments.sweep, "run_chunk", flaky)
     assert main(args) == 1
     line = one_line(capsys.readouterr().err)
     assert "1 of 3 points did not finish" in line and "resume" in line
@@ -347,7 +347,7 @@ def test_sweep_retries_transient_failures_and_keeps_input_failures(tmp_path, cap
     assert len(list((out / "points").glob("*.json"))) == 2
     assert json.loads((out / MARKER).read_text())["state"] == "partial"
 
-    monkeypatch.setattr(sim.sweep, "run_chunk", real)
+    monkeypatch.setattr(sim.experiments.sweep, "run_chunk", real)
     assert main(args) == 0
     status = {p["values"]["fleets.f.vessels"]: p["status"]
               for p in json.loads((out / "sweep.json").read_text())["points"]}
@@ -381,9 +381,9 @@ def test_sweep_over_a_key_that_does_not_exist_is_refused(tmp_path, capsys, vary)
 
 def test_ctrl_c_on_a_sweep_says_which_points_are_kept(tmp_path, capsys, monkeypatch):
     import sim.commands.sweep  # noqa: F401 - the module whose loop is interrupted
-    import sim.sweep
+    import sim.experiments.sweep
 
-    real = sim.sweep.write_point
+    real = sim.experiments.sweep.write_point
     calls = []
 
     def then_interrupt(points_dir, result):
@@ -392,13 +392,13 @@ def test_ctrl_c_on_a_sweep_says_which_points_are_kept(tmp_path, capsys, monkeypa
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.sweep, "write_point", then_interrupt)
+    monkeypatch.setattr(sim.experiments.sweep, "write_point", then_interrupt)
     out = tmp_path / "sw"
     args = ["sweep", str(TINY), "--vary", "fleets.f.vessels=2,3,4", *SWEEP, "--out", str(out)]
     assert main(args) == 130
     line = one_line(capsys.readouterr().err)
     assert f"2 of 3 points are kept in {out / 'points'}" in line and "resume" in line
-    monkeypatch.setattr(sim.sweep, "write_point", real)
+    monkeypatch.setattr(sim.experiments.sweep, "write_point", real)
     assert main(args) == 0
     assert len(list((out / "points").glob("*.json"))) == 3
 

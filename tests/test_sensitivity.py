@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import sensitivity as sens
 from sim.errors import ScenarioError
-from sim.plots_sensitivity import plot_name, write_sensitivity_plots
+from sim.experiments import sensitivity as sens
+from sim.outputs.plots_sensitivity import plot_name, write_sensitivity_plots
 from sim.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

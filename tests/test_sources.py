@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sim import calibrate, cli
-from sim.report import write_report
+from sim import cli
+from sim.experiments import calibrate
+from sim.outputs.report import write_report
 from sim.scenario.provenance import (
     PROVENANCE_NAME,
     ProvenanceError,
@@ -63,7 +64,7 @@ def citations() -> dict[str, list[str]]:
                 where.setdefault(source_id, []).append(f"{path.relative_to(ROOT)}:{n}")
     for figure in calibrate.PUBLISHED:  # cited unbracketed, printed by `corridor calibrate`
         for source_id in figure.sources:
-            where.setdefault(source_id, []).append(f"sim/calibrate.py ({figure.id})")
+            where.setdefault(source_id, []).append(f"sim/experiments/calibrate.py ({figure.id})")
     return where
 
 

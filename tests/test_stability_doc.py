@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.experiments.stability import HandModel, erlang_c, fmt_teu, hand_stages, raw_moment
 from sim.scenario.loader import load_scenario
-from sim.stability import HandModel, erlang_c, fmt_teu, hand_stages, raw_moment
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "stability.md"

@@ -3,7 +3,7 @@
 Every configuration here is an ordinary scenario file under
 ``tests/scenarios/validation/`` (read by :func:`sim.scenario.loader.load_scenario`,
 with ``--set``-style overrides for the parameters a test varies) and is run by the
-model's usual entry points (:func:`sim.experiments.replicate`,
+model's usual entry points (:func:`sim.experiments.replications.replicate`,
 :class:`sim.model.corridor.CorridorModel`). Nothing in ``sim/`` knows about these tests.
 
 Each comparison is a :class:`Comparison`: the model's estimate (one value per
@@ -44,7 +44,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.experiments import replicate
+from sim.experiments.replications import replicate
 from sim.model.corridor import CorridorModel
 from sim.model.disruptions import capacity_timelines
 from sim.model.random_streams import Sampler, stream

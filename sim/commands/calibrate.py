@@ -1,6 +1,6 @@
 """``corridor calibrate [SCENARIO]``: the model against published figures of the real corridor.
 
-Runs the scenario's replications with the calibration probes of :mod:`sim.calibrate`
+Runs the scenario's replications with the calibration probes of :mod:`sim.experiments.calibrate`
 (berth time per vessel call, segment times of the study boxes), prints the table
 "model vs published figure" with the model's 95% CI and a pass/fail verdict per row, and
 writes ``calibration.json`` and ``calibration.md`` into the results folder.
@@ -44,9 +44,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim.calibrate import build_table, format_markdown, format_text, run_calibration
-    from sim.results import default_out_dir, write_json
-    from sim.results_folder import open_results
+    from sim.experiments.calibrate import build_table, format_markdown, format_text, run_calibration
+    from sim.outputs.results import default_out_dir, write_json
+    from sim.outputs.results_folder import open_results
     from sim.scenario.loader import load_scenario
 
     t0 = time.perf_counter()

@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from sim.executors import ExecutorSpec
+from sim.experiments.executors import ExecutorSpec
 
 MAX_REPLICATIONS = 10_000
 """More replications than any study needs: a CI half-width shrinks as 1/sqrt(n), so 10,000

@@ -40,12 +40,12 @@ def _write_tidy(path: Path, comp: dict, values: dict[str, dict[str, list]]) -> N
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     import numpy as np
 
-    from sim.compare import KPIS, build_comparison, format_comparison, record_kpi
     from sim.errors import ScenarioError
-    from sim.executors import open_executor
-    from sim.experiments import run_batches
-    from sim.results import default_out_dir, write_json
-    from sim.results_folder import open_results
+    from sim.experiments.compare import KPIS, build_comparison, format_comparison, record_kpi
+    from sim.experiments.executors import open_executor
+    from sim.experiments.replications import run_batches
+    from sim.outputs.results import default_out_dir, write_json
+    from sim.outputs.results_folder import open_results
     from sim.scenario.loader import load_scenario
 
     overrides = flag_overrides(args)
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         }
 
         def fill(tmp: Path) -> None:
-            from sim.plots_compare import forest, kpi_bars, transit_cdfs
-            from sim.plots_map import change_map, route_map
+            from sim.outputs.plots_compare import forest, kpi_bars, transit_cdfs
+            from sim.outputs.plots_map import change_map, route_map
 
             write_json(tmp / "comparison.json", comp)
             _write_tidy(tmp / "replications.csv", comp, values)
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                     plots / f"route_map_change_{name}.png",
                 )
             if args.report:
-                from sim.report import write_report
+                from sim.outputs.report import write_report
 
                 write_report(tmp)
 

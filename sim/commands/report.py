@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     """Write the report and print its path; a folder that is not a result is ScenarioError."""
-    from sim.report import write_report
+    from sim.outputs.report import write_report
 
     print(write_report(args.results_dir))
     return 0

@@ -49,21 +49,21 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim.console import format_summary
     from sim.errors import ScenarioError
-    from sim.executors import open_executor
-    from sim.experiments import run_batches
-    from sim.results import default_out_dir, write_run_files
-    from sim.results_folder import open_results
+    from sim.experiments.executors import open_executor
+    from sim.experiments.replications import run_batches
+    from sim.outputs.console import format_summary
+    from sim.outputs.results import default_out_dir, write_run_files
+    from sim.outputs.results_folder import open_results
+    from sim.outputs.summary import build_summary
     from sim.scenario.loader import load_scenario
     from sim.scenario.provenance import write_provenance
-    from sim.summary import build_summary
 
     loaded = load_scenario(args.scenario, flag_overrides(args))
     settings = loaded.model.scenario
     out_dir = args.out or default_out_dir(Path("results"), settings.name)
     if args.target_ci is not None:
-        from sim.experiments import TARGET_KPIS
+        from sim.experiments.replications import TARGET_KPIS
 
         if not 0 < args.target_ci < 1:  # also refuses nan
             raise ScenarioError("--target-ci", None, "expected a number between 0 and 1")
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     with open_results(out_dir, "run", args.force) as folder:
         algorithm = None
         if args.target_ci is not None:
-            from sim.experiments import replicate_to_precision
+            from sim.experiments.replications import replicate_to_precision
 
             records, algorithm = replicate_to_precision(
                 loaded.model, spec, args.target_kpi, args.target_ci, args.max_replications

@@ -1,7 +1,7 @@
 """``corridor sensitivity [SCENARIO]``: which uncertain parameters move the headline KPIs.
 
 One-at-a-time low/high swings (``--method oat``, default) or Morris elementary effects
-(``--method morris``) over the parameter table of :mod:`sim.sensitivity`, with common
+(``--method morris``) over the parameter table of :mod:`sim.experiments.sensitivity`, with common
 random numbers. Prints one table per KPI and writes ``sensitivity.csv``,
 ``sensitivity.json``, ``sensitivity.md`` and ``sensitivity_<kpi>.png`` (tornado plots).
 """
@@ -32,7 +32,7 @@ def register(sub) -> None:
         "sensitivity",
         help="which parameters move transit, throughput and the bottleneck most",
         description="One-at-a-time (oat) or Morris sensitivity of the headline KPIs to the "
-        "uncertain parameters listed in sim/sensitivity.py, with common random numbers "
+        "uncertain parameters listed in sim/experiments/sensitivity.py, with common random numbers "
         "(every variant runs the same replication indices).",
     )
     p.add_argument(
@@ -64,10 +64,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim.results import default_out_dir, write_json
-    from sim.results_folder import open_results
-    from sim.scenario.loader import load_scenario
-    from sim.sensitivity import (
+    from sim.experiments.sensitivity import (
         DEFAULT_HORIZON_DAYS,
         DEFAULT_KPIS,
         DEFAULT_REPLICATIONS,
@@ -77,6 +74,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         run_sensitivity,
         write_csv,
     )
+    from sim.outputs.results import default_out_dir, write_json
+    from sim.outputs.results_folder import open_results
+    from sim.scenario.loader import load_scenario
 
     if args.horizon_days is None:
         args.horizon_days = DEFAULT_HORIZON_DAYS
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             write_csv(tmp / "sensitivity.csv", result)
             (tmp / "sensitivity.md").write_text(format_markdown(result), encoding="utf-8")
             if not args.no_plots:
-                from sim.plots_sensitivity import write_sensitivity_plots
+                from sim.outputs.plots_sensitivity import write_sensitivity_plots
 
                 write_sensitivity_plots(result, tmp)
 

@@ -1,7 +1,7 @@
 """``corridor stability [SCENARIO]``: hand-computed capacity and ρ per stage beside the model's.
 
 Computes every stage's capacity and utilisation by hand from the scenario
-(:mod:`sim.stability`), runs a fixed number of replications of the scenario's own
+(:mod:`sim.experiments.stability`), runs a fixed number of replications of the scenario's own
 horizon and of twice it (the scenario's seed, so the numbers are the same on every
 run and with any number of workers), prints the stage table and (re)writes a
 Markdown file — by default ``docs/stability.md``. The file carries no timestamp or
@@ -148,11 +148,11 @@ def _write_atomic(path: Path, text: str) -> None:
 def build_document(args: argparse.Namespace) -> tuple[str, str]:
     """The Markdown text and the terminal table for ``args`` (runs the replications)."""
     from sim.errors import ScenarioError
-    from sim.executors import ExecutorSpec, open_executor
-    from sim.experiments import BULKY, run_batches
+    from sim.experiments.executors import ExecutorSpec, open_executor
+    from sim.experiments.replications import BULKY, run_batches
+    from sim.experiments.stability import format_text, hand_stages, horizon_check, render_markdown
     from sim.scenario.limits import check_run_size
     from sim.scenario.loader import load_scenario
-    from sim.stability import format_text, hand_stages, horizon_check, render_markdown
 
     notes_path = _notes_path(args)
     notes_text = None

@@ -68,11 +68,8 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.errors import RunFault, ScenarioError
-    from sim.executors import iter_tasks, open_executor
-    from sim.results import default_out_dir, write_json
-    from sim.results_folder import open_incremental, write_marker
-    from sim.scenario.loader import load_scenario
-    from sim.sweep import (
+    from sim.experiments.executors import iter_tasks, open_executor
+    from sim.experiments.sweep import (
         FINAL,
         TRANSIENT,
         check_key,
@@ -87,6 +84,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         tidy_rows,
         write_point,
     )
+    from sim.outputs.results import default_out_dir, write_json
+    from sim.outputs.results_folder import open_incremental, write_marker
+    from sim.scenario.loader import load_scenario
 
     if bool(args.vary) == bool(args.sample):
         raise ScenarioError("corridor sweep", None, "expected --vary options or --sample options")
@@ -180,7 +180,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         )
         write_json(out_dir / "sweep.json", sweep)
         _write_csv(out_dir / "sweep.csv", tidy_rows(sweep, done))
-        from sim.plots_sweep import heatmap, response
+        from sim.outputs.plots_sweep import heatmap, response
 
         plots = out_dir / "plots"
         plots.mkdir(exist_ok=True)
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             if len(varied) == 2 and design == "factorial":
                 heatmap(sweep, kpi, plots / f"heatmap_{kpi}.png")
         if args.report:
-            from sim.report import write_report
+            from sim.outputs.report import write_report
 
             write_report(out_dir)
         unfinished = len(points) - kept

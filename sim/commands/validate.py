@@ -15,7 +15,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim.executors import ExecutorSpec
+    from sim.experiments.executors import ExecutorSpec
     from sim.scenario.loader import load_scenario
 
     for path in args.scenarios:

@@ -7,7 +7,7 @@ With several alternatives and KPIs, the p-values of the paired t-tests are
 corrected with Holm–Bonferroni (family-wise error 5% over all tests).
 
 Investments are ranked by their **annualised cost per extra TEU/yr of corridor
-capacity** (see :mod:`sim.economics` for how capacity is measured); the
+capacity** (see :mod:`sim.experiments.economics` for how capacity is measured); the
 ranking table also gives the throughput gained, transit days saved, and the
 cost and CO2 per TEU of the study flows.
 """
@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim.economics import co2_per_teu, corridor_capacity, cost_per_teu
-from sim.experiments import kpi_value
+from sim.experiments.economics import co2_per_teu, corridor_capacity, cost_per_teu
+from sim.experiments.replications import kpi_value
+from sim.outputs.summary import build_summary
 from sim.scenario.loader import LoadedScenario
 from sim.stats import holm, paired_difference, summarise
-from sim.summary import build_summary
 
 WEEKS_PER_YEAR = 8760.0 / 168.0
 KPI_BETTER = {

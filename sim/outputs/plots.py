@@ -1090,7 +1090,7 @@ def bottleneck_by_year_figure(records: list[dict], scenario: Scenario) -> Figure
     """Utilisation of the most utilised stages in each calendar year of the measured
     period (mean over replications, whiskers min–max), the binding stage of each year
     ringed and labelled."""
-    from sim.summary import stage_means
+    from sim.outputs.summary import stage_means
 
     clock = _clock(records, scenario)
     years = [pid for pid, p in (records[0].get("periods") or {}).items() if p["kind"] == "year"]

@@ -8,7 +8,7 @@
   parameters, cells annotated with mean and CI, failed points hatched grey.
 
 Figures use the :class:`matplotlib.figure.Figure` API with the Agg canvas,
-as :mod:`sim.plots`.
+as :mod:`sim.outputs.plots`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from sim.plots import C_BOTTLENECK, _new_figure, message_figure
-from sim.plots_compare import (
+from sim.outputs.plots import C_BOTTLENECK, _new_figure, message_figure
+from sim.outputs.plots_compare import (
     SCENARIO_COLOURS,
     _write,
     better_of,

@@ -15,11 +15,11 @@ import os
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.executors import ExecutorSpec, chunk, open_executor, run_tasks
+from sim.experiments.executors import ExecutorSpec, chunk, open_executor, run_tasks
 from sim.model.corridor import run_replication
+from sim.outputs.summary import FLOW_KPIS, SYSTEM_KPIS
 from sim.scenario.schema import Scenario
 from sim.stats import summarise
-from sim.summary import FLOW_KPIS, SYSTEM_KPIS
 
 BULKY = ("series", "transit_days")
 TARGET_KPIS = tuple(dict.fromkeys((*FLOW_KPIS, *SYSTEM_KPIS, "bottleneck_utilisation")))

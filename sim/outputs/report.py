@@ -35,7 +35,7 @@ from typing import Any
 
 from sim import __version__
 from sim.errors import ScenarioError
-from sim.plots_compare import better_of, fmt_value, kpi_label, kpi_of
+from sim.outputs.plots_compare import better_of, fmt_value, kpi_label, kpi_of
 
 REPORT_NAME = "report.html"
 KINDS = {"comparison": "comparison.json", "sweep": "sweep.json", "run": "summary.json"}
@@ -726,7 +726,7 @@ def _stage_name(scenario, key: str | None, bare: bool = False) -> str:
         return "–"
     if scenario is None:
         return key
-    from sim.plots_map import stage_label
+    from sim.outputs.plots_map import stage_label
 
     return stage_label(scenario, key, bare=bare)
 
@@ -787,7 +787,7 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
     nodes = summary.get("nodes") or {}
     order = list(nodes)
     if scenario is not None:
-        from sim.plots import node_order
+        from sim.outputs.plots import node_order
 
         order = [n for n in node_order(scenario) if n in nodes] + [
             n for n in nodes if n not in scenario.nodes
@@ -887,7 +887,7 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
 
 def _periods_table(summary: Mapping[str, Any], scenario) -> str:
     """KPIs of the named periods (calendar years, disruption windows, [periods.*])."""
-    from sim.console import date_span, period_name
+    from sim.outputs.console import date_span, period_name
 
     periods = summary.get("periods") or {}
     rows = []
@@ -928,7 +928,7 @@ def _periods_table(summary: Mapping[str, Any], scenario) -> str:
 
 def _by_year_table(summary: Mapping[str, Any], scenario) -> str:
     """Which stage binds in which calendar year, and the runner-up."""
-    from sim.console import date_span
+    from sim.outputs.console import date_span
 
     years = summary.get("bottleneck_by_year") or {}
     rows = []
@@ -1014,7 +1014,7 @@ def _route_map_figure(scenario, summary: Mapping[str, Any], tmp: Path, name: str
         n.lat is not None and n.lon is not None for n in scenario.nodes.values()
     ):
         return []
-    from sim.plots_map import route_map
+    from sim.outputs.plots_map import route_map
 
     return [route_map(scenario, dict(summary), tmp / f"{name}route_map.png")]
 
@@ -1525,7 +1525,7 @@ def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
         for p in top
     )
     if not top:
-        from sim.plots_compare import forest, kpi_bars
+        from sim.outputs.plots_compare import forest, kpi_bars
 
         with tempfile.TemporaryDirectory() as tmp:
             made = [kpi_bars(c, Path(tmp) / "kpi_bars.png"), forest(c, Path(tmp) / "forest.png")]
@@ -1579,7 +1579,7 @@ def _fmt_param(v: Any) -> str:
 
 
 def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
-    from sim.plots_sweep import param_label
+    from sim.outputs.plots_sweep import param_label
 
     varied = list(sw.get("varied") or [])
     kpis = list(sw.get("kpis") or [])
@@ -1736,7 +1736,7 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
     pngs = _pngs(folder / "plots")
     figs = _figures(pngs)
     if not pngs and ok:
-        from sim.plots_sweep import heatmap, response
+        from sim.outputs.plots_sweep import heatmap, response
 
         with tempfile.TemporaryDirectory() as tmp:
             made = []

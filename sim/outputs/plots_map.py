@@ -53,10 +53,10 @@ from matplotlib.path import Path as MplPath
 from matplotlib.patheffects import withStroke
 from matplotlib.transforms import Bbox
 
-from sim.plots import C_BOTTLENECK, DPI, message_figure
+from sim.outputs.plots import C_BOTTLENECK, DPI, message_figure
 from sim.scenario.schema import RailLeg, Scenario
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GEOGRAPHY_FILE = DATA_DIR / "naturalearth_50m.npz"
 WAYPOINTS_FILE = DATA_DIR / "waypoints.toml"
 ATTRIBUTION = "Coastlines and borders: Natural Earth 1:50m (public domain)"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.experiments import BULKY, kpi_value, run_chunk
+from sim.experiments.replications import BULKY, kpi_value, run_chunk
 from sim.scenario.loader import load_scenario, parse_override
 from sim.stats import summarise
 

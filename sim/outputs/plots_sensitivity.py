@@ -1,7 +1,7 @@
 """Tornado plots of a sensitivity analysis (one PNG per KPI).
 
 ``write_sensitivity_plots(result, out_dir)`` takes the dict of
-:func:`sim.sensitivity.run_sensitivity` and writes ``sensitivity_<kpi>.png`` per KPI:
+:func:`sim.experiments.sensitivity.run_sensitivity` and writes ``sensitivity_<kpi>.png`` per KPI:
 
 * one-at-a-time (``oat``): a tornado — for each parameter, the change of the KPI from the
   base run when the parameter goes to its low setting (blue) and to its high setting
@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from sim.sensitivity import KPI_LABELS, ranked, significant
+from sim.experiments.sensitivity import KPI_LABELS, ranked, significant
 
 DPI = 120
 C_LOW = "#2c7bb6"

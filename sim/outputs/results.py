@@ -1,7 +1,7 @@
 """The files of a results folder: summary.json, CSVs, resolved scenario, plots/.
 
 Where the folder goes, and how it is kept safe (marker, lock, hidden partial
-folder renamed into place), is :mod:`sim.results_folder`.
+folder renamed into place), is :mod:`sim.outputs.results_folder`.
 """
 
 from __future__ import annotations
@@ -189,12 +189,12 @@ def write_run_files(
     write_monthly_csv(folder / "monthly.csv", records)
     write_legs_monthly_csv(folder / "legs_monthly.csv", records)
     if plots:
-        from sim.plots import write_run_plots
-        from sim.plots_map import route_map
+        from sim.outputs.plots import write_run_plots
+        from sim.outputs.plots_map import route_map
 
         write_run_plots(records, loaded.model, folder / "plots")
         route_map(loaded.model, summary, folder / "plots" / "route_map.png")
     if report:
-        from sim.report import write_report
+        from sim.outputs.report import write_report
 
         write_report(folder)

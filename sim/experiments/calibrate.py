@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.executors import ExecutorSpec
+from sim.experiments.executors import ExecutorSpec
 from sim.model.corridor import CorridorModel
 from sim.model.measure import measure
 from sim.scenario.schema import PortNode, Scenario, SeaLeg
@@ -576,7 +576,7 @@ def run_calibration(
 
     Runs on the executor of ``spec`` (serial, process pool or Dask; default: all cores).
     """
-    from sim.executors import chunk, open_executor, run_tasks
+    from sim.experiments.executors import chunk, open_executor, run_tasks
 
     spec = spec or ExecutorSpec(quiet=True)
     parts = chunk(list(range(replications)), spec.effective_workers())

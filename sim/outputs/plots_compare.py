@@ -11,7 +11,7 @@
 
 Also the KPI vocabulary shared by the report (:data:`KPI_INFO`,
 :func:`kpi_label`, :func:`kpi_of`, :func:`fmt_value`). Figures use the
-:class:`matplotlib.figure.Figure` API with the Agg canvas, as :mod:`sim.plots`.
+:class:`matplotlib.figure.Figure` API with the Agg canvas, as :mod:`sim.outputs.plots`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from sim.plots import C_BOTTLENECK, DPI, _new_figure, _save, message_figure
+from sim.outputs.plots import C_BOTTLENECK, DPI, _new_figure, _save, message_figure
 
 __all__ = [
     "DPI",

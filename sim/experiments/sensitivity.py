@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.executors import ExecutorSpec
+from sim.experiments.executors import ExecutorSpec
+from sim.outputs.summary import FLOW_KPIS
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Scenario
 from sim.stats import summarise
-from sim.summary import FLOW_KPIS
 
 DEFAULT_KPIS = (
     "transit_days_p50",
@@ -499,7 +499,7 @@ def evaluate(
 
     One executor task per variant (all its replications), so tasks last seconds.
     """
-    from sim.executors import open_executor, run_tasks
+    from sim.experiments.executors import open_executor, run_tasks
 
     spec = spec or ExecutorSpec(quiet=True)
     indices = list(range(replications))

@@ -1,0 +1,1 @@
+"""What a run writes and shows: results folders, summaries, console text, plots, reports."""
