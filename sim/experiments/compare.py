@@ -15,13 +15,19 @@ cost and CO2 per TEU of the study flows.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from sim.errors import ScenarioError
 from sim.experiments.economics import co2_per_teu, corridor_capacity, cost_per_teu
-from sim.experiments.replications import kpi_value
+from sim.experiments.executors import ExecutorSpec, open_executor
+from sim.experiments.replications import kpi_value, run_batches
 from sim.outputs.summary import build_summary
-from sim.scenario.loader import LoadedScenario
+from sim.scenario.loader import LoadedScenario, load_scenario
 from sim.stats import holm, paired_difference, summarise
+
+ALIGN_SOURCE = "compare (aligned with the base for common random numbers)"
 
 WEEKS_PER_YEAR = 8760.0 / 168.0
 KPI_BETTER = {
@@ -46,6 +52,54 @@ def record_kpi(loaded: LoadedScenario, record: dict, kpi: str) -> float | None:
     if kpi == "co2_kg_per_teu":
         return co2_per_teu(loaded.model, record)
     return kpi_value(record, kpi)
+
+
+def load_compared(
+    base: str | Path,
+    alternatives: Sequence[str | Path],
+    overrides: Sequence[str | tuple[str, str]] = (),
+) -> list[LoadedScenario]:
+    """The base and its alternatives (each with ``overrides``), every alternative run with
+    the base's seed, replications, horizon and warm-up (common random numbers). Raises
+    :class:`~sim.errors.ScenarioError` when two scenarios share a name."""
+    first = load_scenario(base, overrides)
+    s = first.model.scenario
+    aligned = [
+        (ALIGN_SOURCE, f"scenario.{key}={value}")
+        for key, value in (
+            ("seed", s.seed),
+            ("replications", s.replications),
+            ("horizon_days", s.horizon_days),
+            ("warmup_days", s.warmup_days),
+        )
+    ]
+    scenarios = [first] + [load_scenario(p, [*overrides, *aligned]) for p in alternatives]
+    names = [ld.model.scenario.name for ld in scenarios]
+    if len(set(names)) != len(names):
+        raise ScenarioError(
+            "compare", "scenario.name", f"expected distinct scenario names, got {names}"
+        )
+    return scenarios
+
+
+def simulate_comparison(
+    scenarios: list[LoadedScenario], spec: ExecutorSpec
+) -> list[list[dict]]:
+    """The records of every scenario (replications ``0 .. n-1`` of the base's count, daily
+    series dropped), in the order of ``scenarios``."""
+    reps = list(range(scenarios[0].model.scenario.replications))
+    with open_executor(spec) as ex:
+        return run_batches(ex, spec, [(ld.model, reps) for ld in scenarios], drop=("series",))
+
+
+def kpi_values(
+    scenarios: list[LoadedScenario], records: list[list[dict]]
+) -> dict[str, dict[str, list[float | None]]]:
+    """Per scenario name, per comparison KPI (:data:`KPIS`), its value in each replication."""
+    return {
+        ld.model.scenario.name: {k: [record_kpi(ld, r, k) for r in recs] for k in KPIS}
+        for ld, recs in zip(scenarios, records, strict=True)
+    }
 
 
 def _economics(
@@ -106,10 +160,7 @@ def build_comparison(
     """The comparison record written as ``comparison.json``."""
     base, alts = scenarios[0], scenarios[1:]
     base_name = base.model.scenario.name
-    values = {
-        ld.model.scenario.name: {k: [record_kpi(ld, r, k) for r in recs] for k in KPIS}
-        for ld, recs in zip(scenarios, records, strict=True)
-    }
+    values = kpi_values(scenarios, records)
     diffs: dict[str, dict[str, dict]] = {}
     tests: list[tuple[str, str]] = []
     for alt in alts:

@@ -1,5 +1,10 @@
 """The files of a results folder: summary.json, CSVs, resolved scenario, plots/.
 
+A run folder (:func:`write_run_files`) and a comparison folder
+(:func:`write_comparison_files`) are written by the command line and the Python API
+(:mod:`sim.api`) through the same functions. The per-element tables (nodes.csv, legs.csv,
+flows.csv) are :mod:`sim.outputs.tables`; every column is described in docs/outputs.md.
+
 Where the folder goes, and how it is kept safe (marker, lock, hidden partial
 folder renamed into place), is :mod:`sim.outputs.results_folder`.
 """
@@ -40,37 +45,61 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+def json_safe(obj: Any) -> Any:
+    """What ``write_json`` writes, as Python objects (the dict ``json.load`` gives back)."""
+    return json.loads(json.dumps(_clean(obj), allow_nan=False))
 
 
-def _fmt(v: Any) -> Any:
+def write_json(path: Path, obj: Any, ascii_only: bool = True) -> None:
+    text = json.dumps(_clean(obj), indent=2, allow_nan=False, ensure_ascii=ascii_only)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def csv_cell(v: Any) -> Any:
+    """One CSV cell: empty for None/NaN/inf, floats rounded to 6 decimals, booleans
+    ``true``/``false`` (every CSV of a results folder writes them so)."""
     if v is None:
         return ""
-    if isinstance(v, float):
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    if isinstance(v, float | np.floating):
+        v = float(v)
         return "" if not math.isfinite(v) else repr(round(v, 6))
     return v
 
 
+
+STREAM_COLUMNS = ("replication", "seed", "seed_sequence")
+"""What identifies a replication's random numbers: every stream of replication ``r`` of a
+run with base ``seed`` is ``SeedSequence([seed, r, crc32(input name)])``
+(:mod:`sim.model.random_streams`)."""
+
+
+def stream_cells(seed: int, replication: int) -> list[Any]:
+    """The :data:`STREAM_COLUMNS` of one replication."""
+    return [replication, seed, f"[{seed}, {replication}, crc32(input)]"]
+
+
 def write_replications_csv(path: Path, records: list[dict], seed: int) -> None:
-    """One row per replication: system and study KPIs, bottleneck, gridlock, cost."""
+    """One row per replication: what keyed its random streams (base seed and replication
+    index), system and study KPIs, bottleneck, gridlock (true/false), cost."""
     system_keys = list(records[0]["system"])
     study_keys = list(records[0]["study"])
-    header = ["replication", "seed"] + system_keys + [f"study_{k}" for k in study_keys]
+    header = [*STREAM_COLUMNS] + system_keys + [f"study_{k}" for k in study_keys]
     header += ["bottleneck", "bottleneck_utilisation", "gridlock", "wall_s", "events"]
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for r in records:
             w.writerow(
-                [r["replication"], seed]
-                + [_fmt(r["system"][k]) for k in system_keys]
-                + [_fmt(r["study"][k]) for k in study_keys]
+                stream_cells(seed, r["replication"])
+                + [csv_cell(r["system"][k]) for k in system_keys]
+                + [csv_cell(r["study"][k]) for k in study_keys]
                 + [
                     r["bottleneck"]["element"] or "",
-                    _fmt(r["bottleneck"]["utilisation"]),
-                    "yes" if r["gridlock"] else "no",
-                    _fmt(r["perf"]["wall_s"]),
+                    csv_cell(r["bottleneck"]["utilisation"]),
+                    csv_cell(bool(r["gridlock"])),
+                    csv_cell(r["perf"]["wall_s"]),
                     r["perf"]["events"],
                 ]
             )
@@ -125,7 +154,7 @@ def write_monthly_csv(path: Path, records: list[dict]) -> None:
                 for fid, cols in monthly["flows"].items():
                     w.writerow(
                         [r["replication"], month, fid]
-                        + [_fmt(float(cols[kpi][k])) for kpi in MONTHLY_KPIS]
+                        + [csv_cell(float(cols[kpi][k])) for kpi in MONTHLY_KPIS]
                     )
 
 
@@ -166,8 +195,9 @@ def write_legs_monthly_csv(path: Path, records: list[dict]) -> None:
                     n = int(cols["departures"][k])
                     w.writerow(
                         [r["replication"], month, lid, fid, mode, n,
-                         _fmt(float(n / weeks[k])) if weeks[k] > 0 else "",
-                         _fmt(float(cols["teu_loaded"][k])), _fmt(float(cols["teu_empty"][k]))]
+                         csv_cell(float(n / weeks[k])) if weeks[k] > 0 else "",
+                         csv_cell(float(cols["teu_loaded"][k])),
+                         csv_cell(float(cols["teu_empty"][k]))]
                     )
 
 
@@ -178,13 +208,22 @@ def write_run_files(
     records: list[dict],
     plots: bool = True,
     report: bool = False,
+    provenance: dict | None = None,
 ) -> None:
     """Write a run's files into ``folder`` (the hidden folder that becomes the results folder):
-    summary.json, scenario.resolved.json, replications.csv, timeseries.csv, monthly.csv,
-    legs_monthly.csv, plots/, report."""
+    provenance.json (when given: :func:`sim.scenario.provenance.provenance_document`),
+    summary.json, scenario.resolved.json, replications.csv, nodes.csv, legs.csv, flows.csv,
+    timeseries.csv, monthly.csv, legs_monthly.csv, plots/, report."""
+    from sim.outputs.tables import write_element_tables
+
+    if provenance is not None:
+        from sim.scenario.provenance import PROVENANCE_NAME
+
+        write_json(folder / PROVENANCE_NAME, provenance, ascii_only=False)
     write_json(folder / "summary.json", summary)
     write_json(folder / "scenario.resolved.json", loaded.resolved)
     write_replications_csv(folder / "replications.csv", records, loaded.model.scenario.seed)
+    write_element_tables(folder, loaded.model, records)
     write_timeseries_csv(folder / "timeseries.csv", records)
     write_monthly_csv(folder / "monthly.csv", records)
     write_legs_monthly_csv(folder / "legs_monthly.csv", records)
@@ -198,3 +237,79 @@ def write_run_files(
         from sim.outputs.report import write_report
 
         write_report(folder)
+
+
+def write_comparison_csv(
+    path: Path, comp: dict, values: dict[str, dict[str, list]]
+) -> None:
+    """A comparison's ``replications.csv``: one row per scenario and replication, what
+    keyed its random streams (the same for every scenario: common random numbers) and
+    the comparison KPIs."""
+    kpis = comp["kpis"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["scenario", *STREAM_COLUMNS, *kpis])
+        for name in comp["order"]:
+            for r in range(comp["replications"]):
+                row = [values[name][k][r] for k in kpis]
+                w.writerow([name, *stream_cells(comp["seed"], r)] + [csv_cell(v) for v in row])
+
+
+def write_comparison_files(
+    folder: Path,
+    scenarios: list[Any],
+    comp: dict,
+    records: list[list[dict]],
+    plots: bool = True,
+    report: bool = False,
+) -> None:
+    """Write a comparison's files into ``folder``: comparison.json, replications.csv,
+    scenarios/<name>/ (summary.json, scenario.resolved.json, nodes.csv, legs.csv,
+    flows.csv), plots/, report."""
+    from sim.experiments.compare import kpi_values
+    from sim.outputs.tables import write_element_tables
+
+    write_json(folder / "comparison.json", comp)
+    write_comparison_csv(folder / "replications.csv", comp, kpi_values(scenarios, records))
+    for ld, recs in zip(scenarios, records, strict=True):
+        sub = folder / "scenarios" / ld.model.scenario.name
+        sub.mkdir(parents=True)
+        write_json(sub / "summary.json", comp["scenarios"][ld.model.scenario.name]["summary"])
+        write_json(sub / "scenario.resolved.json", ld.resolved)
+        write_element_tables(sub, ld.model, recs)
+    if plots:
+        _comparison_plots(folder / "plots", scenarios, comp, records)
+    if report:
+        from sim.outputs.report import write_report
+
+        write_report(folder)
+
+
+def _comparison_plots(
+    plots: Path, scenarios: list[Any], comp: dict, records: list[list[dict]]
+) -> None:
+    """KPI bars, forest plot, transit CDFs, the base's route map and a change map per
+    alternative."""
+    from sim.outputs.plots_compare import forest, kpi_bars, transit_cdfs
+    from sim.outputs.plots_map import change_map, route_map
+
+    plots.mkdir()
+    kpi_bars(comp, plots / "kpi_bars.png")
+    forest(comp, plots / "forest.png")
+    samples = {
+        ld.model.scenario.name: np.concatenate([r["transit_days"] for r in recs])
+        for ld, recs in zip(scenarios, records, strict=True)
+    }
+    transit_cdfs(samples, plots / "transit_cdfs.png")
+    base = scenarios[0].model
+    base_summary = comp["scenarios"][base.scenario.name]["summary"]
+    route_map(base, base_summary, plots / "route_map.png")
+    for ld in scenarios[1:]:
+        name = ld.model.scenario.name
+        change_map(
+            base,
+            base_summary,
+            ld.model,
+            comp["scenarios"][name]["summary"],
+            plots / f"route_map_change_{name}.png",
+        )
