@@ -1,12 +1,17 @@
 """Summaries over replications: mean and 95% Student-t confidence interval.
 
 Also: paired differences for comparisons under common random numbers, the
-Holm–Bonferroni correction for multiple comparisons, and MSER warm-up detection.
+Holm–Bonferroni correction for multiple comparisons, and MSER warm-up detection with a
+test of whether the transient it finds is real (:func:`truncation_evidence`).
 
 Conventions (so the JSON stays strict and honest): a KPI missing in some
 replications is summarised over the others; one replication gives ``null``
 bounds; zero variance gives the interval (mean, mean); no value at all gives
-``null`` everywhere. Never NaN.
+``null`` everywhere. Never NaN. A quantity that cannot be negative (a count, a
+time, a utilisation) is summarised with ``lower=0``: its interval is clipped at 0
+(the Student-t interval of a few replications of a count can reach below 0, e.g.
+after a gridlock). Clipping keeps the coverage: the true mean is >= 0, so every
+value the clipped part removed was impossible.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from collections.abc import Iterable, Sequence
 from scipy import stats as _st
 
 
-def summarise(values: Iterable[float | None]) -> dict[str, float | int | None]:
-    """``{"mean", "ci95_low", "ci95_high", "n"}`` of the non-null values."""
+def summarise(
+    values: Iterable[float | None], lower: float | None = None
+) -> dict[str, float | int | None]:
+    """``{"mean", "ci95_low", "ci95_high", "n"}`` of the non-null values; with ``lower``
+    (e.g. 0 for a count) the interval is clipped at that bound."""
     xs = [float(v) for v in values if v is not None and math.isfinite(v)]
     n = len(xs)
     if n == 0:
@@ -30,7 +38,8 @@ def summarise(values: Iterable[float | None]) -> dict[str, float | int | None]:
     if var <= 0.0:
         return {"mean": mean, "ci95_low": mean, "ci95_high": mean, "n": n}
     half = float(_st.t.ppf(0.975, n - 1)) * math.sqrt(var / n)
-    return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half, "n": n}
+    low = mean - half if lower is None else max(lower, mean - half)
+    return {"mean": mean, "ci95_low": low, "ci95_high": mean + half, "n": n}
 
 
 def summarise_table(rows: Sequence[dict], keys: Iterable[str]) -> dict[str, dict]:
@@ -91,3 +100,56 @@ def mser(series: Sequence[float], batch: int = 5) -> int:
         if score < best:
             best, best_d = score, d
     return best_d * batch
+
+
+def truncation_evidence(
+    series: Sequence[float],
+    start: int,
+    batch: int = 5,
+    level: float = 0.99,
+    material: float = 0.01,
+    min_windows: int = 3,
+) -> dict[str, float | int | bool | None]:
+    """Is there a transient left after step ``start`` of ``series``, beyond noise?
+
+    ``truncation``: the MSER-``batch`` point ``d`` (:func:`mser`). When ``d > start`` the
+    first ``L = min(d - start, len(series[d:]) // min_windows)`` steps after ``start``
+    (the early window) are compared with the stretch after ``d`` cut into ``k >= 3``
+    windows of the same length: ``t = (early - mean(w)) / (sd(w) * sqrt(1 + 1/k))``, a
+    Student-t prediction test with ``k - 1`` degrees of freedom (the later windows give
+    the spread a window mean has, autocorrelation included, as long as a window is
+    longer than the correlation time). ``shift``: how much the mean over
+    ``series[start:]`` differs from the mean over ``series[d:]``, relative to the latter,
+    i.e. the bias the transient puts into a mean measured from ``start``.
+    ``significant``: ``p_value < 1 - level`` and ``|shift| >= material``. ``p_value`` is
+    ``None`` (not judged) when ``d <= start`` or fewer than ``min_windows`` windows fit.
+    """
+    d = mser(series, batch)
+    out: dict[str, float | int | bool | None] = {
+        "truncation": d, "window": None, "windows": None, "p_value": None, "shift": None,
+        "significant": False,
+    }
+    if d <= start:
+        return out
+    rest = [float(x) for x in series[d:]]
+    length = min(d - start, len(rest) // min_windows)
+    if length < 1:
+        return out
+    k = len(rest) // length
+    early = math.fsum(series[start : start + length]) / length
+    windows = [math.fsum(rest[j * length : (j + 1) * length]) / length for j in range(k)]
+    centre = math.fsum(windows) / k
+    sd = math.sqrt(math.fsum((w - centre) ** 2 for w in windows) / (k - 1))
+    if sd > 0:
+        t = (early - centre) / (sd * math.sqrt(1.0 + 1.0 / k))
+        p = float(2.0 * _st.t.sf(abs(t), k - 1))
+    else:
+        p = 1.0 if early == centre else 0.0
+    ref = math.fsum(rest) / len(rest)
+    measured = math.fsum(float(x) for x in series[start:]) / (len(series) - start)
+    shift = (measured - ref) / abs(ref) if ref != 0 else (0.0 if measured == ref else math.inf)
+    out.update(
+        window=length, windows=k, p_value=p, shift=shift,
+        significant=bool(p < 1.0 - level and abs(shift) >= material),
+    )
+    return out

@@ -5,6 +5,16 @@ disruption window, each ``[periods.*]``) with the study throughput, the transit 
 boxes created in the period and its bottleneck; ``bottleneck_by_year`` (which stage binds
 in which year, and the runner-up). Dates are calendar dates from ``start_date`` (nominal,
 from 2025-01-01, when the scenario has none: ``dated`` is false).
+
+Every interval is a 95 % Student-t interval over replications, clipped at 0 (every KPI
+here is a count, a time, a rate or a utilisation: none can be negative; see
+:mod:`sim.stats`). ``warnings`` lists every warning of the run as
+``{"kind", "text"}`` (plus ``flow`` or ``element`` where one applies), in this order:
+``gridlock``, ``closed_at_horizon``, ``warmup``, ``transit_biased`` (any flow, or the
+study flows together, with more than 5 % of the post-warm-up TEU still inside at the
+horizon), ``demand_exceeds_capacity`` (per flow; the rule is in
+:mod:`sim.outputs.checks`). The bottleneck of a run that ended in a standstill is the
+stage that held it (a closed stage or a yard stuck full), not the busiest one.
 """
 
 from __future__ import annotations
@@ -13,11 +23,20 @@ import datetime as _dt
 import math
 from typing import Any
 
-import numpy as np
-
 from sim.model.measure import PERIOD_KPIS  # study flows, per named period
+from sim.outputs.checks import (
+    BIAS_THRESHOLD,
+    bias_note,
+    collect_warnings,
+    flow_checks,
+    standstill_stages,
+    warmup_check,
+)
 from sim.scenario.loader import LoadedScenario
-from sim.stats import mser, summarise
+from sim.scenario.schema import Scenario
+from sim.stats import summarise as _summarise
+
+__all__ = ["BIAS_THRESHOLD", "build_summary", "warmup_check"]
 
 FLOW_KPIS = (
     "created_teu",
@@ -63,8 +82,12 @@ FLEET_KPIS = (
     "busy_share",
     "weather_hold_h_mean",
 )
-BIAS_THRESHOLD = 0.05
-DAYS_PER_YEAR = 365
+
+
+def summarise(values: Any) -> dict[str, float | int | None]:
+    """:func:`sim.stats.summarise` with the interval clipped at 0 (no KPI here can be
+    negative: a count's t-interval over a few replications can reach below 0)."""
+    return _summarise(values, lower=0.0)
 
 
 def _group(records: list[dict], section: str, kpis: tuple[str, ...]) -> dict[str, Any]:
@@ -73,41 +96,6 @@ def _group(records: list[dict], section: str, kpis: tuple[str, ...]) -> dict[str
     for ident in ids:
         out[ident] = {k: summarise(r[section][ident].get(k) for r in records) for k in kpis}
     return out
-
-
-def warmup_check(records: list[dict], warmup_days: float) -> dict[str, Any] | None:
-    """MSER-5 on the daily TEU held at all nodes (mean over replications).
-
-    Demand and storms are seasonal, so the steady state is periodic, which plain
-    MSER mistakes for a transient. When the run covers at least two years, the
-    day-of-year profile measured after the warm-up is subtracted first and MSER
-    looks at the residual. Warns when the truncation point lies beyond the
-    configured warm-up, i.e. the initial transient may still bias the KPIs.
-    """
-    series = [r["series"]["nodes"] for r in records if "series" in r]
-    if not series:
-        return None
-    days = min(len(next(iter(s.values()))["teu_at_node"]) for s in series)
-    total = np.zeros(days)
-    for s in series:
-        for node in s.values():
-            total += np.asarray(node["teu_at_node"][:days])
-    total /= len(series)
-    method = "MSER-5 on daily TEU held at all nodes, mean over replications"
-    if days >= 2 * DAYS_PER_YEAR and days - warmup_days >= DAYS_PER_YEAR:
-        doy = np.arange(days) % DAYS_PER_YEAR
-        after = np.arange(days) >= warmup_days
-        profile = np.bincount(doy[after], weights=total[after], minlength=DAYS_PER_YEAR)
-        profile /= np.maximum(np.bincount(doy[after], minlength=DAYS_PER_YEAR), 1)
-        total = total - profile[doy]
-        method += ", after removing the day-of-year profile (seasonal demand and storms)"
-    suggested = mser(total.tolist(), batch=5)
-    return {
-        "method": method,
-        "suggested_warmup_days": float(suggested),
-        "warmup_days": warmup_days,
-        "ok": suggested <= warmup_days,
-    }
 
 
 def _most_common(values: list[str | None]) -> str | None:
@@ -205,6 +193,35 @@ def bottleneck_by_year(periods: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def choose_bottleneck(
+    stages: dict[str, dict],
+    tables: dict[str, dict[str, Any]],
+    records: list[dict],
+    scenario: Scenario | None,
+) -> dict[str, Any]:
+    """The bottleneck: after a standstill (gridlock, closure at the horizon) the stage
+    that held it in most replications — a closed stage, a yard stuck full — even if
+    others were busier (wagons held by a stalled line look 50 % busy); otherwise the
+    stage of the highest mean utilisation. ``why`` says which."""
+    for key in standstill_stages(records, scenario):
+        section, _, ident = key.partition(".")
+        row = (tables.get(section) or {}).get(ident)
+        if row is not None:
+            stalled = sum(1 for r in records if r.get("gridlock") or r.get("closed_at_horizon"))
+            return {
+                "element": key,
+                "utilisation": row["utilisation"],
+                "why": f"held the standstill (gridlock or closure at the horizon) of "
+                f"{stalled} of {len(records)} replication(s)",
+            }
+    top = max(stages, key=lambda k: stages[k]["mean"]) if stages else None
+    return {
+        "element": top,
+        "utilisation": stages[top] if top else None,
+        "why": "highest mean utilisation" if top else None,
+    }
+
+
 def build_summary(
     loaded: LoadedScenario, records: list[dict], command: str, version: str
 ) -> dict[str, Any]:
@@ -236,7 +253,9 @@ def build_summary(
         for ident, vals in table.items():
             if vals["utilisation"]["mean"] is not None:
                 stages[f"{section}.{ident}"] = vals["utilisation"]
-    top = max(stages, key=lambda k: stages[k]["mean"]) if stages else None
+    bottleneck = choose_bottleneck(
+        stages, {"nodes": nodes, "legs": legs, "wagon_pools": pools}, records, scen
+    )
 
     gridlocks = [
         {"replication": r["replication"], **r["gridlock"]} for r in records if r["gridlock"]
@@ -247,6 +266,16 @@ def build_summary(
         if r.get("closed_at_horizon")
     ]
     periods = build_periods(records)
+    checks = flow_checks(records)
+    flows = {
+        fid: {k: summarise(r["flows"][fid][k] for r in records) for k in FLOW_KPIS}
+        for fid in records[0]["flows"]
+    }
+    for fid, c in checks.items():
+        flows[fid]["transit_biased"] = c["transit_biased"]
+        flows[fid]["demand_exceeds_capacity"] = c["demand_exceeds_capacity"]
+    warm = warmup_check(records, settings.warmup_days, scen)
+    note = bias_note(share, checks)
     return {
         "scenario": {
             "name": settings.name,
@@ -262,27 +291,21 @@ def build_summary(
         "warmup_days": settings.warmup_days,
         "study_flows": scen.study_flow_ids(),
         "kpis": kpis,
-        "transit_biased": bool(share is not None and share > BIAS_THRESHOLD),
-        "transit_bias_note": (
-            f"{share:.1%} of the TEU created after the warm-up were still inside at the horizon; "
-            "transit KPIs over deliveries under-represent slow containers"
-            if share is not None and share > BIAS_THRESHOLD
-            else None
-        ),
-        "bottleneck": {"element": top, "utilisation": stages[top] if top else None},
+        "warnings": collect_warnings(gridlocks, closed_at_horizon, warm, share, checks),
+        "transit_biased": note is not None,  # any flow, or the study flows together
+        "transit_bias_note": note,
+        "bottleneck": bottleneck,
         "bottleneck_by_year": bottleneck_by_year(periods),
         "periods": periods,
         "nodes": nodes,
         "legs": legs,
         "fleets": fleets,
         "wagon_pools": pools,
-        "flows": {
-            fid: {k: summarise(r["flows"][fid][k] for r in records) for k in FLOW_KPIS}
-            for fid in records[0]["flows"]
-        },
+        "flows": flows,
+        "flow_checks": checks,
         "gridlock": gridlocks,
         "closed_at_horizon": closed_at_horizon,
-        "warmup_check": warmup_check(records, settings.warmup_days),
+        "warmup_check": warm,
         "provenance": {"version": version, "command": command},
         "performance": {
             "wall_s_per_replication": summarise(r["perf"]["wall_s"] for r in records),
