@@ -3,18 +3,23 @@
 ``write_run_plots(records, scenario, out_dir)`` writes five figures into
 ``out_dir`` (the ``plots/`` folder of a result):
 
-* ``throughput.png``   weekly TEU of the study flows delivered, mean over
-  replications with a band (95% t-interval of the mean from 3 replications,
-  min–max with 2), the expected demand and the warm-up shaded;
+* ``throughput.png``   weekly TEU of the study flows delivered (light), their
+  5-week rolling mean (the trend) with its 95% CI across replications, the
+  expected demand and the warm-up shaded;
 * ``transit_time.png`` histogram of study-flow transit times (days, pooled over
   replications) with mean, median and P95 marked;
 * ``node_performance.png`` mean time at each node and utilisation of every
   capacity-limited stage (nodes, rail paths, wagon pools, fleets) in route
   order, the bottleneck highlighted, a reference line at ρ = 0.9;
-* ``queues.png``       TEU held at each node per day (small multiples) with the
-  yard occupancy and the yard capacity;
+* ``queues.png``       TEU held at each node (small multiples): the weekly mean of
+  the daily TEU and a band from the week's lowest to its highest day (a weekly
+  service reads as a band, not a saw-tooth), the yard occupancy and capacity;
 * ``bottleneck_by_year.png`` utilisation of the most utilised stages in each calendar
   year of the measured period, the binding one of each year marked.
+
+Whiskers and bands of uncertainty are always the 95% Student-t interval of the mean
+across replications (:func:`ci95`), clipped to what the quantity can be; utilisation
+axes run 0-1. Stage names come from :func:`sim.outputs.labels.stage_label`.
 
 Time axes are calendar dates (``start_date`` of the scenario, or nominal dates from
 2025-01-01 when it has none, as the record's ``start_date`` says), with scheduled
@@ -49,6 +54,7 @@ from sim.model.calendar import NOMINAL_START, Calendar
 from sim.model.demand import HOURS_PER_YEAR, demand_profile, monthly_rates
 from sim.model.disruptions import disruption_intervals
 from sim.model.schedule import Schedule, change_time_h
+from sim.outputs.labels import fleet_note, stage_label
 from sim.scenario.references import legs_between
 from sim.scenario.schema import (
     DispatchTimetable,
@@ -63,9 +69,13 @@ DPI = 120
 HOURS_PER_DAY = 24.0
 DAYS_PER_WEEK = 7
 RHO_REF = 0.9
+UTIL_MAX = 1.0  # upper end of every utilisation axis (a share of capacity)
+DODGE = 0.07  # bottleneck_by_year: horizontal offset between stages (years apart by 1)
+BINDS_TEXT_BELOW = 0.8  # bottleneck_by_year: above this ρ the "binds" note goes under the ring
 EMPTY_NODE_TEU = 0.5  # a node whose content never exceeds this (TEU) gets no queue panel
 WAIT_DAYS_ABOVE_H = 72.0  # show node times in days when the longest mean exceeds this
 CAPTION_CHARS = 150  # wrap width of the grey caption line under each title
+TRANSIT_CAPTION_CHARS = 120  # the same on the narrower transit-time figure
 CAP_ON_SCALE = 4.0  # draw the yard-capacity line when it is at most this many times the peak
 
 C_MAIN = "#1f5f9e"
@@ -82,6 +92,9 @@ C_DISRUPTION = "#e7298a"
 C_CHANGE = "#1b7837"
 STAGE_COLOURS = ("#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 TOP_STAGES = 5  # stages drawn in bottleneck_by_year.png
+ROLL_WEEKS = 5  # window of the rolling mean on weekly series (weeks, centred: about a month)
+C_WEEKLY = "#a9bfd6"  # the raw weekly values behind their rolling mean
+C_DAYS = "#c6dbef"  # range of daily values within a week (queue panels)
 
 PLOT_FILES = (
     "throughput.png",
@@ -174,26 +187,42 @@ def _stack(arrays: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _summary(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Column mean, min and max ignoring NaN (NaN where a column has no value)."""
-    if stack.size == 0:
-        empty = np.empty(stack.shape[1] if stack.ndim == 2 else 0)
-        return empty, empty, empty
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        return np.nanmean(stack, axis=0), np.nanmin(stack, axis=0), np.nanmax(stack, axis=0)
+def ci95(
+    stack: np.ndarray, lower: float | None = 0.0, upper: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise mean and 95% Student-t interval of the mean across replications (rows).
 
-
-def _ci95(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column-wise 95% Student-t interval of the mean of non-negative data (NaN if n < 2)."""
+    The one kind of whisker and band of every plot. Bounds are clipped to what the
+    quantity can be (``lower``/``upper``: 0 for volumes and times, 1 for utilisation);
+    NaN where a column has fewer than two finite values.
+    """
+    stack = np.atleast_2d(np.asarray(stack, dtype=float))
     n = np.sum(np.isfinite(stack), axis=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns, n = 1
         mean = np.nanmean(stack, axis=0)
         sd = np.nanstd(stack, axis=0, ddof=1)
         half = student_t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
     half = np.where(n >= 2, half, np.nan)
-    return np.maximum(mean - half, 0.0), mean + half  # volumes: no negative lower bound
+    lo, hi = mean - half, mean + half
+    if lower is not None:
+        lo = np.maximum(lo, lower)
+    if upper is not None:
+        hi = np.minimum(hi, upper)
+    return mean, lo, hi
+
+
+def ci95_of(
+    values: Sequence[float], lower: float | None = 0.0, upper: float | None = None
+) -> tuple[float, float | None, float | None]:
+    """Mean and clipped 95% CI of the mean of one sample (CI None with fewer than 2)."""
+    mean, lo, hi = ci95(np.asarray([values], dtype=float).T, lower, upper)
+    low, high = float(lo[0]), float(hi[0])
+    ok = math.isfinite(low) and math.isfinite(high)
+    return float(mean[0]), (low if ok else None), (high if ok else None)
+
+
+CI_NOTE = "95% CI of the mean across replications"
 
 
 def _mean_of(values: Sequence[float | None]) -> float | None:
@@ -392,7 +421,7 @@ def _node_title(scenario: Scenario, nid: str) -> str:
     return f"{scenario.nodes[nid].kind.capitalize()}: {scenario.node_label(nid)}"
 
 
-def _study_caption(scenario: Scenario, *extra: str) -> str:
+def _study_caption(scenario: Scenario, *extra: str, width: int = CAPTION_CHARS) -> str:
     """One line naming the study flows and their demand (wrapped when long), plus ``extra``."""
     ids = scenario.study_flow_ids()
     names = []
@@ -402,9 +431,9 @@ def _study_caption(scenario: Scenario, *extra: str) -> str:
         names.append(f.label or f"{fid} ({ends})")
     total = sum(scenario.flows[fid].annual_teu for fid in ids)
     head = "Study flow" + ("s" if len(ids) > 1 else "") + f" ({total:,.0f} TEU/yr): "
-    lines = textwrap.wrap(head + "; ".join(names), CAPTION_CHARS, break_on_hyphens=False)
+    lines = textwrap.wrap(head + "; ".join(names), width, break_on_hyphens=False)
     if extra:
-        lines += textwrap.wrap("  |  ".join(extra), CAPTION_CHARS, break_on_hyphens=False)
+        lines += textwrap.wrap("  |  ".join(extra), width, break_on_hyphens=False)
     return "\n".join(lines)
 
 
@@ -447,21 +476,35 @@ def _weekly_demand(scenario: Scenario, weeks: int) -> np.ndarray:
     return total
 
 
+def rolling_mean(values: np.ndarray, window: int = ROLL_WEEKS) -> np.ndarray:
+    """Centred rolling mean along the last axis over ``window`` values (odd), ignoring
+    NaN; the ends average the values there are (a shorter window)."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    half = window // 2
+    finite = np.isfinite(values)
+    padded = np.pad(np.where(finite, values, 0.0), ((0, 0), (half + 1, half)))
+    counts = np.pad(finite.astype(float), ((0, 0), (half + 1, half)))
+    csum, ccount = np.cumsum(padded, axis=1), np.cumsum(counts, axis=1)
+    total = csum[:, window:] - csum[:, :-window]
+    count = ccount[:, window:] - ccount[:, :-window]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
-    """Weekly study-flow deliveries over time: mean over replications with a band."""
+    """Weekly study-flow deliveries over time: the weekly values (light), their rolling
+    mean (the trend) with its 95% CI across replications, and the expected demand."""
     fig = _new_figure(11.5, 5.8)
     ax = fig.add_subplot()
     clock = _clock(records, scenario)
     weekly = _stack(
         [_weekly(r["series"]["study_delivered_teu"], float(r["end_h"])) for r in records]
     )
-    mean, lo, hi = _summary(weekly)
-    band_label = "range over replications (min–max)"
-    if len(records) >= 3:
-        lo, hi = _ci95(weekly)
-        band_label = "95% confidence interval of the mean"
+    multi = len(records) > 1
+    mean, _, _ = ci95(weekly) if weekly.size else (np.empty(0),) * 3
     n_weeks = weekly.shape[1]
     edges = clock.x(np.arange(n_weeks + 1) * float(DAYS_PER_WEEK))
+    centres = clock.x((np.arange(n_weeks) + 0.5) * float(DAYS_PER_WEEK))
     warm = _warmup_days(records)
     end = _end_days(records)
     events = _calendar_events(scenario, clock, end)
@@ -469,25 +512,22 @@ def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
     _mark_events(ax, events, clock)
     demand = np.empty(0)
     if n_weeks:
-        if len(records) > 1:
-            ax.fill_between(
-                edges,
-                np.append(lo, lo[-1]),
-                np.append(hi, hi[-1]),
-                step="post",
-                color=C_BAND,
-                alpha=0.6,
-                lw=0,
-                label=band_label,
-            )
         ax.stairs(
             mean,
             edges,
             baseline=None,
-            color=C_MAIN,
-            lw=2.2,
-            label="delivered, mean over replications" if len(records) > 1 else "delivered",
+            color=C_WEEKLY,
+            lw=1.0,
+            label="weekly TEU" + (", mean over replications" if multi else ""),
+            zorder=2,
         )
+        trend, lo, hi = ci95(rolling_mean(weekly)) if multi else (
+            rolling_mean(weekly)[0], np.full(n_weeks, np.nan), np.full(n_weeks, np.nan))
+        if multi and np.isfinite(lo).any():
+            ax.fill_between(centres, lo, hi, color=C_BAND, alpha=0.35, lw=0, zorder=1.5,
+                            label=f"{CI_NOTE} (of the rolling mean)")
+        ax.plot(centres, trend, color=C_MAIN, lw=2.6, zorder=3, gid="rolling_mean",
+                label=f"{ROLL_WEEKS}-week rolling mean (the trend)")
         demand = _weekly_demand(scenario, n_weeks)
         ax.stairs(
             demand,
@@ -497,6 +537,7 @@ def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
             lw=1.3,
             ls="--",
             label="expected demand (created)",
+            zorder=3,
         )
     kpi = _mean_of([r.get("study", {}).get("throughput_teu_per_week") for r in records])
     if kpi is not None:
@@ -512,7 +553,9 @@ def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
         )
     _mark_gridlock(ax, records, clock)
     _date_axis(ax, clock, end)
-    ymax = np.nanmax(np.concatenate([hi, demand, [kpi or 0.0], [1.0]])) if n_weeks else (kpi or 1.0)
+    # the scale of the data, not of a CI band (with 2 replications t = 12.7 makes it wide)
+    tops = [mean, demand, [kpi or 0.0], [1.0]]
+    ymax = np.nanmax(np.concatenate(tops)) if n_weeks else (kpi or 1.0)
     ax.set_ylim(0, ymax * 1.12)
     ax.set_ylabel("TEU delivered per week")
     ax.grid(True, axis="y", alpha=0.3)
@@ -529,6 +572,9 @@ def throughput_figure(records: list[dict], scenario: Scenario) -> Figure:
     short = sum(1 for r in records if float(r["end_h"]) < end * HOURS_PER_DAY - 1e-6)
     if short:
         notes.append(f"{short} replication(s) stopped early: later weeks average the others")
+    if len(records) == 2:
+        notes.append("2 replications: the 95% CI uses t = 12.7 and is wide (off scale "
+                     "where it passes the data); more replications narrow it")
     if n_weeks == 0:
         notes.append("run shorter than one week: no weekly totals")
     elif dropped > 0.05:
@@ -566,7 +612,8 @@ def transit_figure(records: list[dict], scenario: Scenario) -> Figure:
         )
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(_study_caption(scenario), fontsize=9, color="#444444", loc="left")
+        ax.set_title(_study_caption(scenario, width=TRANSIT_CAPTION_CHARS), fontsize=9,
+                     color="#444444", loc="left")
         return fig
     edges = np.histogram_bin_edges(data, bins="fd")
     if not 10 <= len(edges) - 1 <= 80:
@@ -587,7 +634,8 @@ def transit_figure(records: list[dict], scenario: Scenario) -> Figure:
     ax.set_xlim(float(data.min()) - pad, float(data.max()) + pad)
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_title(
-        _study_caption(scenario, f"{len(data):,} containers delivered after warm-up"),
+        _study_caption(scenario, f"{len(data):,} containers delivered after warm-up",
+                       width=TRANSIT_CAPTION_CHARS),
         fontsize=9,
         color="#444444",
         loc="left",
@@ -673,23 +721,8 @@ def _stage_keys(scenario: Scenario, records: Sequence[dict]) -> list[str]:
 
 
 def _stage_label(scenario: Scenario, key: str) -> str:
-    section, ident = _section(key)
-    if section == "nodes":
-        return _node_title(scenario, ident)
-    if section == "fleets":
-        fleet = scenario.fleets[ident]
-        return f"Fleet: {fleet.label or ident}"
-    if section == "wagon_pools":
-        pool = scenario.wagon_pools[ident]
-        return f"Wagon pool: {pool.label or ident}"
-    leg = scenario.legs[ident]
-    name = leg.label or (
-        f"{scenario.node_label(leg.from_node)} → {scenario.node_label(leg.to_node)}"
-    )
-    if isinstance(leg, SeaLeg):
-        fleets = [f.label or fid for fid, f in scenario.fleets.items() if f.leg == ident]
-        return f"Sea leg: {name} ({' + '.join(fleets)})"
-    return f"Rail paths: {name}"
+    """The stage's label from the one label builder (:func:`sim.outputs.labels.stage_label`)."""
+    return stage_label(scenario, key)
 
 
 def _wrap(label: str, width: int = 34) -> str:
@@ -719,9 +752,11 @@ def _stage_note(scenario: Scenario, key: str) -> str:
     slots = "timetable: share of the offered slots filled"
     if isinstance(leg, SeaLeg):
         serving = [f for f in scenario.fleets.values() if f.leg == ident]
+        fleets = fleet_note(scenario, ident)
+        head = f"{fleets}: " if fleets else ""
         if serving and all(isinstance(f.dispatch, DispatchTimetable) for f in serving):
-            return slots
-        return "vessels, busy share weighted by slots"
+            return head + slots
+        return head + "vessels, busy share weighted by slots"
     if isinstance(leg.dispatch, DispatchTimetable):
         return slots
     return "line capacity, train paths/day"
@@ -733,11 +768,11 @@ def _stages(scenario: Scenario, records: Sequence[dict]) -> list[_Stage]:
         s = _Stage(key=key, label=_stage_label(scenario, key))
         u = _values(records, key, "utilisation")
         if u:
-            s.util, s.util_lo, s.util_hi = float(np.mean(u)), min(u), max(u)
+            s.util, s.util_lo, s.util_hi = ci95_of(u, 0.0, 1.0)
         if key.startswith("nodes."):
             w = _values(records, key, "wait_h_mean")
             if w:
-                s.wait_h, s.wait_lo, s.wait_hi = float(np.mean(w)), min(w), max(w)
+                s.wait_h, s.wait_lo, s.wait_hi = ci95_of(w)
             _, nid = _section(key)
             ofs = [r["nodes"][nid].get("utilisation_of") for r in records if nid in r["nodes"]]
             ofs = [o for o in ofs if o]
@@ -817,14 +852,7 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
     ax_w.set_title("Time spent at nodes", fontsize=11)
     ax_w.grid(True, axis="x", alpha=0.3)
 
-    # right: utilisation
-    u_vals = [
-        s.util_hi if multi and s.util_hi is not None else s.util
-        for s in stages
-        if s.util is not None
-    ]
-    u_max = max([RHO_REF, *u_vals])
-    xlim = max(1.0, u_max) * 1.3
+    # right: utilisation, on its own scale 0-1 (a share of capacity never exceeds 1)
     for i, s in enumerate(stages):
         if s.util is None:
             ax_u.text(0.005, i, "  no finite capacity", va="center", fontsize=8, color="#999999")
@@ -854,9 +882,9 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
         end = s.util_hi if multi and s.util_hi is not None else s.util
         bold = "bold" if s.key == top_key else "normal"
         # ~0.0085 axis units per character at this width: keep the label inside the axes
-        if end + xlim * (0.015 + 0.0085 * len(text)) <= xlim:
+        if end + 0.015 + 0.0085 * len(text) <= UTIL_MAX:
             ax_u.text(
-                end + xlim * 0.015,
+                end + 0.015,
                 i,
                 text,
                 va="center",
@@ -881,9 +909,9 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
                 bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.0},
             )
     ax_u.axvline(RHO_REF, color="#333333", ls="--", lw=1.2, zorder=3)
-    ax_u.set_xlim(0, xlim)
-    ax_u.set_xlabel("Utilisation ρ (busy share of capacity; a timetable: share of its slots "
-                    "filled; post-warm-up)")
+    ax_u.set_xlim(0, UTIL_MAX)
+    ax_u.set_xlabel("Utilisation ρ, 0–1: busy share of capacity after the warm-up\n"
+                    "(a timetabled service: share of its offered slots filled)")
     ax_u.set_title("Utilisation of capacity-limited stages", fontsize=11)
     ax_u.grid(True, axis="x", alpha=0.3)
 
@@ -900,7 +928,7 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
         ),
         Line2D([], [], color="#333333", ls="--", lw=1.2, label=f"reference ρ = {RHO_REF}"),
     ]
-    note = "bars: mean over replications; whiskers: min–max" if multi else "one replication"
+    note = f"bars: mean over replications; whiskers: {CI_NOTE}" if multi else "one replication"
     fig.legend(
         handles=handles,
         loc="outside lower center",
@@ -939,8 +967,24 @@ def nodes_with_content(records: Sequence[dict], scenario: Scenario) -> list[str]
     return out
 
 
+def weekly_profile(daily: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over replications (rows) of each week's mean, lowest and highest day of a daily
+    series; a last, incomplete week counts the days it has. NaN days are left out."""
+    daily = np.atleast_2d(np.asarray(daily, dtype=float))
+    weeks = math.ceil(daily.shape[1] / DAYS_PER_WEEK)
+    padded = np.full((daily.shape[0], weeks * DAYS_PER_WEEK), np.nan)
+    padded[:, : daily.shape[1]] = daily
+    cube = padded.reshape(daily.shape[0], weeks, DAYS_PER_WEEK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # weeks without a value
+        stats = (np.nanmean(cube, axis=2), np.nanmin(cube, axis=2), np.nanmax(cube, axis=2))
+        return tuple(np.nanmean(x, axis=0) for x in stats)  # type: ignore[return-value]
+
+
 def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
-    """TEU held at each node per day, one panel per node that ever holds containers."""
+    """TEU held at each node, one panel per node that ever holds containers: the weekly
+    mean of the daily TEU (line) and the range from the week's lowest to its highest day
+    (band), so that a weekly service reads as a band and not as a saw-tooth."""
     nids = nodes_with_content(records, scenario)
     warm = _warmup_days(records)
     end = _end_days(records)
@@ -960,34 +1004,37 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
             fontsize=13,
             color="#444444",
         )
-        ax.set_ylabel("TEU")
+        ax.set_ylabel("TEU at node")
         _date_axis(ax, clock, end)
         _title(fig, scenario, "TEU at nodes", records)
         return fig
     ncols = 1 if len(nids) <= 4 else 2
     nrows = math.ceil(len(nids) / ncols)
-    fig = _new_figure(11.0 if ncols == 1 else 14.0, 1.2 + 2.0 * nrows)
+    fig = _new_figure(11.0 if ncols == 1 else 14.0, 1.6 + 2.1 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, squeeze=False)).ravel()
     multi = len(records) > 1
     cap_drawn = False
+    first_week = int(warm // DAYS_PER_WEEK)  # weeks from here on are (mostly) measured
     for k, nid in enumerate(nids):
         ax = axes[k]
         node = scenario.nodes[nid]
         content = _node_stack(records, nid, "teu_at_node")
         yard = _node_stack(records, nid, "yard_teu")
-        mean, _, _ = _summary(content)
-        x = clock.x(np.arange(content.shape[1]) + 0.5)
+        mean, low, high = weekly_profile(content)
+        edges = clock.x(np.minimum(np.arange(len(mean) + 1) * float(DAYS_PER_WEEK),
+                                   max(content.shape[1], 1)))
         _shade_warmup(ax, warm, clock, label=False)
         _mark_events(ax, events, clock, texts=False)  # named in the caption
-        ymax = float(np.nanmax(mean)) if len(x) and np.isfinite(mean).any() else 0.0
-        ymean, _, _ = _summary(yard)
+        ymax = float(np.nanmax(high)) if len(mean) and np.isfinite(high).any() else 0.0
+        ymean, _, _ = weekly_profile(yard)
         if len(ymean) and np.isfinite(ymean).any() and np.nanmax(ymean) > EMPTY_NODE_TEU:
             # filled underneath: the gap up to the line is what waits outside the yard
-            ax.fill_between(
-                clock.x(np.arange(len(ymean)) + 0.5), 0.0, ymean, color=C_YARD, alpha=0.35, lw=0
-            )
-            ymax = max(ymax, float(np.nanmax(ymean)))
-        ax.plot(x, mean, color=C_MAIN, lw=1.3)
+            ax.stairs(ymean, edges[: len(ymean) + 1], baseline=0.0, fill=True, color=C_YARD,
+                      alpha=0.35, lw=0)
+        if len(mean):
+            ax.fill_between(edges, np.append(low, low[-1]), np.append(high, high[-1]),
+                            step="post", color=C_DAYS, alpha=0.5, lw=0, gid="daily_range")
+            ax.stairs(mean, edges, baseline=None, color=C_MAIN, lw=1.5, gid="weekly_mean")
         cap = node.yard_capacity_teu
         steps = [(t, v) for t, v in schedule.steps_of("nodes", nid, "yard_capacity_teu")
                  if t < end * HOURS_PER_DAY]
@@ -996,8 +1043,8 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
         if cap is not None and cap <= CAP_ON_SCALE * max(ymax, EMPTY_NODE_TEU):
             cap_drawn = True
             sizes = [node.yard_capacity_teu] + [v for _, v in steps]
-            edges = [0.0] + [t / HOURS_PER_DAY for t, _ in steps] + [max(end, 1.0)]
-            ax.stairs(sizes, clock.x(np.array(edges)), baseline=None, color=C_CAP, ls="--",
+            cap_edges = [0.0] + [t / HOURS_PER_DAY for t, _ in steps] + [max(end, 1.0)]
+            ax.stairs(sizes, clock.x(np.array(cap_edges)), baseline=None, color=C_CAP, ls="--",
                       lw=1.3)
             ax.text(
                 0.995,
@@ -1017,7 +1064,7 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
                 0.995,
                 0.96,
                 f"yard capacity {cap:,.0f} TEU (off scale; "
-                f"peak daily mean = {ymax / cap:.0%} of it)",
+                f"busiest day = {ymax / cap:.0%} of it)",
                 color=C_CAP,
                 fontsize=8,
                 ha="right",
@@ -1027,8 +1074,13 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
             )
         _mark_gridlock(ax, records, clock, label=False)
         ax.set_ylim(0, max(ymax, 1.0) * 1.15)
-        ax.set_title(_node_title(scenario, nid), fontsize=10, loc="left")
-        ax.set_ylabel("TEU")
+        title = _node_title(scenario, nid)
+        cut = first_week if len(mean) > first_week else 0
+        if np.isfinite(mean[cut:]).any():
+            busiest = float(np.nanmax(high[cut:]))
+            title += f" — mean {np.nanmean(mean[cut:]):,.0f} TEU, busiest day {busiest:,.0f} TEU"
+        ax.set_title(title, fontsize=9.5, loc="left")
+        ax.set_ylabel("TEU at node")
         ax.grid(True, alpha=0.3)
         _date_axis(ax, clock, end, label=False)
     for ax in axes[len(nids) :]:
@@ -1037,8 +1089,9 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
         _date_axis(ax, clock, end)
         ax.xaxis.set_tick_params(labelbottom=True)
     handles = [
-        Line2D([], [], color=C_MAIN, lw=1.3, label="at node, all containers"),
-        Patch(color=C_YARD, alpha=0.35, label="of which in the yard"),
+        Line2D([], [], color=C_MAIN, lw=1.5, label="weekly mean, all containers at the node"),
+        Patch(color=C_DAYS, alpha=0.5, label="lowest to highest day of the week"),
+        Patch(color=C_YARD, alpha=0.35, label="of which in the yard (weekly mean)"),
     ]
     if cap_drawn:
         handles.append(Line2D([], [], color=C_CAP, ls="--", lw=1.3, label="yard capacity"))
@@ -1047,16 +1100,20 @@ def queues_figure(records: list[dict], scenario: Scenario) -> Figure:
     if any(r.get("gridlock") for r in records):
         handles.append(Line2D([], [], color=C_GRIDLOCK, ls=":", lw=1.5, label="gridlock began"))
     handles += _event_handles(events)
+    note = ("Each panel has its own TEU scale; its title gives the mean and the busiest day "
+            "after the warm-up" + (", averaged over replications" if multi else "")
+            + ". Days are daily averages.")
+    caption = _events_caption(events, clock)
     fig.legend(
         handles=handles,
         loc="outside lower center",
         ncols=min(len(handles), 3),
         fontsize=9,
         frameon=False,
-        title=_events_caption(events, clock) or None,
+        title=note + ("\n" + caption if caption else ""),
         title_fontsize=8.5,
     )
-    what = "TEU at nodes, daily mean" + (" over replications" if multi else "")
+    what = "TEU at nodes, by week" + (" (mean over replications)" if multi else "")
     _title(fig, scenario, what, records)
     return fig
 
@@ -1088,8 +1145,8 @@ def _period_util(record: dict, pid: str, key: str) -> float:
 
 def bottleneck_by_year_figure(records: list[dict], scenario: Scenario) -> Figure:
     """Utilisation of the most utilised stages in each calendar year of the measured
-    period (mean over replications, whiskers min–max), the binding stage of each year
-    ringed and labelled."""
+    period (mean over replications, whiskers the 95% CI of the mean), the binding stage
+    of each year ringed and labelled; the axis is 0-1."""
     from sim.outputs.summary import stage_means
 
     clock = _clock(records, scenario)
@@ -1117,44 +1174,51 @@ def bottleneck_by_year_figure(records: list[dict], scenario: Scenario) -> Figure
         if k not in chosen:
             chosen.append(k)
     x = np.arange(len(years))
-    top_value = 0.0
+    multi = len(records) > 1
     upper: dict[str, np.ndarray] = {}  # each stage's upper whisker by year
     for i, key in enumerate(chosen):
         colour = STAGE_COLOURS[i % len(STAGE_COLOURS)]
         mean = np.array([means[pid].get(key, np.nan) for pid in years])
         per_rep = np.array([[_period_util(r, pid, key) for pid in years] for r in records])
-        _, lo, hi = _summary(per_rep)
-        upper[key] = hi
+        _, lo, hi = ci95(per_rep, 0.0, UTIL_MAX)
+        upper[key] = np.where(np.isfinite(hi), hi, mean)
         yerr = None
-        if len(records) > 1:
-            yerr = [np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)]
-        ax.errorbar(x, mean, yerr=yerr, color=colour, marker="o", ms=6, lw=2, capsize=3,
-                    label=_stage_label(scenario, key), zorder=3)
-        top_value = max(top_value, float(np.nanmax(hi if len(records) > 1 else mean)))
+        if multi:
+            yerr = [np.nan_to_num(np.maximum(mean - lo, 0)),
+                    np.nan_to_num(np.maximum(hi - mean, 0))]
+        dodge = (i - (len(chosen) - 1) / 2) * DODGE  # whiskers of stages side by side
+        ax.errorbar(x + dodge, mean, yerr=yerr, color=colour, marker="o", ms=6, lw=2,
+                    capsize=3, elinewidth=1.2, label=_stage_label(scenario, key), zorder=3)
     for j, pid in enumerate(years):
         if not means[pid]:
             continue
         key, value = next(iter(means[pid].items()))
-        ax.plot(x[j], value, marker="o", ms=17, mfc="none", mec=C_BOTTLENECK, mew=2.2, zorder=4)
+        dodge = (chosen.index(key) - (len(chosen) - 1) / 2) * DODGE if key in chosen else 0.0
+        ax.plot(x[j] + dodge, value, marker="o", ms=17, mfc="none", mec=C_BOTTLENECK, mew=2.2,
+                zorder=4)
+        name = textwrap.shorten(stage_label(scenario, key, short=True, bare=True), 34)
         above = float(np.nanmax([value, upper.get(key, np.full(len(years), np.nan))[j]]))
-        ax.annotate(f"binds: ρ {value:.2f}\n{_section(key)[1]}", (x[j], above),
-                    xytext=(0, 10), textcoords="offset points", ha="center", va="bottom",
-                    fontsize=8.5, fontweight="bold", color=C_BOTTLENECK, zorder=5,
+        room = above < BINDS_TEXT_BELOW  # room for the note above the ring on a 0-1 axis
+        ax.annotate(f"binds: ρ {value:.2f}\n{name}", (x[j] + dodge, above if room else value),
+                    xytext=(0, 12 if room else -16), textcoords="offset points", ha="center",
+                    va="bottom" if room else "top", fontsize=8.5, fontweight="bold",
+                    color=C_BOTTLENECK, zorder=5,
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
     ax.axhline(RHO_REF, color="#333333", ls="--", lw=1.0, zorder=2)
     ax.text(1.0, RHO_REF, f" ρ = {RHO_REF}", transform=ax.get_yaxis_transform(), va="center",
             fontsize=8, color="#333333")
     ax.set_xticks(x, [_year_label(records, pid, clock) for pid in years])
     ax.set_xlim(-0.5, len(years) - 0.5)
-    ax.set_ylim(0, max(1.0, top_value) * 1.22)
-    ax.set_ylabel("Utilisation ρ in the year (mean over replications)")
+    ax.set_ylim(0, UTIL_MAX)
+    ax.set_ylabel("Utilisation ρ in the year, 0–1 (mean over replications)")
     ax.set_xlabel("Calendar year of the measured period"
                   + ("" if clock.dated else " (nominal: the scenario has no start_date)"))
     ax.grid(True, axis="y", alpha=0.3)
-    note = "whiskers: min–max over replications; " if len(records) > 1 else ""
-    ax.set_title(note + "ringed: the binding stage of the year (highest mean ρ); timetabled "
-                 "services: share of offered slots filled", fontsize=9, color="#444444",
-                 loc="left")
+    note = f"whiskers: {CI_NOTE}" + (" (t = 12.7 with 2: wide)" if len(records) == 2 else "")
+    note = note + "; " if multi else ""
+    ax.set_title(textwrap.fill(note + "ringed: the binding stage of the year (highest mean ρ); "
+                               "timetabled services: share of offered slots filled",
+                               CAPTION_CHARS), fontsize=9, color="#444444", loc="left")
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(
         [h[0] if isinstance(h, tuple) else h for h in handles],  # the line, not its whiskers

@@ -53,6 +53,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.patheffects import withStroke
 from matplotlib.transforms import Bbox
 
+from sim.outputs.labels import stage_kind, stage_label
 from sim.outputs.plots import C_BOTTLENECK, DPI, message_figure
 from sim.scenario.schema import RailLeg, Scenario
 
@@ -339,45 +340,8 @@ def teu_per_year_factor(scenario: Scenario, summary: Mapping[str, Any]) -> float
 
 
 # --------------------------------------------------------------------------------------
-# Labels of stages (used by reports too)
+# Labels of stages: sim.outputs.labels (stage_label, stage_kind are re-exported here)
 # --------------------------------------------------------------------------------------
-
-
-def stage_label(scenario: Scenario, key: str, short: bool = False, bare: bool = False) -> str:
-    """A readable name of a stage key ("nodes.x", "legs.x", "fleets.x", "wagon_pools.x").
-
-    ``"Fleet KMTF feeders (Aktau → Alat)"``; ``short`` drops the route of fleets
-    and the note on sea legs, ``bare`` the leading kind ("Fleet", "Rail paths", ...).
-    """
-    kind, name = _stage_parts(scenario, key, short)
-    return name if bare or not kind else f"{kind} {name}"
-
-
-def stage_kind(scenario: Scenario, key: str) -> str:
-    """ "Port", "Border", "Terminal", "Fleet", "Rail paths", "Sea leg" or "Wagon pool"."""
-    return _stage_parts(scenario, key, True)[0] or key.partition(".")[0]
-
-
-def _stage_parts(scenario: Scenario, key: str, short: bool) -> tuple[str, str]:
-    section, _, ident = key.partition(".")
-
-    def ends(lid: str) -> str:
-        leg = scenario.legs[lid]
-        return f"{scenario.node_label(leg.from_node)} → {scenario.node_label(leg.to_node)}"
-
-    if section == "nodes" and ident in scenario.nodes:
-        return scenario.nodes[ident].kind.capitalize(), scenario.node_label(ident)
-    if section == "fleets" and ident in scenario.fleets:
-        f = scenario.fleets[ident]
-        return "Fleet", f"{f.label or ident}" + ("" if short else f" ({ends(f.leg)})")
-    if section == "legs" and ident in scenario.legs:
-        leg = scenario.legs[ident]
-        if isinstance(leg, RailLeg):
-            return "Rail paths", leg.label or ends(ident)
-        return "Sea leg", f"{leg.label or ends(ident)}" + ("" if short else ", all its fleets")
-    if section == "wagon_pools" and ident in scenario.wagon_pools:
-        return "Wagon pool", scenario.wagon_pools[ident].label or ident
-    return "", key
 
 
 def data_label(scenario: Scenario, nid: str) -> str:
