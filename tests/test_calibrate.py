@@ -144,14 +144,43 @@ def test_calibrate_command_writes_json_and_markdown(tmp_path, capsys):
         str(out),
     ]
     args = parser.parse_args(argv)
-    assert args.scenario == Path("scenarios/baseline.toml")
-    args.scenario = BASELINE
-    assert args.handler(args, argv) == 0
+    assert args.scenario is None  # the baseline of the source tree, resolved at run time
+    code = args.handler(args, argv)
     printed = capsys.readouterr().out
+    assert printed.startswith("calibration: ")
     assert "alat_call_mean" in printed and "Results written to" in printed
+    assert "Calibration status written" not in printed  # --horizon-days: not the baseline run
     data = json.loads((out / "calibration.json").read_text())
+    assert data["meta"]["file"] == str(BASELINE)
+    targets = [r for r in data["rows"] if r["role"] != cal.ROLE_CONTEXT]
+    assert code == (0 if all(r["verdict"] == "pass" for r in targets) else 4)
     assert data["meta"]["replications"] == 2
     assert data["meta"]["horizon_days"] == 150
     assert len(data["rows"]) == len(cal.PUBLISHED)
     assert all(r["sources"] for r in data["rows"])
-    assert "| # | Quantity |" in (out / "calibration.md").read_text()
+    md = (out / "calibration.md").read_text()
+    assert "| # | Quantity |" in md and f"**Verdict:** {printed.splitlines()[0]}" in md
+
+
+def test_figures_file_is_checked(tmp_path):
+    """The data file's mistakes are caught with the entry and key named."""
+    text = cal.FIGURES_FILE.read_text(encoding="utf-8")
+    figures, notes = cal.load_figures(cal.FIGURES_FILE)
+    assert figures == cal.PUBLISHED and notes["surge"] == cal.SURGE_NOTE
+    fleet = next(f for f in figures if f.id == "feeder_capacity")  # point = 89,000 ±10%
+    assert (fleet.low, fleet.high) == pytest.approx((80_100, 97_900))
+    const = next(f for f in figures if f.id == "khorgos_constanta_p10")  # best case 20-22 d
+    assert (const.low, const.high) == pytest.approx((15.0, 27.5))
+    assert all(f.label for f in figures)
+    bad = {
+        'id = "feeder_capacity"': 'id = "caspian_westbound"',  # duplicate id
+        'point = 89_000': 'point = 89_000\nlow = 1',  # two kinds of range
+        'role = "independent"': 'role = "checked"',
+        'stat = "node_wait_h:khorgos"': 'stat = "node_wait_h:khorgos"\nsorces = ["S1"]',
+    }
+    for old, new in bad.items():
+        assert old in text, old
+        path = tmp_path / "figures.toml"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        with pytest.raises(cal.FiguresError, match=str(path)):
+            cal.load_figures(path)

@@ -150,6 +150,20 @@ def _synthetic_result() -> dict:
     return {"meta": meta, "rows": rows, "variants": [], "parameters": []}
 
 
+def test_quick_horizon_is_warmup_plus_a_year_never_longer_and_stated():
+    assert sens.quick_horizon_days(1216.0, 120.0) == 485.0
+    assert sens.quick_horizon_days(300.0, 120.0) == 300.0  # never lengthened
+    meta = {"horizon_days": 485.0, "scenario_horizon_days": 1216.0}
+    note = sens.horizon_note(meta)
+    assert "1,216 d shortened" in note and "--horizon-days" in note
+    result = _synthetic_result()
+    result["meta"].update(meta)
+    assert f"Horizon: {note}." in sens.format_table(result).splitlines()[1]
+    assert note in sens.format_markdown(result)
+    result["meta"]["scenario_horizon_days"] = 485.0
+    assert "Horizon:" not in sens.format_table(result)
+
+
 def test_tornado_plot_is_a_png(tmp_path):
     result = _synthetic_result()
     paths = write_sensitivity_plots(result, tmp_path)
@@ -194,10 +208,15 @@ def test_sensitivity_command_writes_table_and_plots(tmp_path, capsys):
     ]
     args = parser.parse_args(argv)
     assert args.handler(args, argv) == 0
-    assert "Study transit, median" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Study transit, median" in printed
     data = json.loads((out / "sensitivity.json").read_text())
     assert data["meta"]["replications"] == 1
     assert data["meta"]["horizon_days"] == 50
+    own = load_scenario(BASELINE).model.scenario.horizon_days
+    assert data["meta"]["scenario_horizon_days"] == own and data["meta"]["horizon_from_flag"]
+    note = f"Horizon: 50 d from --horizon-days (the scenario's: {own:,.0f} d)."
+    assert printed.splitlines()[1] == note
     assert len(data["variants"]) == 1 + 2 * len(sens.PARAMETERS)
     with (out / "sensitivity.csv").open() as fh:
         rows = list(csv.DictReader(fh))

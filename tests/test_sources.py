@@ -35,6 +35,7 @@ SOURCES = ROOT / "docs" / "sources.md"
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 TINY = ROOT / "tests" / "scenarios" / "tiny.toml"
 DATA_SHEET = ROOT.parent / "shared" / "corridor_data.md"  # the data sheet, when beside the repo
+FIGURES = "sim/data/published_figures.toml"  # calibrate's published figures and their sources
 SKIP_DIRS = {".git", "results", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
 CITING_SUFFIXES = {".toml", ".py", ".md", ".txt", ".json"}
 
@@ -62,9 +63,10 @@ def citations() -> dict[str, list[str]]:
         for n, line in enumerate(text.splitlines(), 1):
             for source_id in cited_ids(line):
                 where.setdefault(source_id, []).append(f"{path.relative_to(ROOT)}:{n}")
-    for figure in calibrate.PUBLISHED:  # cited unbracketed, printed by `corridor calibrate`
-        for source_id in figure.sources:
-            where.setdefault(source_id, []).append(f"sim/experiments/calibrate.py ({figure.id})")
+    figures = tomllib.loads(calibrate.FIGURES_FILE.read_text(encoding="utf-8"))["figure"]
+    for figure in figures:  # cited unbracketed, printed by `corridor calibrate`
+        for source_id in figure["sources"]:
+            where.setdefault(source_id, []).append(f"{FIGURES} ({figure['id']})")
     return where
 
 
@@ -84,6 +86,16 @@ def test_every_cited_id_has_an_entry():
     assert not missing, "cited but not listed in docs/sources.md: " + "; ".join(
         f"[{i}] at {', '.join(where[i][:3])}" for i in missing
     )
+
+
+def test_published_figures_cite_listed_sources():
+    """Every figure of sim/data/published_figures.toml cites sources, all listed."""
+    assert calibrate.FIGURES_FILE == ROOT / FIGURES
+    known = defined()
+    for figure in calibrate.PUBLISHED:
+        assert figure.sources, figure.id
+        missing = unresolved_ids(figure.sources, known)
+        assert not missing, f"{FIGURES}: figure {figure.id!r} cites unlisted {missing}"
 
 
 def test_the_checker_fails_on_an_unknown_id():

@@ -42,13 +42,27 @@ def add_set_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+DEFAULT_OUT_HELP = {
+    "run": "results/<scenario>/<timestamp>/",
+    "compare": "results/compare/<timestamp>/",
+    "sweep": "results/sweep-<scenario>/<timestamp>/",
+    "calibrate": "results/calibrate/<timestamp>/",
+    "sensitivity": "results/sensitivity/<timestamp>/",
+}
+"""The default results folder of each command, as ``--help`` states it (relative to the
+current directory; the commands build it with ``sim.outputs.results.default_out_dir``)."""
+
+
 def add_run_options(
     p: argparse.ArgumentParser,
     replications_help: str = "replications (default: the scenario's)",
     report: bool = True,
+    horizon_help: str = "horizon incl. warm-up, days (default: the scenario's)",
 ) -> None:
     """``--replications --seed --horizon-days --workers --out --set --scheduler
-    --dask-local [--report] --quiet``."""
+    --dask-local [--report] --quiet``. The ``--out`` help names the command's default
+    folder (:data:`DEFAULT_OUT_HELP`, by the last word of the parser's ``prog``)."""
+    out_default = DEFAULT_OUT_HELP.get(p.prog.split()[-1], "results/<name>/<timestamp>/")
     p.add_argument(
         "--replications",
         type=positive_int(MAX_REPLICATIONS),
@@ -56,7 +70,7 @@ def add_run_options(
         help=replications_help,
     )
     p.add_argument("--seed", type=int, metavar="S", help="base seed (default: the scenario's)")
-    p.add_argument("--horizon-days", type=float, metavar="D", help="horizon incl. warm-up, days")
+    p.add_argument("--horizon-days", type=float, metavar="D", help=horizon_help)
     p.add_argument(
         "--workers",
         type=positive_int(),
@@ -67,8 +81,9 @@ def add_run_options(
         "--out",
         type=Path,
         metavar="DIR",
-        help="results folder (default: results/<scenario>/<timestamp>/); must not exist, "
-        "or be a results folder of this tool (replaced only with --force)",
+        help=f"results folder (default: {out_default} under the current directory, timestamp "
+        "in UTC); must not exist, or be a results folder of this tool (replaced only with "
+        "--force)",
     )
     p.add_argument(
         "--force",

@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 from sim import __version__
-from sim.commands.calibrate import DEFAULT_SCENARIO
 from sim.commands.common import (
     add_run_options,
     check_size,
@@ -25,6 +24,20 @@ from sim.commands.common import (
 DEFAULT_KPIS_TEXT = (
     "transit_days_p50 transit_days_p95 throughput_teu_per_week bottleneck_utilisation"
 )
+DEFAULT_REPLICATIONS_TEXT = "3"
+QUICK_MEASURED_DAYS_TEXT = "365"
+"""Written out so that ``--help`` needs no import of the experiment (a test checks they
+agree with :mod:`sim.experiments.sensitivity`)."""
+EPILOG = f"""\
+Horizon: without --horizon-days the scenario's horizon is shortened: every variant
+runs the warm-up plus {QUICK_MEASURED_DAYS_TEXT} measured days, or the scenario's own horizon
+when that is shorter (the baseline's 1,216 d become 485 d), so that the many variants
+finish in minutes. The output says so on its second line, and sensitivity.json keeps the
+scenario's own horizon (meta.scenario_horizon_days). Paired differences stay fair; the
+absolute transit levels of a short run are biased low (slow boxes are still inside at
+the end).
+
+Results folder: results/sensitivity/<timestamp>/ under the current directory (UTC)."""
 
 
 def register(sub) -> None:
@@ -34,15 +47,23 @@ def register(sub) -> None:
         description="One-at-a-time (oat) or Morris sensitivity of the headline KPIs to the "
         "uncertain parameters listed in sim/experiments/sensitivity.py, with common random numbers "
         "(every variant runs the same replication indices).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "scenario",
         nargs="?",
         type=Path,
-        default=DEFAULT_SCENARIO,
-        help=f"scenario file (default: {DEFAULT_SCENARIO})",
+        help="scenario file (default: scenarios/baseline.toml of the source tree, found from "
+        "any directory)",
     )
-    add_run_options(p, "replications per variant (default: 3)", report=False)
+    add_run_options(
+        p,
+        f"replications per variant (default: {DEFAULT_REPLICATIONS_TEXT})",
+        report=False,
+        horizon_help="horizon incl. warm-up, days (default: the scenario's warm-up + "
+        f"{QUICK_MEASURED_DAYS_TEXT} d, at most the scenario's horizon; see below)",
+    )
     p.add_argument("--method", choices=("oat", "morris"), default="oat", help="design (oat)")
     p.add_argument(
         "--kpis",
@@ -65,21 +86,28 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.experiments.sensitivity import (
-        DEFAULT_HORIZON_DAYS,
         DEFAULT_KPIS,
         DEFAULT_REPLICATIONS,
         MORRIS_TRAJECTORIES,
         format_markdown,
         format_table,
+        quick_horizon_days,
         run_sensitivity,
         write_csv,
     )
+    from sim.locations import default_scenario
     from sim.outputs.results import default_out_dir, write_json
     from sim.outputs.results_folder import open_results
     from sim.scenario.loader import load_scenario
 
-    if args.horizon_days is None:
-        args.horizon_days = DEFAULT_HORIZON_DAYS
+    if args.scenario is None:
+        args.scenario = default_scenario("sensitivity")
+    flag_horizon, args.horizon_days = args.horizon_days, None
+    own = load_scenario(args.scenario, flag_overrides(args)).model.scenario  # its own horizon
+    horizon_from_flag = flag_horizon is not None
+    args.horizon_days = (
+        flag_horizon if horizon_from_flag else quick_horizon_days(own.horizon_days, own.warmup_days)
+    )
     replications = args.replications or DEFAULT_REPLICATIONS
     args.replications = None  # replications are per variant, not a scenario override
     out_dir = args.out or default_out_dir(Path("results"), "sensitivity")
@@ -99,6 +127,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             kpis=args.kpis or list(DEFAULT_KPIS),
             trajectories=args.trajectories or MORRIS_TRAJECTORIES,
         )
+        result["meta"]["scenario_horizon_days"] = own.horizon_days
+        result["meta"]["horizon_from_flag"] = horizon_from_flag
         result["meta"]["command"] = command_line(argv)
         result["meta"]["version"] = __version__
 

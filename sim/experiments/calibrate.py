@@ -2,10 +2,11 @@
 
 Three parts:
 
-* :data:`PUBLISHED` — the published figures the model can be held against, each with its
-  source IDs from ``/work/shared/corridor_data.md``, an acceptance range in the model's
-  unit, its *role* (was it used to set a parameter, or is it an independent check?) and
-  a sentence saying how the model number is computed;
+* :data:`PUBLISHED` — the published figures the model can be held against, read from the
+  data file ``sim/data/published_figures.toml``: each with its source IDs (listed in
+  ``docs/sources.md``), an acceptance range in the model's unit, its *role* (was it used
+  to set a parameter, or is it an independent check?) and a sentence saying how the
+  model number is computed;
 * :func:`calibration_replication` / :func:`run_calibration` — replications of a scenario
   that, besides the usual record of :func:`sim.model.measure.measure`, collect what the
   record does not keep: the berth time of every vessel call and the time of every study
@@ -24,8 +25,10 @@ volumes TEU per year (8,760 h).
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,8 +42,6 @@ from sim.stats import summarise
 HOURS_PER_YEAR = 8760.0
 HOURS_PER_DAY = 24.0
 WEEKS_PER_YEAR = HOURS_PER_YEAR / 168.0
-POINT_TOLERANCE = 0.10  # a single published figure is accepted within ±10%
-BEST_CASE_TOLERANCE = 0.25  # a "best case" figure is compared with the model's P10, ±25%
 
 ROLE_CALIBRATED = "calibrated"
 ROLE_INDEPENDENT = "independent"
@@ -77,12 +78,23 @@ SEGMENTS: tuple[tuple[str, tuple[str, ...] | None, tuple[str, ...] | None], ...]
 BERTH_PORTS = ("aktau", "alat")
 
 
+FIGURES_FILE = Path(__file__).resolve().parents[1] / "data" / "published_figures.toml"
+"""The published figures with their sources (package data)."""
+
+_FIGURE_KEYS = {
+    "id", "label", "quantity", "published", "sources", "role", "stat", "unit",
+    "acceptance", "how", "note", "low", "high", "point", "best_case",
+}  # fmt: skip
+_RANGE_KEYS = ("low", "high", "point", "best_case")
+
+
 @dataclass(frozen=True)
 class PublishedFigure:
     """A published figure and the model statistic it is compared with.
 
     ``low``/``high`` are the acceptance range in ``unit`` (``None`` = open side);
-    ``stat`` names an entry of :func:`model_values`.
+    ``stat`` names an entry of :func:`model_values`; ``label`` is a short name for
+    one-line summaries.
     """
 
     id: str
@@ -97,337 +109,100 @@ class PublishedFigure:
     role: str
     how: str
     note: str = ""
+    label: str = ""
 
 
-def _point(value: float) -> tuple[float, float]:
-    return value * (1 - POINT_TOLERANCE), value * (1 + POINT_TOLERANCE)
+class FiguresError(ValueError):
+    """The figures file is malformed (a packaging or editing mistake, not user input)."""
 
 
-def _best(low: float, high: float | None = None) -> tuple[float, float]:
-    return low * (1 - BEST_CASE_TOLERANCE), (high or low) * (1 + BEST_CASE_TOLERANCE)
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FiguresError(f"{where}: expected a number, got {value!r}")
+    return float(value)
 
 
-_ALAT = _point(20.1)
-_FLEET = _point(89_000)
-_AKTAU = _point(140_000)
-_SUM = _point(35.0)
-_SUM_P10 = _point(27.0)
-_SUM_P90 = _point(50.0)
-_BC_BAKU = _best(9.0)
-_BC_POTI = _best(12.0)
-_BC_CONST = _best(20.0, 22.0)
+def _acceptance_range(
+    entry: dict[str, Any], tolerances: dict[str, float], where: str
+) -> tuple[float | None, float | None]:
+    """``(low, high)`` from ``low``/``high``, ``point`` (± the point tolerance) or
+    ``best_case`` (one figure or ``[low, high]``, ± the best-case tolerance)."""
+    given = [k for k in _RANGE_KEYS if k in entry]
+    if ("point" in given or "best_case" in given) and len(given) != 1:
+        raise FiguresError(f"{where}: expected one of point, best_case or low/high")
+    if "point" in entry:
+        value, tol = _number(entry["point"], f"{where}.point"), tolerances["point"]
+        return value * (1 - tol), value * (1 + tol)
+    if "best_case" in entry:
+        raw = entry["best_case"]
+        pair = raw if isinstance(raw, list) else [raw, raw]
+        if len(pair) != 2:
+            raise FiguresError(f"{where}.best_case: expected a number or [low, high]")
+        lo, hi = (_number(v, f"{where}.best_case") for v in pair)
+        tol = tolerances["best_case"]
+        return lo * (1 - tol), hi * (1 + tol)
+    low = _number(entry["low"], f"{where}.low") if "low" in entry else None
+    high = _number(entry["high"], f"{where}.high") if "high" in entry else None
+    if low is not None and high is not None and low > high:
+        raise FiguresError(f"{where}: expected low <= high, got {low} > {high}")
+    return low, high
 
-PUBLISHED: tuple[PublishedFigure, ...] = (
-    # --- calibration targets -----------------------------------------------------------
-    PublishedFigure(
-        "caspian_westbound",
-        "Caspian westbound containers, background flows (TEU/yr)",
-        "2025: ~77,000 TEU all directions, 85-90% westbound => 65,500-69,300 westbound",
-        ("S19", "S25"),
-        "background_teu_per_year",
-        "TEU/yr",
-        65_450,
-        69_300,
-        "published range",
-        ROLE_CALIBRATED,
-        "TEU of the non-study flows delivered after the warm-up, per 365 days",
-        "sets the background demand (bg_aktau 62k + bg_kuryk 4k); the study flow comes on top",
-    ),
-    PublishedFigure(
-        "feeder_capacity",
-        "Aktau-Alat feeder fleet capacity (TEU/yr)",
-        "4 KMTF + 2 ASCO feeders, ~89,000 TEU/yr Aktau->Alat",
-        ("S25",),
-        "feeder_capacity_teu_per_year",
-        "TEU/yr",
-        *_FLEET,
-        "89k ±10%",
-        ROLE_CALIBRATED,
-        "vessels x capacity x load factor x 8,760 h / measured busy hours per sailing (busy "
-        "share x vessels x hours / sailings): what the fleet carries at full loads with the "
-        "cycle times of the run",
-        "sets the feeder turnaround (cycle built from its parts, row 5b)",
-    ),
-    PublishedFigure(
-        "alat_call_mean",
-        "Alat vessel handling, mean berth time per call (h)",
-        "average 20.1 h per vessel (2024)",
-        ("S37",),
-        "berth_h_mean:alat",
-        "h",
-        *_ALAT,
-        "20.1 h ±10%",
-        ROLE_CALIBRATED,
-        "berth acquired -> released for every feeder call at Alat after the warm-up "
-        "(mooring + unloading + time held while the yard is full); mean per replication",
-        "sets Alat vessel_fixed_h (lognormal median 11 h, P95 20 h)",
-    ),
-    PublishedFigure(
-        "alat_call_p95",
-        "Alat vessel handling, P95 berth time per call (h)",
-        "TITR protocol: at most 30 h per vessel",
-        ("S37",),
-        "berth_h_p95:alat",
-        "h",
-        None,
-        30.0,
-        "<= 30 h",
-        ROLE_CALIBRATED,
-        "95th percentile of the per-call berth times above",
-        "the P95 of vessel_fixed_h was chosen to keep calls under 30 h",
-    ),
-    PublishedFigure(
-        "aktau_call_p95",
-        "Aktau vessel handling, P95 berth time per call (h)",
-        "TITR protocol: at most 30 h per vessel",
-        ("S37",),
-        "berth_h_p95:aktau",
-        "h",
-        None,
-        30.0,
-        "<= 30 h",
-        ROLE_CALIBRATED,
-        "95th percentile of Aktau berth acquired -> released per loading call",
-        "Aktau vessel_fixed_h (E) was kept within the protocol",
-    ),
-    PublishedFigure(
-        "aktau_capacity",
-        "Aktau container berth capacity (TEU/yr)",
-        "hub phase 1 (June 2025): 140,000 TEU/yr",
-        ("S42",),
-        "aktau_berth_capacity_teu_per_year",
-        "TEU/yr",
-        *_AKTAU,
-        "140k ±10%",
-        ROLE_CALIBRATED,
-        "berths x 8,760 h / mean berth time per call x mean TEU per feeder sailing",
-        "sets Aktau berths = 1 with 2 cranes",
-    ),
-    PublishedFigure(
-        "khorgos_capacity",
-        "Khorgos/Altynkol train processing (trains/day)",
-        "19-20 trains/day after the 2022 expansion",
-        ("S52",),
-        "khorgos_trains_per_day",
-        "trains/day",
-        19.0,
-        20.0,
-        "published range",
-        ROLE_CALIBRATED,
-        "by construction: handling_tracks x 24 h / mean train_handling_h (no simulation)",
-        "sets 5 tracks x 6 h",
-    ),
-    PublishedFigure(
-        "khorgos_time",
-        "Khorgos/Altynkol border time per box (h)",
-        "KZ rail BCP time, average 57.2 h (2021) - 69.7 h (2023)",
-        ("S13", "S14"),
-        "node_wait_h:khorgos",
-        "h",
-        57.2,
-        69.7,
-        "published range",
-        ROLE_CALIBRATED,
-        "per study box: arrival at Khorgos -> departure on the KZ train (waiting for a track, "
-        "transshipment, clearance, train formation); the record's nodes.khorgos.wait_h_mean",
-        "sets Khorgos clearance_h (§7.2 row 2: lognormal median 1.5 d, P95 7 d)",
-    ),
-    PublishedFigure(
-        "binding_caspian",
-        "Binding stage is on the Caspian (share of replications)",
-        "'crossing the Caspian Sea is the main limiting factor'; WB: ship shortage",
-        ("S30", "S4"),
-        "caspian_bottleneck_share",
-        "share",
-        0.5,
-        1.0,
-        ">= 0.5 of replications",
-        ROLE_CALIBRATED,
-        "share of replications whose most utilised stage (the record's bottleneck) is a "
-        "Caspian sea leg or fleet, or an Aktau/Kuryk/Alat port resource",
-        "follows from the two calibrated rows above (fleet capacity, demand): ρ ≈ 0.8",
-    ),
-    # --- independent checks ------------------------------------------------------------
-    PublishedFigure(
-        "xian_baku_mean",
-        "Xi'an -> Baku, mean transit (d)",
-        "actual average 16 d (Jan 2026) and 17 d (Dec 2025) for Xi'an-Baku block trains",
-        ("G13",),
-        "seg_mean:origin_baku",
-        "d",
-        16.0,
-        17.0,
-        "published range",
-        ROLE_INDEPENDENT,
-        "per study box: creation at Xi'an -> vessel arrival at Alat (or the Alat ferry "
-        "berths); mean per replication",
-    ),
-    PublishedFigure(
-        "khorgos_baku_p10",
-        "Altynkol -> Baku, fast tail P10 (d)",
-        "best case 9 d (TITR/ADY)",
-        ("S85",),
-        "seg_p10:khorgos_baku",
-        "d",
-        *_BC_BAKU,
-        "best case vs model P10 ±25%",
-        ROLE_INDEPENDENT,
-        "per study box: arrival at Khorgos -> vessel arrival at Alat; 10th percentile",
-    ),
-    PublishedFigure(
-        "khorgos_poti_p10",
-        "Altynkol -> Poti, fast tail P10 (d)",
-        "best case 12 d (TITR/ADY)",
-        ("S85",),
-        "seg_p10:khorgos_poti",
-        "d",
-        *_BC_POTI,
-        "best case vs model P10 ±25%",
-        ROLE_INDEPENDENT,
-        "per study box: arrival at Khorgos -> train arrival at Poti; 10th percentile",
-    ),
-    PublishedFigure(
-        "khorgos_constanta_p10",
-        "Altynkol -> Constanța, fast tail P10 (d)",
-        "best case 20-22 d (TITR/ADY)",
-        ("S85",),
-        "seg_p10:khorgos_constanta",
-        "d",
-        *_BC_CONST,
-        "best case vs model P10 ±25%",
-        ROLE_INDEPENDENT,
-        "per study box: arrival at Khorgos -> feeder arrival at Constanța; 10th percentile",
-    ),
-    PublishedFigure(
-        "xian_constanta_p50",
-        "Xi'an -> Constanța, median transit (d)",
-        "TITR guidance quoted by a forwarder: 31-34 d to Constanța",
-        ("S58",),
-        "seg_p50:origin_constanta",
-        "d",
-        31.0,
-        34.0,
-        "published range",
-        ROLE_INDEPENDENT,
-        "per study box: creation at Xi'an -> feeder arrival at Constanța; median",
-    ),
-    PublishedFigure(
-        "xian_sestokai_p50",
-        "Xi'an -> Šeštokai (EU inland analogue), median transit (d)",
-        "TITR guidance: 32-37 d to Budapest/Duisburg/Milan",
-        ("S58",),
-        "seg_p50:origin_sestokai",
-        "d",
-        32.0,
-        37.0,
-        "published range",
-        ROLE_INDEPENDENT,
-        "per study box: creation at Xi'an -> EU train arrival at Šeštokai (~2,100 km of EU "
-        "rail from Constanța, like Duisburg); median",
-        "an analogue: no published time to Lithuania exists",
-    ),
-    PublishedFigure(
-        "berths_saturated",
-        "Aktau/Alat berths 'near saturation' (max berth utilisation)",
-        "§7.4: binding constraints are the Caspian fleet and the Alat/Aktau berths",
-        ("S30", "S4"),
-        "max_berth_utilisation",
-        "ρ",
-        0.8,
-        1.0,
-        "ρ >= 0.8",
-        ROLE_INPUT_E,
-        "the larger of the Aktau and Alat berth utilisations (busy berth-hours / available)",
-        "the berth part is the data sheet's own diagnosis; its sourced handling figures "
-        "[S37][S42] give ρ 0.4-0.5 (docs/stability.md)",
-    ),
-    PublishedFigure(
-        "xian_klaipeda_p50",
-        "Xi'an -> Klaipėda, median transit (d)",
-        "data sheet §7.2 Σ row: ≈ 35 d median",
-        ("S58", "S57c", "S1"),
-        "seg_p50:origin_delivery",
-        "d",
-        *_SUM,
-        "35 d ±10%",
-        ROLE_INPUT_E,
-        "per study box: creation at Xi'an -> delivery at Klaipėda; median (= the run's "
-        "transit_days_p50)",
-        "the Σ row adds the §7.2 segment values and leaves out the modelled waits for "
-        "feeders and the weekly Black Sea sailing",
-    ),
-    PublishedFigure(
-        "xian_klaipeda_p10",
-        "Xi'an -> Klaipėda, P10 transit (d)",
-        "data sheet §7.2 Σ row: P10 ≈ 27 d",
-        ("S58",),
-        "seg_p10:origin_delivery",
-        "d",
-        *_SUM_P10,
-        "27 d ±10%",
-        ROLE_INPUT_E,
-        "as above, 10th percentile",
-    ),
-    PublishedFigure(
-        "xian_klaipeda_p90",
-        "Xi'an -> Klaipėda, P90 transit (d)",
-        "data sheet §7.2 Σ row: P90 ≈ 50 d",
-        ("S58",),
-        "seg_p90:origin_delivery",
-        "d",
-        *_SUM_P90,
-        "50 d ±10%",
-        ROLE_INPUT_E,
-        "as above, 90th percentile",
-    ),
-    # --- context -----------------------------------------------------------------------
-    PublishedFigure(
-        "caspian_all",
-        "Caspian containers carried by the modelled fleets (TEU/yr)",
-        "2024: 55,000-56,500; 2025: ~77,000 (all directions); 2025 plan 88k Aktau->Alat",
-        ("S19", "S21", "S26", "S25"),
-        "caspian_fleet_teu_per_year",
-        "TEU/yr",
-        None,
-        None,
-        "no verdict",
-        ROLE_CONTEXT,
-        "TEU loaded on the fleets sailing from Aktau and Kuryk after the warm-up, per 365 d "
-        "(westbound only; includes the 6k TEU/yr study flow)",
-    ),
-    PublishedFigure(
-        "alat_all",
-        "Containers unloaded at Alat, westbound modelled (TEU/yr)",
-        "Baku port 2025: 107,054 TEU handled (all directions and services)",
-        ("S39",),
-        "alat_unloaded_teu_per_year",
-        "TEU/yr",
-        None,
-        None,
-        "no verdict",
-        ROLE_CONTEXT,
-        "TEU leaving the Alat and Alat-ferry nodes after the warm-up, per 365 d",
-    ),
-    PublishedFigure(
-        "xian_klaipeda_p95_peak",
-        "Xi'an -> Klaipėda, P95 transit (d)",
-        "DHL: 50-55 d for the MC 'two seas' corridor at the June 2024 peak",
-        ("S57c",),
-        "seg_p95:origin_delivery",
-        "d",
-        None,
-        None,
-        "no verdict",
-        ROLE_CONTEXT,
-        "per study box, creation -> delivery, 95th percentile (a peak-state figure against "
-        "a baseline run)",
-    ),
-)
 
-SURGE_NOTE = (
-    "The data sheet keeps the 2022 surge figures out on purpose (§4.3) as a future independent "
-    "check; none is in this table and no parameter was set from them."
-)
+def load_figures(
+    path: Path = FIGURES_FILE,
+) -> tuple[tuple[PublishedFigure, ...], dict[str, str]]:
+    """The figures of ``path`` (a TOML file like ``sim/data/published_figures.toml``) in
+    file order, and its ``[notes]``. Raises :class:`FiguresError` naming the entry and key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FiguresError(f"{path}: cannot read the published figures ({exc})") from None
+    tol = data.get("tolerances", {})
+    tolerances = {k: _number(tol.get(k), f"{path}: tolerances.{k}") for k in ("point", "best_case")}
+    figures: list[PublishedFigure] = []
+    for k, entry in enumerate(data.get("figure", [])):
+        where = f"{path}: figure {entry.get('id', k + 1)!r}"
+        unknown = sorted(set(entry) - _FIGURE_KEYS)
+        if unknown:
+            raise FiguresError(f"{where}: unknown key {unknown[0]!r}")
+        for key in ("id", "label", "quantity", "published", "role", "stat", "unit", "how"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise FiguresError(f"{where}.{key}: expected a non-empty string")
+        if entry["role"] not in ROLES:
+            raise FiguresError(f"{where}.role: expected one of {', '.join(ROLES)}")
+        sources = entry.get("sources")
+        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+            raise FiguresError(f"{where}.sources: expected a list of source IDs")
+        low, high = _acceptance_range(entry, tolerances, where)
+        if entry["role"] == ROLE_CONTEXT and (low is not None or high is not None):
+            raise FiguresError(f"{where}: a context figure has no acceptance range")
+        figures.append(
+            PublishedFigure(
+                id=entry["id"],
+                quantity=entry["quantity"],
+                published=entry["published"],
+                sources=tuple(sources),
+                stat=entry["stat"],
+                unit=entry["unit"],
+                low=low,
+                high=high,
+                acceptance=entry.get("acceptance", ""),
+                role=entry["role"],
+                how=entry["how"],
+                note=entry.get("note", ""),
+                label=entry["label"],
+            )
+        )
+    ids = [f.id for f in figures]
+    if len(set(ids)) != len(ids):
+        raise FiguresError(f"{path}: a figure id is used twice")
+    notes = {str(k): str(v) for k, v in data.get("notes", {}).items()}
+    return tuple(figures), notes
+
+
+PUBLISHED, _NOTES = load_figures()
+"""The published figures the model is held against (``sim/data/published_figures.toml``)."""
+SURGE_NOTE = _NOTES.get("surge", "")
 
 # --------------------------------------------------------------------------------------
 # Instrumented replications
@@ -886,6 +661,7 @@ def format_markdown(rows: list[CalibrationRow], meta: dict[str, Any]) -> str:
         f"(warm-up {_days(meta.get('warmup_days'))} d). Model values are means over replications "
         "with 95% t-intervals. A row passes when the model mean lies in the acceptance range.",
         "",
+        *([f"**Verdict:** {meta['verdict']}", ""] if meta.get("verdict") else []),
         "| # | Quantity | Published (source) | Accept | Model mean [95% CI] | Verdict | Role "
         "| How the model number is computed |",
         "|---|---|---|---|---|---|---|---|",

@@ -1,11 +1,11 @@
 """Sensitivity of the headline KPIs to the uncertain parameters of a scenario.
 
 :data:`PARAMETERS` is the list studied: dotted scenario keys, a low and a high setting
-taken from the ranges of ``/work/shared/corridor_data.md`` (§7 and the appendix) and the
-source IDs behind them. A setting is either a *value* (a load factor, a yard size, a
-demand) or a *scale* factor applied to the base entry — every number of a duration
-distribution (so its shape and its random draws scale exactly), or every element of a
-list such as monthly storm rates.
+taken from the ranges of the project's data sheet (§7 and the appendix) and the source
+IDs behind them (listed in ``docs/sources.md``). A setting is either a *value* (a load
+factor, a yard size, a demand) or a *scale* factor applied to the base entry — every
+number of a duration distribution (so its shape and its random draws scale exactly), or
+every element of a list such as monthly storm rates.
 
 Two designs:
 
@@ -55,7 +55,31 @@ KPI_LABELS = {
     "in_system_teu_end": ("In system at the end", "TEU"),
 }
 DEFAULT_REPLICATIONS = 3
-DEFAULT_HORIZON_DAYS = 485.0  # the baseline's 120-d warm-up + one measured year
+QUICK_MEASURED_DAYS = 365.0
+"""Without ``--horizon-days``, variants run the scenario's warm-up plus this many measured
+days (or the scenario's own horizon when that is shorter): many variants x replications
+must fit in minutes. Stated in the output and in ``--help``."""
+
+
+def quick_horizon_days(horizon_days: float, warmup_days: float) -> float:
+    """The default horizon of a sensitivity run, days: warm-up + one measured year, at most
+    the scenario's horizon (the baseline's 1,216 d become 485 d)."""
+    return min(horizon_days, warmup_days + QUICK_MEASURED_DAYS)
+
+
+def horizon_note(meta: dict[str, Any]) -> str:
+    """Why the horizon differs from the scenario's own (``""`` when it does not)."""
+    own = meta.get("scenario_horizon_days")
+    if own is None or own == meta["horizon_days"]:
+        return ""
+    if meta.get("horizon_from_flag"):
+        return f"{meta['horizon_days']:g} d from --horizon-days (the scenario's: {own:,.0f} d)"
+    return (
+        f"the scenario's {own:,.0f} d shortened to its warm-up + {QUICK_MEASURED_DAYS:g} "
+        "measured days for speed (--horizon-days to change)"
+    )
+
+
 MORRIS_LEVELS = 4
 MORRIS_TRAJECTORIES = 4
 
@@ -810,6 +834,8 @@ def format_table(result: dict[str, Any], top: int | None = None) -> str:
         f"{meta['horizon_days']:g} d (warm-up {meta['warmup_days']:g} d), "
         f"{meta['wall_s']:.0f} s",
     ]
+    if horizon_note(meta):
+        lines.append(f"Horizon: {horizon_note(meta)}.")
     if meta["skipped"]:
         lines.append("Skipped (keys not in this scenario): " + ", ".join(meta["skipped"]))
     if meta["method"] == "oat":
@@ -853,7 +879,8 @@ def format_markdown(result: dict[str, Any], top: int | None = None) -> str:
     out = [
         f"Sensitivity ({meta['method']}) of `{meta['scenario']}`: {meta['variants']} variants × "
         f"{meta['replications']} replications with common random numbers, horizon "
-        f"{meta['horizon_days']:g} d (warm-up {meta['warmup_days']:g} d).",
+        f"{meta['horizon_days']:g} d (warm-up {meta['warmup_days']:g} d)."
+        + (f" Horizon: {horizon_note(meta)}." if horizon_note(meta) else ""),
     ]
     if meta["method"] == "oat":
         out.append(
