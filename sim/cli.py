@@ -5,7 +5,8 @@ Each command lives in its own module under ``sim/commands/`` with a
 by its surroundings (a worker died, the disk is full, an internal error): one line,
 nothing half-written; 2 bad input (one line on stderr naming file, key and what was
 expected; nothing written); 3 a replication stopped in gridlock (results are still
-written and reported); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+written and reported); 4 ``calibrate`` only: a published target was missed (results are
+still written); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 Set ``CORRIDOR_DEBUG=1`` to see the traceback of an internal error.
 """
 
@@ -24,6 +25,17 @@ EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EPILOG = """\
+Exit status:
+  0    success
+  1    the run was stopped by its surroundings (a worker died, the disk is full, an
+       internal error): one line, nothing half-written
+  2    bad input: one line naming file, key and what was expected; nothing written
+  3    a replication stopped in gridlock (results are still written and reported)
+  4    calibrate: some published target was missed (results are still written)
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM)
+Set CORRIDOR_DEBUG=1 to see the traceback of an internal error.
+Each command's --help says more (e.g. corridor calibrate --help)."""
 COMMANDS = (
     "run", "validate", "compare", "sweep", "report", "calibrate", "sensitivity", "stability"
 )
@@ -38,7 +50,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="corridor", description="Middle Corridor freight simulator")
+    parser = _Parser(
+        prog="corridor",
+        description="Middle Corridor freight simulator",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"corridor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:

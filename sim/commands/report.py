@@ -10,6 +10,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "report",
         help="write report.html (self-contained) for a run, comparison or sweep folder",
+        description="Write RESULTS_DIR/report.html, one self-contained file that opens offline, "
+        "from the files of a results folder written by run, compare or sweep; prints its path.",
     )
     p.add_argument(
         "results_dir",

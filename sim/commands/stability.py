@@ -49,7 +49,8 @@ def register(sub) -> None:
         nargs="?",
         type=Path,
         default=DEFAULT_SCENARIO,
-        help=f"scenario file (default: {DEFAULT_SCENARIO})",
+        help=f"scenario file (default: {DEFAULT_SCENARIO}, relative to the current directory: "
+        "run it from the repository root or pass the path)",
     )
     p.add_argument(
         "--replications",
@@ -63,7 +64,8 @@ def register(sub) -> None:
         type=Path,
         default=DEFAULT_OUT,
         metavar="PATH",
-        help=f"Markdown file to (re)write (default: {DEFAULT_OUT})",
+        help=f"Markdown file to (re)write (default: {DEFAULT_OUT}, relative to the current "
+        "directory)",
     )
     p.add_argument(
         "--notes",

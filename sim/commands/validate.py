@@ -8,8 +8,15 @@ from sim.commands.common import add_set_option, check_size
 
 
 def register(sub) -> None:
-    p = sub.add_parser("validate", help="check scenario files without running them")
-    p.add_argument("scenarios", nargs="+", help="scenario files")
+    p = sub.add_parser(
+        "validate",
+        help="check scenario files without running them",
+        description="Load, merge (extends, --set) and validate each scenario file as run would, "
+        "and check that its replications fit in memory; print one line per file. Exit status 0 "
+        "when every file is valid, 2 at the first invalid one (one line naming file, key and "
+        "what was expected).",
+    )
+    p.add_argument("scenarios", nargs="+", help="scenario files (TOML, or JSON as in results)")
     add_set_option(p)
     p.set_defaults(handler=run)
 
