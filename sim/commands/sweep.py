@@ -56,6 +56,10 @@ def register(sub) -> None:
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
+    """The tidy CSV; booleans (the point's flags, a replication's gridlock) as
+    ``true``/``false`` like every CSV of a results folder."""
+    from sim.outputs.results import csv_cell
+
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
@@ -63,7 +67,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
         for row in rows:
-            w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            w.writerow({k: csv_cell(v) for k, v in row.items()})
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
@@ -196,13 +200,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         write_marker(out_dir, "sweep", "complete" if unfinished == 0 else "partial")
     failed = [p for p in sweep["points"] if p["status"] == "failed"]
     if not args.quiet:
+        from sim.outputs.console import format_sweep
+
         ok = sum(1 for p in sweep["points"] if p["status"] == "ok")
         print(
             f"Sweep of {settings.name}: {ok} of {len(points)} points ok ({design}), "
-            f"{settings.replications} replications each; results in {out_dir}"
+            f"{settings.replications} replications each"
         )
+        print(format_sweep(sweep))
         for p in failed:
             print(f"  point {p['point']} {p['values']} failed: {p['error']}")
+        print(f"\nResults written to {out_dir}")
     if unfinished:
         reason = lost or "; ".join(
             sorted({p["error"] for p in sweep["points"] if p["status"] == TRANSIENT})

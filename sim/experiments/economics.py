@@ -12,6 +12,19 @@
   extra TEU of capacity" is measured by the model, not asserted by the
   scenario's author; it credits an investment only with what it adds before
   the next stage binds.
+
+Cost and CO2 per TEU are *inputs*, not model results: each study flow's route has one
+tariff sum and one distance, so the model only averages the scenario's own numbers
+(weighted by each flow's demand, so the average is the same in every replication). The
+console and the report show them as assumptions (:data:`INPUT_KPIS`), never with a
+confidence interval or a "difference" as if simulated.
+
+Throughput is bounded by demand: while every stage has spare capacity, the study flows
+deliver what they are sent, whatever is invested; under common random numbers every
+scenario is sent the same boxes, so a "throughput gain" is only the few boxes still in
+transit at the horizon. What an investment buys is capacity: :func:`corridor_capacity`
+and :func:`demand_headroom` (how much all demand could grow before the binding stage
+saturates).
 """
 
 from __future__ import annotations
@@ -53,12 +66,23 @@ def route_co2_kg_per_teu(scenario: Scenario, flow_id: str) -> float | None:
     return total if known else None
 
 
-def _weighted(scenario: Scenario, record: dict, per_flow) -> float | None:
-    """Average of ``per_flow(flow_id)`` over study flows, weighted by delivered TEU."""
+INPUT_KPIS = {
+    "cost_usd_per_teu": "the sum of the scenario's tariffs and handling charges (USD/TEU) "
+    "along each study route, averaged over the study flows by their demand",
+    "co2_kg_per_teu": "each study route's distance times the scenario's emission factor "
+    "per mode (kg CO2 per TEU-km), averaged over the study flows by their demand",
+}
+"""KPIs that restate the scenario's inputs (identical in every replication): shown as
+assumptions with how they are computed, not as results with a CI."""
+
+
+def _weighted(scenario: Scenario, per_flow) -> float | None:
+    """Average of ``per_flow(flow_id)`` over the study flows, weighted by their demand
+    (``annual_teu``): a property of the scenario, the same in every replication."""
     num = den = 0.0
     for fid in scenario.study_flow_ids():
         value = per_flow(scenario, fid)
-        weight = record["flows"][fid]["delivered_teu"]
+        weight = scenario.flows[fid].annual_teu or 0.0
         if value is None or not weight:
             continue
         num += value * weight
@@ -66,14 +90,37 @@ def _weighted(scenario: Scenario, record: dict, per_flow) -> float | None:
     return num / den if den else None
 
 
-def cost_per_teu(scenario: Scenario, record: dict) -> float | None:
-    """USD per TEU of the study flows in one replication."""
-    return _weighted(scenario, record, route_cost_usd_per_teu)
+def cost_per_teu(scenario: Scenario, record: dict | None = None) -> float | None:
+    """USD per TEU of the study flows (an input: ``record`` is not used, kept for the
+    per-replication KPI interface)."""
+    return _weighted(scenario, route_cost_usd_per_teu)
 
 
-def co2_per_teu(scenario: Scenario, record: dict) -> float | None:
-    """kg CO2 per TEU of the study flows in one replication."""
-    return _weighted(scenario, record, route_co2_kg_per_teu)
+def co2_per_teu(scenario: Scenario, record: dict | None = None) -> float | None:
+    """kg CO2 per TEU of the study flows (an input, as :func:`cost_per_teu`)."""
+    return _weighted(scenario, route_co2_kg_per_teu)
+
+
+def route_inputs(scenario: Scenario) -> dict[str, dict[str, float | None]]:
+    """Per study flow: its route's ``cost_usd_per_teu`` and ``co2_kg_per_teu`` and its
+    demand ``annual_teu``; the inputs behind :func:`cost_per_teu` and :func:`co2_per_teu`."""
+    return {
+        fid: {
+            "annual_teu": scenario.flows[fid].annual_teu,
+            "cost_usd_per_teu": route_cost_usd_per_teu(scenario, fid),
+            "co2_kg_per_teu": route_co2_kg_per_teu(scenario, fid),
+        }
+        for fid in scenario.study_flow_ids()
+    }
+
+
+def demand_headroom(rho: float | None) -> float | None:
+    """How much every flow's demand could grow (fraction: 0.15 = +15 %) before the most
+    utilised stage saturates, ``1/ρ - 1``, the same proportional-growth argument as
+    :func:`corridor_capacity` (None without a utilisation)."""
+    if rho is None or not rho > 0:
+        return None
+    return 1.0 / rho - 1.0
 
 
 def corridor_capacity(record: dict) -> float | None:

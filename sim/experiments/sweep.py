@@ -6,6 +6,17 @@ replication indices at every point). Points are written one file each under
 ``DIR/points/`` as they finish, so an interrupted sweep resumes where it
 stopped; a point that fails (bad value, model error) is recorded with its
 error and does not stop the others.
+
+Each point is flagged (``sweep.json`` ``flags``, ``sweep.csv`` boolean columns):
+*saturated* when its most utilised stage is busy at least :data:`SATURATED_UTILISATION`
+of the time on average or a replication gridlocked (demand at or above capacity: the
+queue grows over the horizon, so its KPIs depend on the horizon, not on a steady state),
+*transit biased* when more than :data:`~sim.outputs.summary.BIAS_THRESHOLD` of the TEU
+created after the warm-up were still inside at the horizon. A flagged point is never
+called the "best" one. ``response`` gives, per varied key and consecutive pair of its
+levels, the paired difference of each KPI (common random numbers: the same replication
+indices at every point), so a reader sees where the response changes and where it is
+within noise.
 """
 
 from __future__ import annotations
@@ -22,8 +33,9 @@ from typing import Any
 
 from sim.errors import ScenarioError
 from sim.experiments.replications import BULKY, kpi_value, run_chunk
+from sim.outputs.summary import BIAS_THRESHOLD
 from sim.scenario.loader import load_scenario, parse_override
-from sim.stats import summarise
+from sim.stats import paired_difference, summarise
 
 TRANSIENT = "transient"
 """Status of a point that failed for a reason outside its inputs; retried on resume."""
@@ -39,6 +51,12 @@ SWEEP_KPIS = (
     "in_system_teu_end",
     "cohort_inside_share",
 )
+SATURATED_UTILISATION = 0.98
+"""Mean busy share of the most utilised stage from which a point counts as saturated."""
+FLAGS = ("saturated", "transit_biased", "gridlock")
+"""Boolean flags of a point, in ``sweep.json`` and as ``sweep.csv`` columns."""
+MAX_RESPONSE_STEPS = 200
+"""Steps (pairs of neighbouring levels) kept in ``sweep.json``'s ``response``."""
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
@@ -135,7 +153,8 @@ def run_point(
         msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return {"values": values, "status": "failed", "error": msg, "records": []}
     rows = [
-        {k: kpi_value(r, k) for k in SWEEP_KPIS} | {"replication": r["replication"]}
+        {k: kpi_value(r, k) for k in SWEEP_KPIS}
+        | {"replication": r["replication"], "gridlock": bool(r.get("gridlock"))}
         for r in records
     ]
     return {"values": values, "status": "ok", "error": None, "records": rows}
@@ -195,6 +214,73 @@ def point_key(values: dict[str, Any]) -> str:
     return _point_id(values)
 
 
+def point_flags(status: str, kpis: dict[str, dict], records: list[dict]) -> dict[str, bool]:
+    """``saturated``, ``transit_biased`` and ``gridlock`` of one point (all false for a
+    point without results)."""
+    if status != "ok":
+        return dict.fromkeys(FLAGS, False)
+    rho = kpis["bottleneck_utilisation"]["mean"]
+    share = kpis["cohort_inside_share"]["mean"]
+    gridlock = any(bool(r.get("gridlock")) for r in records)
+    return {
+        "saturated": gridlock or (rho is not None and rho >= SATURATED_UTILISATION),
+        "transit_biased": share is not None and share > BIAS_THRESHOLD,
+        "gridlock": gridlock,
+    }
+
+
+def _by_replication(res: dict[str, Any], kpi: str) -> dict[int, float | None]:
+    return {row["replication"]: row.get(kpi) for row in res["records"]}
+
+
+def response_steps(
+    varied: list[str], design: str, points: list[dict[str, Any]], results: dict[str, dict]
+) -> list[dict[str, Any]]:
+    """Per varied key, each pair of neighbouring levels (the other keys held at each of
+    their combinations, pooled): the paired difference ``to - from`` of every KPI over
+    the common replications. Factorial designs only (an LHS has no neighbours)."""
+    if design != "factorial":
+        return []
+    ok = {
+        point_key(v): results[point_key(v)]
+        for v in points
+        if (results.get(point_key(v)) or {}).get("status") == "ok"
+    }
+    steps = []
+    for key in varied:
+        levels = sorted({v[key] for v in points}, key=lambda x: (not isinstance(x, int | float), x))
+        for a, b in zip(levels, levels[1:], strict=False):
+            pairs = []
+            for v in points:
+                if v[key] != a:
+                    continue
+                w = dict(v, **{key: b})
+                if point_key(v) in ok and point_key(w) in ok:
+                    pairs.append((ok[point_key(v)], ok[point_key(w)]))
+            if not pairs:
+                continue
+            diffs = {}
+            for kpi in SWEEP_KPIS:
+                # one value per replication: the mean over the pooled pairs of points
+                per_rep: dict[int, list[tuple[float, float]]] = {}
+                for lo, hi in pairs:
+                    x, y = _by_replication(lo, kpi), _by_replication(hi, kpi)
+                    for r in x.keys() & y.keys():
+                        if x[r] is not None and y[r] is not None:
+                            per_rep.setdefault(r, []).append((x[r], y[r]))
+                reps = sorted(r for r, xs in per_rep.items() if len(xs) == len(pairs))
+                base = [sum(p[0] for p in per_rep[r]) / len(pairs) for r in reps]
+                alt = [sum(p[1] for p in per_rep[r]) / len(pairs) for r in reps]
+                d = paired_difference(alt, base)
+                lo_, hi_ = d["ci95_low"], d["ci95_high"]
+                d["clear"] = lo_ is not None and hi_ is not None and (lo_ > 0 or hi_ < 0)
+                diffs[kpi] = d
+            steps.append({"key": key, "from": a, "to": b, "pairs": len(pairs), "kpis": diffs})
+            if len(steps) >= MAX_RESPONSE_STEPS:
+                return steps
+    return steps
+
+
 def summarise_sweep(
     base_name: str,
     varied: list[str],
@@ -207,13 +293,15 @@ def summarise_sweep(
     out_points = []
     for k, values in enumerate(points):
         res = results.get(point_key(values)) or PENDING | {"values": values}
+        kpis = {kpi: summarise(row[kpi] for row in res["records"]) for kpi in SWEEP_KPIS}
         out_points.append(
             {
                 "point": k,
                 "values": values,
                 "status": res["status"],
                 "error": res["error"],
-                "kpis": {kpi: summarise(row[kpi] for row in res["records"]) for kpi in SWEEP_KPIS},
+                "flags": point_flags(res["status"], kpis, res["records"]),
+                "kpis": kpis,
             }
         )
     return {
@@ -222,7 +310,15 @@ def summarise_sweep(
         "varied": varied,
         "design": design,
         "kpis": list(SWEEP_KPIS),
+        "flag_rules": {
+            "saturated": f"most utilised stage busy >= {SATURATED_UTILISATION:.0%} of the "
+            "time (mean over replications) or a replication gridlocked",
+            "transit_biased": f"more than {BIAS_THRESHOLD:.0%} of the TEU created after the "
+            "warm-up still inside at the horizon (mean over replications)",
+            "gridlock": "a replication stopped in gridlock",
+        },
         "points": out_points,
+        "response": response_steps(varied, design, points, results),
         "provenance": provenance,
     }
 
@@ -232,7 +328,7 @@ def tidy_rows(sweep: dict[str, Any], results: dict[str, dict[str, Any]]) -> list
     rows = []
     for p in sweep["points"]:
         res = results.get(point_key(p["values"])) or PENDING
-        base = {"point": p["point"], **p["values"], "status": p["status"]}
+        base = {"point": p["point"], **p["values"], "status": p["status"], **p["flags"]}
         if not res["records"]:
             rows.append(base | {"error": p["error"]})
         for rec in res["records"]:

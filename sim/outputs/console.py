@@ -1,24 +1,30 @@
-"""The readable summary table ``corridor run`` prints."""
+"""What the commands print: the answer first, then the tables.
+
+``corridor run`` prints :func:`format_summary`, ``corridor compare``
+:func:`format_comparison`, ``corridor sweep`` :func:`format_sweep`. Each starts with the
+summary lines of :mod:`sim.outputs.answer` (the same lines the report opens with) and
+rounds every KPI as :mod:`sim.outputs.present` does (the same text as the report).
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from sim.outputs import answer as _answer
+from sim.outputs.present import fmt, fmt_stat, label, run_kpi_rows
+
+WIDTH = 100
+"""Console lines are wrapped at this width."""
+MARK = {"info": "", "ok": "", "warn": "WARNING ", "bad": "PROBLEM "}
 
 
 def _num(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
-
-
-def _ci(s: dict[str, Any], digits: int = 1) -> str:
-    if s["mean"] is None:
-        return f"{'-':>12}  {'':>23}"
-    if s["ci95_low"] is None:
-        return f"{_num(s['mean'], digits):>12}  {'(1 replication)':>23}"
-    return (
-        f"{_num(s['mean'], digits):>12}  "
-        f"[{_num(s['ci95_low'], digits):>9}, {_num(s['ci95_high'], digits):>9}]"
-    )
 
 
 def _pct(s: dict[str, Any] | None) -> str:
@@ -48,7 +54,7 @@ def period_name(pid: str, p: dict[str, Any]) -> str:
     return ident
 
 
-def format_periods(summary: dict[str, Any]) -> list[str]:
+def format_periods(summary: dict[str, Any], scenario=None) -> list[str]:
     """The per-period table: study throughput, transit of the boxes created in the
     period (mean with its 95% CI, P50, P95) and the bottleneck in the period."""
     periods = summary.get("periods") or {}
@@ -62,22 +68,23 @@ def format_periods(summary: dict[str, Any]) -> list[str]:
         f"{'P50':>6}{'P95':>6}{'en route':>9}  bottleneck (ρ)",
     ]
     for pid, p in periods.items():
-        t = p["transit_days_mean"]
-        ci = (
-            f"[{_num(t['ci95_low'])}, {_num(t['ci95_high'])}]"
-            if t.get("ci95_low") is not None
-            else ""
-        )
+        mean, ci = fmt_stat("transit_days_mean", p["transit_days_mean"])
+        en_route = (p.get("en_route_transit_days_mean") or {}).get("mean")
         b = p.get("bottleneck") or {}
-        where = f"{b['element']} {_pct(b['utilisation'])}" if b.get("element") else "-"
+        where = (f"{_stage_name(scenario, b['element'])} "
+                 f"{fmt('bottleneck_utilisation', (b.get('utilisation') or {}).get('mean'))}"
+                 if b.get("element") else "-")
         if not p["measured_days"]:
             where = "outside the measured period"
         lines.append(
             f"{period_name(pid, p)[:29]:<30}"
             f"{date_span(p['measured_from_date'], p['measured_to_date']):<26}"
-            f"{_num(p['throughput_teu_per_week']['mean']):>9}{_num(t['mean']):>13}  {ci:<15}"
-            f"{_num(p['transit_days_p50']['mean']):>6}{_num(p['transit_days_p95']['mean']):>6}"
-            f"{_num((p.get('en_route_transit_days_mean') or {}).get('mean')):>9}  {where}"
+            f"{fmt('throughput_teu_per_week', p['throughput_teu_per_week']['mean']):>9}"
+            f"{mean:>13}  {ci:<15}"
+            f"{fmt('transit_days_p50', p['transit_days_p50']['mean']):>6}"
+            f"{fmt('transit_days_p95', p['transit_days_p95']['mean']):>6}"
+            f"{fmt('transit_days_mean', en_route):>9}"
+            f"  {where}"
         )
     return lines
 
@@ -89,73 +96,221 @@ def _start_text(summary: dict[str, Any]) -> str:
     return f" from {start}" + ("" if summary.get("dated") else " (nominal)")
 
 
-def format_summary(summary: dict[str, Any], out_dir: str | None = None) -> str:
-    """Multi-line text: headline KPIs with CIs, a per-node table, the bottleneck."""
-    k = summary["kpis"]
+def answer_lines(lines: list[_answer.Line]) -> list[str]:
+    """Summary lines as console text: one bullet each, wrapped, warnings marked."""
+    out = []
+    for line in lines:
+        out += textwrap.wrap(
+            MARK.get(line.level, "") + line.text,
+            WIDTH,
+            initial_indent="* ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+        )
+    return out
+
+
+def load_resolved(out_dir: str | Path | None) -> tuple[dict | None, Any]:
+    """``scenario.resolved.json`` of a results folder: (the dict, the validated Scenario),
+    (None, None) when absent or invalid."""
+    if not out_dir:
+        return None, None
+    path = Path(out_dir) / "scenario.resolved.json"
+    if not path.is_file():
+        return None, None
+    from sim.errors import ScenarioError
+    from sim.scenario.loader import load_scenario
+
+    try:
+        resolved = json.loads(path.read_text(encoding="utf-8"))
+        return resolved, load_scenario(path).model
+    except (OSError, ValueError, ScenarioError):
+        return None, None
+
+
+def kpi_table(summary: Mapping[str, Any]) -> list[str]:
+    """The run's KPI table (the same KPIs, names and rounding as the report's)."""
+    rows = run_kpi_rows(summary)
+    width = max([len(r[1]) for r in rows] + [3]) + 2
+    lines = [f"{'KPI':<{width}}{'scope':<22}{'mean':>10}  95% CI"]
+    for _kpi, name, scope, mean, ci in rows:
+        lines.append(f"{name:<{width}}{scope:<22}{mean:>10}  {ci}")
+    return lines
+
+
+def _stage_name(scenario, key: str) -> str:
+    if scenario is None:
+        return key
+    from sim.outputs.plots_map import stage_label
+
+    return stage_label(scenario, key)
+
+
+def node_table(summary: Mapping[str, Any]) -> list[str]:
+    """Nodes: time there, TEU there, utilisation and what binds; labels are never cut
+    (long ones wrap onto a second line)."""
+    nodes = summary["nodes"]
+    width = min(max([len(n["label"]) for n in nodes.values()] + [4]), 40) + 2
+    lines = [f"{'Node':<{width}}{'wait (h)':>10}{'TEU there':>11}{'utilisation':>13}  "
+             "binding resource"]
+    for n in nodes.values():
+        name = textwrap.wrap(n["label"], width - 2) or [""]
+        lines += name[:-1]
+        lines.append(
+            f"{name[-1]:<{width}}{_num(n['wait_h_mean']['mean']):>10}"
+            f"{_num(n['queue_teu_mean']['mean'], 0):>11}{_pct(n['utilisation']):>13}  "
+            f"{n['utilisation_of'] or '-'}"
+        )
+    return lines
+
+
+def stage_table(summary: Mapping[str, Any], scenario) -> list[str]:
+    """Fleets, legs and wagon pools with a utilisation, by readable name."""
+    rows = []
+    for section in ("fleets", "legs", "wagon_pools"):
+        for ident, v in summary[section].items():
+            if v["utilisation"]["mean"] is None:
+                continue
+            slots = " (of timetable slots)" if v.get("utilisation_of") == "slots" else ""
+            rows.append((_stage_name(scenario, f"{section}.{ident}"),
+                         fmt("bottleneck_utilisation", v["utilisation"]["mean"]) + slots))
+    if not rows:
+        return []
+    width = min(max(len(r[0]) for r in rows), 70) + 2
+    lines = [f"{'Fleet, leg or wagon pool':<{width}}utilisation"]
+    for name, util in rows:
+        wrapped = textwrap.wrap(name, width - 2) or [""]
+        lines += wrapped[:-1]
+        lines.append(f"{wrapped[-1]:<{width}}{util}")
+    return lines
+
+
+def format_summary(
+    summary: dict[str, Any], out_dir: str | None = None, scenario=None
+) -> str:
+    """The answer first (summary lines of :func:`sim.outputs.answer.run_answer`, with the
+    calibration status), then the KPI table, nodes, stages, periods and gridlocks."""
+    _resolved, loaded = load_resolved(out_dir)
+    scenario = scenario if scenario is not None else loaded
     lines = [
         f"Scenario {summary['scenario']['name']}: {summary['replications']} replication(s), "
         f"seed {summary['seed']}, horizon {summary['horizon_days']:g} d "
         f"(warm-up {summary['warmup_days']:g} d)" + _start_text(summary),
+        "",
+        *answer_lines(_answer.run_answer(summary, scenario, _answer.calibration_line(summary))),
+        "",
         f"Study flows: {', '.join(summary['study_flows'])}",
+        *kpi_table(summary),
         "",
-        f"{'KPI':<34}{'mean':>12}  {'95% CI':>23}",
-        f"{'Throughput, study (TEU/week)':<34}{_ci(k['throughput_teu_per_week'])}",
-        f"{'Transit mean, study (days)':<34}{_ci(k['transit_days_mean'])}",
-        f"{'Transit median, study (days)':<34}{_ci(k['transit_days_p50'])}",
-        f"{'Transit P95, study (days)':<34}{_ci(k['transit_days_p95'])}",
-        f"{'Created, all flows (TEU)':<34}{_ci(k['created_teu'], 0)}",
-        f"{'Delivered, all flows (TEU)':<34}{_ci(k['delivered_teu'], 0)}",
-        f"{'In system at end (TEU)':<34}{_ci(k['in_system_teu_end'], 0)}",
+        *node_table(summary),
     ]
-    share = k["cohort_inside_share"]["mean"]
-    if share is not None:
-        lines.append(
-            f"{'Post-warm-up TEU still inside':<34}{100 * share:>11.1f}%  "
-            "(transit KPIs flagged as biased above 5%)"
-        )
-    check = summary.get("warmup_check")
-    if check and not check["ok"]:
-        lines.append(
-            "WARNING warm-up may be too short: MSER-5 suggests "
-            f"{check['suggested_warmup_days']:.0f} d, the scenario uses "
-            f"{check['warmup_days']:.0f} d"
-        )
-    if summary["transit_biased"]:
-        lines.append(f"WARNING transit KPIs biased: {summary['transit_bias_note']}")
-    lines += [
-        "",
-        f"{'Node':<24}{'wait (h)':>10}{'TEU there':>11}{'utilisation':>13}  binding resource",
-    ]
-    for _nid, n in summary["nodes"].items():
-        lines.append(
-            f"{n['label'][:23]:<24}{_num(n['wait_h_mean']['mean']):>10}"
-            f"{_num(n['queue_teu_mean']['mean'], 0):>11}{_pct(n['utilisation']):>13}  "
-            f"{n['utilisation_of'] or '-'}"
-        )
-    others = []
-    for section in ("fleets", "legs", "wagon_pools"):
-        for ident, v in summary[section].items():
-            if v["utilisation"]["mean"] is not None:
-                slots = " of timetable slots" if v.get("utilisation_of") == "slots" else ""
-                others.append(f"{section}.{ident} {_pct(v['utilisation'])}{slots}")
+    others = stage_table(summary, scenario)
     if others:
-        lines += ["", "Other stages (utilisation): " + "; ".join(others)]
-    b = summary["bottleneck"]
-    if b["element"]:
-        lines += ["", f"Bottleneck: {b['element']} (utilisation {_pct(b['utilisation'])})"]
-    table = format_periods(summary)
+        lines += ["", *others]
+    table = format_periods(summary, scenario)
     if table:
         lines += ["", *table]
-    for g in summary["gridlock"]:
-        lines.append(
-            f"GRIDLOCK in replication {g['replication']} since day {g['since_day']:.1f}: "
-            + "; ".join(g["where"])
-        )
-    for c in summary.get("closed_at_horizon") or []:
-        lines.append(
-            f"CLOSED AT THE HORIZON in replication {c['replication']} (nothing moved since day "
-            f"{c['since_day']:.1f}, not a gridlock): " + "; ".join(c["where"])
-        )
     if out_dir:
         lines += ["", f"Results written to {out_dir}"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------
+
+
+def difference_rows(comp: Mapping[str, Any], alt: str) -> list[tuple[str, dict[str, str]]]:
+    """(KPI label, :func:`sim.outputs.answer.difference_text`) of each result KPI."""
+    intervals = _answer.decision_intervals(comp)
+    rows = []
+    for kpi in _answer.result_kpis(comp):
+        t = _answer.difference_text(comp, alt, kpi, intervals)
+        if t is not None:
+            rows.append((label(kpi), t))
+    return rows
+
+
+def format_comparison(comp: Mapping[str, Any]) -> str:
+    """The answer first, then per alternative the paired differences (each with the
+    interval the Holm decision used, its level and the adjusted p) and the economics."""
+    base = comp["base"]
+    lines = [
+        f"Comparison against {base}: {comp['replications']} paired replications "
+        f"(common random numbers, seed {comp['seed']}); {comp['correction']}",
+        "",
+        *answer_lines(_answer.comparison_answer(comp)),
+        "",
+    ]
+    for alt in comp["differences"]:
+        rows = difference_rows(comp, alt)
+        if not rows:
+            continue
+        width = max(len(r[0]) for r in rows) + 2
+        lines.append(f"{alt} - {base}:")
+        lines.append(f"  {'KPI':<{width}}{'difference':>12}  {'decision CI (level)':<34}"
+                     "adjusted p      verdict")
+        for name, t in rows:
+            ci = f"{t['ci']} ({t['level']})"
+            lines.append(f"  {name:<{width}}{t['mean']:>12}  {ci:<34}{t['p']:<16}{t['verdict']}")
+        e = comp["economics"].get(alt) or {}
+        if e.get("annualised_cost_usd", 0) > 0:
+            per = e.get("annualised_cost_per_extra_teu_usd")
+            per_text = (f"{fmt('cost_usd_per_teu', per)} USD per extra TEU/yr of capacity"
+                        if per else "no extra capacity")
+            lines.append(f"  annualised cost {fmt('cost_usd_per_teu', e['annualised_cost_usd'])} "
+                         f"USD/yr -> {per_text}")
+        lines.append("")
+    if comp.get("ranking"):
+        lines.append("Ranking (annualised cost per extra TEU/yr of corridor capacity):")
+        for row in comp["ranking"]:
+            v = row["value"]
+            lines.append(f"  {row['rank']}. {row['scenario']}: "
+                         + (f"{fmt('cost_usd_per_teu', v)} USD" if v is not None
+                            else "adds no capacity"))
+    return "\n".join(lines).rstrip()
+
+
+# --------------------------------------------------------------------------------------
+# Sweep
+# --------------------------------------------------------------------------------------
+
+SWEEP_COLUMNS = (
+    "throughput_teu_per_week",
+    "transit_days_p50",
+    "transit_days_p95",
+    "bottleneck_utilisation",
+)
+
+
+def sweep_rows(sweep: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Per point: its number, values, status (flags), and the KPI means with CIs as text
+    (the report's points table shows the same)."""
+    from sim.outputs.plots_sweep import param_label
+
+    rows = []
+    for p in sweep.get("points") or []:
+        row = {"#": str(p.get("point"))}
+        for k, v in (p.get("values") or {}).items():
+            row[param_label(k).split(" — ")[0]] = _answer._param(v)
+        flags = _answer.flag_names(p)
+        row["status"] = ", ".join(flags) if p.get("status") == "ok" and flags else str(
+            p.get("status"))
+        for kpi in SWEEP_COLUMNS:
+            mean, ci = fmt_stat(kpi, (p.get("kpis") or {}).get(kpi))
+            row[label(kpi)] = f"{mean} {ci}".strip()
+        rows.append(row)
+    return rows
+
+
+def format_sweep(sweep: Mapping[str, Any]) -> str:
+    """The answer first, then a table of every point with its flags."""
+    lines = [*answer_lines(_answer.sweep_answer(sweep)), ""]
+    rows = sweep_rows(sweep)
+    if rows:
+        cols = list(rows[0])
+        widths = {c: max(len(c), *(len(r.get(c, "")) for r in rows)) for c in cols}
+        lines.append("  ".join(f"{c:<{widths[c]}}" for c in cols).rstrip())
+        for r in rows:
+            lines.append("  ".join(f"{r.get(c, ''):<{widths[c]}}" for c in cols).rstrip())
     return "\n".join(lines)
