@@ -102,17 +102,16 @@ def _count(flag: str, value: Any, maximum: int | None = None) -> int | None:
 
 
 def _number(flag: str, value: Any, whole: bool = False) -> Any:
-    """A number (``whole``: an integer) or None."""
+    """A number (``whole``: an integer) or None; the message is argparse's."""
     if value is None:
         return None
-    kinds = (int,) if whole else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        try:
-            value = operator.index(value) if whole else float(value)
-        except (TypeError, ValueError):
-            what = "a whole number" if whole else "a number"
-            raise ScenarioError(flag, None, f"expected {what}, got {value!r}") from None
-    return value
+    try:
+        if isinstance(value, bool | str):
+            raise TypeError
+        return operator.index(value) if whole else float(value)
+    except (TypeError, ValueError):
+        kind = "int" if whole else "float"
+        raise ScenarioError(flag, None, f"invalid {kind} value: {value!r}") from None
 
 
 def _sets(values: str | Sequence[str]) -> list[str]:
