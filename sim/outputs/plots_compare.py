@@ -224,6 +224,9 @@ def kpi_bars(comparison: dict, out: Path) -> Path:
             texts.append(txt)
         mean_arr = np.array(means)
         ok = np.isfinite(mean_arr)
+        low, high = 0.0, 1.0 if KPI_INFO.get(kpi, ("", "", None, ""))[3] == "share" else None
+        los = [max(v, low) if math.isfinite(v) else v for v in los]  # what the KPI can be
+        his = [min(v, high) if high is not None and math.isfinite(v) else v for v in his]
         err_lo = np.where(np.isfinite(los), mean_arr - np.array(los), 0.0)
         err_hi = np.where(np.isfinite(his), np.array(his) - mean_arr, 0.0)
         ax.barh(
@@ -235,24 +238,28 @@ def kpi_bars(comparison: dict, out: Path) -> Path:
             error_kw={"ecolor": "#222222", "capsize": 3, "lw": 1.1},
             zorder=3,
         )
+        share = KPI_INFO.get(kpi, ("", "", None, ""))[3] == "share"
         top = np.nanmax(np.where(np.isfinite(his), his, mean_arr)) if ok.any() else 1.0
-        xlim = max(float(top), 1e-9) * 1.62
-        if KPI_INFO.get(kpi, ("", "", None, ""))[3] == "share":
+        xlim = 1.0 if share else max(float(top), 1e-9) * 1.62  # a share stops at 100%
+        if share:
             ax.xaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f}%")
         for i in range(n):
             if not ok[i]:
                 ax.text(0, y[i], "  no value", va="center", fontsize=8, color="#888888")
                 continue
-            end = his[i] if np.isfinite(his[i]) else means[i]
-            ax.text(
-                end + xlim * 0.015,
-                y[i],
-                texts[i],
-                va="center",
-                fontsize=8.5,
-                fontweight="bold" if order[i] == base else "normal",
-                zorder=4,
-            )
+            end = min(his[i] if np.isfinite(his[i]) else means[i], xlim)
+            bold = "bold" if order[i] == base else "normal"
+            # ~0.0125 axis units per character at this width (0.019 on a 0-100% axis, whose
+            # end is not padded): else inside the bar
+            per_char = 0.019 if share else 0.0125
+            if end + xlim * (0.015 + per_char * len(texts[i])) <= xlim:
+                ax.text(end + xlim * 0.015, y[i], texts[i], va="center", fontsize=8.5,
+                        fontweight=bold, zorder=4)
+            else:
+                ax.text(xlim * 0.015, y[i], texts[i], va="center", fontsize=8.5,
+                        fontweight=bold, zorder=4,
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8,
+                              "pad": 1.0})
         ax.set_xlim(0, xlim)
         ax.xaxis.set_major_locator(MaxNLocator(5))
         if KPI_INFO.get(kpi, ("", "", None, ""))[3] == "count" and xlim >= 20_000:
@@ -276,7 +283,8 @@ def kpi_bars(comparison: dict, out: Path) -> Path:
         Patch(color=C_BETTER, label="significantly better than base"),
         Patch(color=C_WORSE, label="significantly worse than base"),
         Patch(color=C_ALT, label="no significant difference"),
-        Line2D([], [], color="#222222", marker="|", ls="-", lw=1.1, label="95% CI of the mean"),
+        Line2D([], [], color="#222222", marker="|", ls="-", lw=1.1,
+               label="95% CI of the mean across replications"),
     ]
     corr = comparison.get("correction") or "corrected"
     note = f"Δ = paired difference to the base; * significant after {corr}"

@@ -30,6 +30,8 @@ C_LOW = "#2c7bb6"
 C_HIGH = "#e66101"
 C_SIGMA = "#333333"
 FADED = 0.35
+UTIL_MAX = 1.0  # upper end of a utilisation axis
+SUBTITLE_CHARS = 110  # wrap width of the grey line under the title (fits the axes)
 
 
 def _fmt(x: float) -> str:
@@ -50,6 +52,11 @@ def _param_label(row: dict[str, Any]) -> str:
 def _kpi_axis(kpi: str) -> tuple[str, str]:
     label, unit = KPI_LABELS.get(kpi, (kpi, ""))
     return label, unit
+
+
+def _is_share(kpi: str, unit: str) -> bool:
+    """A KPI that is a share of capacity or of TEU (its axis stops at 1)."""
+    return kpi.endswith("utilisation") or unit.startswith("share")
 
 
 def _subtitle(meta: dict[str, Any]) -> str:
@@ -93,7 +100,10 @@ def tornado_figure(result: dict[str, Any], kpi: str) -> Figure:
                 color="#222222",
             )
     total = (left + right) or max(abs(base) * 0.05, 1e-6)
-    ax.set_xlim(base - left - 0.14 * total, base + right + 0.14 * total)
+    lo, hi = base - left - 0.14 * total, base + right + 0.14 * total
+    if _is_share(kpi, unit):  # a utilisation or share never runs past 1 (nor below 0)
+        lo, hi = max(lo, 0.0), min(hi, UTIL_MAX)
+    ax.set_xlim(lo, hi)
     ax.axvline(base, color="black", lw=1.2)
     ax.set_yticks(range(n))
     ax.set_yticklabels([_param_label(r) for r in reversed(rows)], fontsize=9)
@@ -116,7 +126,7 @@ def tornado_figure(result: dict[str, Any], kpi: str) -> Figure:
     if kpi == "bottleneck_utilisation":
         seen = sorted({v["bottleneck"] for v in result["variants"] if v.get("bottleneck")})
         sub += "; most utilised stage: " + ", ".join(seen)
-    ax.set_title(textwrap.fill(sub, 140), fontsize=9, color="#555555")
+    ax.set_title(textwrap.fill(sub, SUBTITLE_CHARS), fontsize=9, color="#555555")
     return fig
 
 
@@ -161,7 +171,7 @@ def morris_figure(result: dict[str, Any], kpi: str) -> Figure:
         fontweight="bold",
     )
     sub = _subtitle(meta) + f", {meta['trajectories']} trajectories"
-    ax.set_title(textwrap.fill(sub, 140), fontsize=9, color="#555555")
+    ax.set_title(textwrap.fill(sub, SUBTITLE_CHARS), fontsize=9, color="#555555")
     return fig
 
 
