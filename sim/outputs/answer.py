@@ -29,7 +29,7 @@ ALPHA = 0.05
 
 
 class Line(NamedTuple):
-    """One summary line: ``level`` is "info", "ok", "warn" or "bad"."""
+    """One summary line: ``level`` is "info", "ok", "warn", "bad" or "calibration"."""
 
     level: str
     text: str
@@ -151,7 +151,7 @@ def run_answer(
     reps = summary.get("replications")
     lines = []
     if calibration:
-        lines.append(Line("info", calibration))
+        lines.append(Line("calibration", calibration))
     p50, p50_ci = fmt_stat("transit_days_p50", kpi_of(summary, "transit_days_p50"),
                            replications=reps)
     p95, p95_ci = fmt_stat("transit_days_p95", kpi_of(summary, "transit_days_p95"),

@@ -31,11 +31,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sim import __version__
 from sim.errors import ScenarioError
-from sim.outputs.plots_compare import better_of, fmt_value, kpi_label, kpi_of
+from sim.experiments.economics import INPUT_KPIS
+from sim.outputs import answer as _answer
+from sim.outputs.plots_compare import better_of, kpi_label, kpi_of
+from sim.outputs.present import fmt, fmt_stat, run_kpi_rows
 
 REPORT_NAME = "report.html"
 KINDS = {"comparison": "comparison.json", "sweep": "sweep.json", "run": "summary.json"}
@@ -191,16 +194,17 @@ def _p(x: Any) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _ci_text(kpi: str, stat: Mapping[str, Any] | None, signed: bool = False) -> tuple[str, str]:
-    """(mean, "[low, high]") of a ``{mean, ci95_low, ci95_high}`` dict as text."""
-    if not stat or not _finite(stat.get("mean")):
-        return "–", ""
-    mean = fmt_value(kpi, stat["mean"], signed)
-    lo, hi = stat.get("ci95_low"), stat.get("ci95_high")
-    if _finite(lo) and _finite(hi):
-        return mean, f"[{fmt_value(kpi, lo, signed, False)}, {fmt_value(kpi, hi, signed, False)}]"
-    n = stat.get("n")
-    return mean, "(1 replication)" if n == 1 else ""
+def _ci_text(
+    kpi: str, stat: Mapping[str, Any] | None, signed: bool = False, reps: int | None = None
+) -> tuple[str, str]:
+    """(mean, "[low, high]") of a ``{mean, ci95_low, ci95_high}`` dict as text, rounded
+    as the console rounds it (:func:`sim.outputs.present.fmt_stat`)."""
+    return fmt_stat(kpi, stat, signed, reps)
+
+
+def fmt_value(kpi: str, x: Any, signed: bool = False, unit: bool = True) -> str:
+    """One value, rounded as :func:`sim.outputs.present.fmt`."""
+    return fmt(kpi, x, signed, bare=not unit)
 
 
 def _slug(text: str) -> str:
@@ -306,6 +310,51 @@ def _meta(items: Iterable[tuple[str, Any]]) -> str:
 def _toc(entries: Sequence[tuple[str, str]]) -> str:
     links = "".join(f'<a href="#{e(a)}">{e(t)}</a>' for a, t in entries)
     return f'<nav class="toc">{links}</nav>'
+
+
+class Section(NamedTuple):
+    """One section of a report: its anchor (``id``), title, HTML body and intro line."""
+
+    anchor: str
+    title: str
+    body: str
+    intro: str | None = None
+
+
+class Page(NamedTuple):
+    """What a section builder gets: the results folder, its main JSON and (for a run)
+    the validated scenario (None when ``scenario.resolved.json`` is absent or invalid)."""
+
+    folder: Path
+    data: dict
+    scenario: Any = None
+
+
+SectionBuilder = Callable[[Page], Section | None]
+
+
+def _sections(page: Page, builders: Sequence[SectionBuilder]) -> list[Section]:
+    return [sec for build in builders if (sec := build(page)) is not None]
+
+
+def _render(sections: Sequence[Section], answer: str = "", lead: str = "") -> str:
+    """The answer box, the table of contents, ``lead`` (e.g. the description) and every
+    section in order."""
+    toc = _toc([(sec.anchor, sec.title) for sec in sections])
+    body = "".join(_section(sec.anchor, sec.title, sec.body, sec.intro) for sec in sections)
+    return answer + toc + lead + body
+
+
+def _answer_html(lines: Sequence[_answer.Line], title: str = "The answer") -> str:
+    """The summary lines as the report's opening box; warnings styled as alerts."""
+    items = []
+    for line in lines:
+        cls = {"warn": "warn", "bad": "bad", "ok": "ok", "calibration": "calib"}.get(
+            line.level, ""
+        )
+        attr = f' class="{cls}"' if cls else ""
+        items.append(f"<li{attr}>{e(line.text)}</li>")
+    return f'<div class="answer" id="answer"><h2>{e(title)}</h2><ul>{"".join(items)}</ul></div>'
 
 
 # --------------------------------------------------------------------------------------
@@ -760,26 +809,36 @@ def _cards(summary: Mapping[str, Any], scenario) -> str:
 
 
 def _kpi_table(summary: Mapping[str, Any]) -> str:
-    rows = []
-    for kpi in RUN_KPIS:
-        stat = kpi_of(summary, kpi)
-        if stat is None:
-            continue
-        mean, ci = _ci_text(kpi, stat)
-        scope = SCOPE.get(kpi, "study flows")
-        better = better_of(kpi)
-        rows.append(
-            [
-                kpi_label(kpi),
-                scope,
-                mean,
-                ci,
-                str(stat.get("n", "")),
-                {"higher": "higher", "lower": "lower"}.get(better or "", "–"),
-            ]
-        )
+    """The run's KPIs: the same rows, names and rounding as the console's KPI table
+    (:func:`sim.outputs.present.run_kpi_rows`)."""
+    rows = [[name, scope, mean, ci] for _k, name, scope, mean, ci in run_kpi_rows(summary)]
+    return _table(["KPI", "Scope", "Mean", "95% CI"], rows, num_cols=(2, 3), cls="kpis")
+
+
+def _assumptions_table(scenario) -> str:
+    """Cost and CO2 per TEU of each study route: inputs of the scenario, not results."""
+    if scenario is None:
+        return ""
+    from sim.experiments.economics import co2_per_teu, cost_per_teu, route_inputs
+
+    inputs = route_inputs(scenario)
+    if not any(v["cost_usd_per_teu"] is not None or v["co2_kg_per_teu"] is not None
+               for v in inputs.values()):
+        return ""
+    rows = [
+        [e(scenario.flows[fid].label or fid), e(_num(v["annual_teu"], 0)),
+         e(fmt("cost_usd_per_teu", v["cost_usd_per_teu"])),
+         e(fmt("co2_kg_per_teu", v["co2_kg_per_teu"]))]
+        for fid, v in inputs.items()
+    ]
+    rows.append(["<b>Study flows, weighted by demand</b>", "",
+                 f"<b>{e(fmt('cost_usd_per_teu', cost_per_teu(scenario)))}</b>",
+                 f"<b>{e(fmt('co2_kg_per_teu', co2_per_teu(scenario)))}</b>"])
     return _table(
-        ["KPI", "Scope", "Mean", "95% CI", "n", "Better"], rows, num_cols=(2, 3, 4), cls="kpis"
+        ["Study flow", "Demand (TEU/yr)", "Cost (USD/TEU)", "CO₂ (kg/TEU)"], rows, raw=True,
+        num_cols=(1, 2, 3),
+        caption="Assumptions, not results: " + "; ".join(
+            f"{kpi_label(k, unit=False)} is {why}" for k, why in INPUT_KPIS.items()),
     )
 
 
@@ -1019,109 +1078,67 @@ def _route_map_figure(scenario, summary: Mapping[str, Any], tmp: Path, name: str
     return [route_map(scenario, dict(summary), tmp / f"{name}route_map.png")]
 
 
-def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
-    scenario = _load_scenario(folder / "scenario.resolved.json")
-    sc = summary.get("scenario") or {}
-    name = sc.get("name") or (scenario.scenario.name if scenario else folder.name)
-    title = f"Run report — scenario '{name}'"
-    parts = [f"<h1>{e(title)}</h1>"]
-    parts.append(
-        _meta(
-            [
-                ("Replications", summary.get("replications")),
-                ("Seed", summary.get("seed")),
-                (
-                    "Horizon",
-                    f"{_num(summary.get('horizon_days'))} d (warm-up "
-                    f"{_num(summary.get('warmup_days'))} d)",
-                ),
-                ("Study flows", ", ".join(summary.get("study_flows") or []) or None),
-                ("Generated", _when()),
-            ]
-        )
+def _run_kpis(pg: Page) -> Section:
+    return Section(
+        "kpis", "Key performance indicators",
+        _cards(pg.data, pg.scenario) + _kpi_table(pg.data) + _assumptions_table(pg.scenario),
+        "Means over replications with 95% Student-t confidence intervals; measured after the "
+        "warm-up. The console prints the same table.",
     )
-    toc = [
-        ("kpis", "KPIs"),
-        ("stages", "Nodes and stages"),
-        ("time", "Through time"),
-        ("flows", "Flows"),
-        ("parameters", "Parameters"),
-        ("plots", "Plots"),
-        ("provenance", "Provenance"),
-    ]
-    parts.append(_toc(toc))
-    parts += _warnings(summary)
-    desc = sc.get("description") or (scenario.scenario.description if scenario else "")
-    if desc:
-        parts.append(f'<p class="desc">{e(desc)}</p>')
-    parts.append(
-        _section(
-            "kpis",
-            "Key performance indicators",
-            _cards(summary, scenario) + _kpi_table(summary),
-            "Means over replications with 95% Student-t confidence intervals; "
-            "measured after the warm-up.",
-        )
+
+
+def _run_stages(pg: Page) -> Section:
+    return Section("stages", "Nodes and stages", _stage_tables(pg.data, pg.scenario),
+                   f"Bottleneck: {_bottleneck_text(pg.data, pg.scenario)}.")
+
+
+def _run_time(pg: Page) -> Section:
+    body = _by_year_table(pg.data, pg.scenario) + _periods_table(pg.data, pg.scenario)
+    return Section(
+        "time", "Through time",
+        body or '<p class="muted">No calendar year or period in the measured time.</p>',
+        "Each calendar year of the measured period, each scheduled disruption window and "
+        "each [periods.*] of the scenario. By month: monthly.csv (per flow, by the month "
+        "the boxes were created) and legs_monthly.csv (departures and TEU loaded and empty "
+        "per leg and fleet).",
     )
-    parts.append(
-        _section(
-            "stages",
-            "Nodes and stages",
-            _stage_tables(summary, scenario),
-            f"Bottleneck: {_bottleneck_text(summary, scenario)}.",
-        )
+
+
+def _run_flows(pg: Page) -> Section | None:
+    flows = _flow_table(pg.data, pg.scenario)
+    return Section("flows", "Flows", flows) if flows else None
+
+
+def _run_parameters(pg: Page) -> Section:
+    if pg.scenario is None:
+        return Section("parameters", "Scenario parameters",
+                       '<p class="muted">scenario.resolved.json missing or invalid.</p>')
+    prov, prov_from = _input_provenance(pg.folder)
+    return Section(
+        "parameters", "Scenario parameters",
+        _parameters(pg.scenario, prov)
+        + _inputs_table(_maybe_json(pg.folder / "scenario.resolved.json"), prov),
+        _parameters_intro(
+            "From scenario.resolved.json (the scenario as run, overrides applied). Times are "
+            "means with their distribution.", prov, prov_from),
     )
-    through_time = _by_year_table(summary, scenario) + _periods_table(summary, scenario)
-    parts.append(
-        _section(
-            "time",
-            "Through time",
-            through_time or '<p class="muted">No calendar year or period in the measured '
-            "time.</p>",
-            "Each calendar year of the measured period, each scheduled disruption window and "
-            "each [periods.*] of the scenario. By month: monthly.csv (per flow, by the month "
-            "the boxes were created) and legs_monthly.csv (departures and TEU loaded and empty "
-            "per leg and fleet).",
-        )
-    )
-    flows = _flow_table(summary, scenario)
-    if flows:
-        parts.append(_section("flows", "Flows", flows))
-    if scenario is not None:
-        prov, prov_from = _input_provenance(folder)
-        parts.append(
-            _section(
-                "parameters",
-                "Scenario parameters",
-                _parameters(scenario, prov)
-                + _inputs_table(_maybe_json(folder / "scenario.resolved.json"), prov),
-                _parameters_intro(
-                    "From scenario.resolved.json (the scenario as run, overrides "
-                    "applied). Times are means with their distribution.",
-                    prov,
-                    prov_from,
-                ),
-            )
-        )
-    else:
-        parts.append(
-            _section(
-                "parameters",
-                "Scenario parameters",
-                '<p class="muted">scenario.resolved.json missing or invalid.</p>',
-            )
-        )
-    pngs = _pngs(folder / "plots")
+
+
+def _run_plots(pg: Page) -> Section:
+    pngs = _pngs(pg.folder / "plots")
     figs = _figures(pngs)
     if not any("map" in p.name for p in pngs):
         with tempfile.TemporaryDirectory() as tmp:
-            figs = (
-                _figures(
-                    _route_map_figure(scenario, summary, Path(tmp), ""), " (drawn for this report)"
-                )
-                + figs
-            )
-    parts.append(_section("plots", "Plots", figs or '<p class="muted">No plots in plots/.</p>'))
+            figs = _figures(
+                _route_map_figure(pg.scenario, pg.data, Path(tmp), ""),
+                " (drawn for this report)",
+            ) + figs
+    return Section("plots", "Plots", figs or '<p class="muted">No plots in plots/.</p>')
+
+
+def _run_provenance(pg: Page) -> Section:
+    summary = pg.data
+    sc = summary.get("scenario") or {}
     prov = summary.get("provenance") or {}
     perf = summary.get("performance") or {}
     wall = (perf.get("wall_s_per_replication") or {}).get("mean")
@@ -1137,33 +1154,52 @@ def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
     algorithm = summary.get("replications_algorithm")
     if isinstance(algorithm, Mapping):
         algorithm = ", ".join(f"{k} = {_value_text(v)}" for k, v in algorithm.items())
-    parts.append(
-        _section(
-            "provenance",
-            "Provenance",
-            _provenance(
-                [
-                    ("corridor version", prov.get("version")),
-                    ("Command", prov.get("command")),
-                    ("Scenario file", sc.get("file")),
-                    ("Scenario SHA-256", sc.get("sha256")),
-                    ("Seed", summary.get("seed")),
-                    ("Replications", summary.get("replications")),
-                    ("Wall time per replication", f"{_num(wall, 2)} s" if _finite(wall) else None),
-                    (
-                        "Events per replication",
-                        _num((perf.get("events_per_replication") or {}).get("mean"), 0)
-                        if perf
-                        else None,
-                    ),
-                    ("Warm-up check", check_text),
-                    ("Replications chosen by", algorithm),
-                    ("Report", f"written {_when()} by corridor {__version__}"),
-                ]
-            ),
-        )
-    )
-    return title, "".join(parts)
+    events = (perf.get("events_per_replication") or {}).get("mean")
+    return Section("provenance", "Provenance", _provenance([
+        ("corridor version", prov.get("version")),
+        ("Command", prov.get("command")),
+        ("Scenario file", sc.get("file")),
+        ("Scenario SHA-256", sc.get("sha256")),
+        ("Seed", summary.get("seed")),
+        ("Replications", summary.get("replications")),
+        ("Wall time per replication", f"{_num(wall, 2)} s" if _finite(wall) else None),
+        ("Events per replication", _num(events, 0) if perf else None),
+        ("Warm-up check", check_text),
+        ("Replications chosen by", algorithm),
+        ("Report", f"written {_when()} by corridor {__version__}"),
+    ]))
+
+
+RUN_SECTIONS: list[SectionBuilder] = [
+    _run_kpis,
+    _run_stages,
+    _run_time,
+    _run_flows,
+    _run_parameters,
+    _run_plots,
+    _run_provenance,
+]
+"""The sections of a run report, in order (add a builder here to add a section)."""
+
+
+def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
+    scenario = _load_scenario(folder / "scenario.resolved.json")
+    pg = Page(folder, summary, scenario)
+    sc = summary.get("scenario") or {}
+    name = sc.get("name") or (scenario.scenario.name if scenario else folder.name)
+    title = f"Run report — scenario '{name}'"
+    head = f"<h1>{e(title)}</h1>" + _meta([
+        ("Replications", summary.get("replications")),
+        ("Seed", summary.get("seed")),
+        ("Horizon", f"{_num(summary.get('horizon_days'))} d (warm-up "
+                    f"{_num(summary.get('warmup_days'))} d)"),
+        ("Study flows", ", ".join(summary.get("study_flows") or []) or None),
+        ("Generated", _when()),
+    ])
+    lines = _answer.run_answer(summary, scenario, _answer.calibration_line(summary))
+    desc = sc.get("description") or (scenario.scenario.description if scenario else "")
+    lead = f'<p class="desc">{e(desc)}</p>' if desc else ""
+    return title, head + _render(_sections(pg, RUN_SECTIONS), _answer_html(lines), lead)
 
 
 # --------------------------------------------------------------------------------------
@@ -1216,42 +1252,37 @@ def _diff_rows(base: dict, alt: dict) -> list[tuple[str, str, str]]:
 
 
 def _diff_table(c: Mapping[str, Any], base: str) -> str:
+    """Paired differences of the result KPIs: mean, the interval the Holm decision used
+    (with its level), the adjusted p and the verdict; the single-test 95% CI below."""
+    intervals = _answer.decision_intervals(c)
+    kpis = _answer.result_kpis(c)
     rows = []
-    for alt, entry in (c.get("differences") or {}).items():
+    for alt in c.get("differences") or {}:
         cells = []
-        for kpi in c.get("kpis") or []:
-            d = (entry or {}).get(kpi)
-            if not d or not _finite(d.get("mean")):
+        for kpi in kpis:
+            t = _answer.difference_text(c, alt, kpi, intervals)
+            d = ((c.get("differences") or {}).get(alt) or {}).get(kpi) or {}
+            if t is None:
                 cells.append('<span class="muted">–</span>')
                 continue
-            mean, ci = _ci_text(kpi, d, signed=True)
             better = better_of(kpi, c)
             cls = ""
             if d.get("significant") and better:
                 good = (float(d["mean"]) > 0) == (better == "higher")
                 cls = "good" if good else "bad"
-            p = d.get("p_adjusted", d.get("p_value"))
-            ptxt = (
-                "p_adj < 0.001"
-                if _finite(p) and p < 0.001
-                else f"p_adj {p:.3f}"
-                if _finite(p)
-                else ""
-            )
             star = " *" if d.get("significant") else ""
             cells.append(
-                f'<div class="diff {cls}"><b>{e(mean)}{star}</b> '
-                f'<span class="ci">{e(ci)}</span><br><span class="p">{e(ptxt)}</span>'
-                "</div>"
+                f'<div class="diff {cls}"><b>{e(t["mean"])}{star}</b> '
+                f'<span class="ci">{e(t["ci"])} ({e(t["level"])})</span><br>'
+                f'<span class="p">{e(t["p"])}, {e(t["verdict"])}</span><br>'
+                f'<span class="p">95% CI, single test: {e(t["ci95"])}</span></div>'
             )
         rows.append([f"<b>{e(alt)}</b>"] + cells)
     head = ["Alternative − " + base] + [
         kpi_label(k) + {"higher": " ↑", "lower": " ↓"}.get(better_of(k, c) or "", "")
-        for k in c.get("kpis") or []
+        for k in kpis
     ]
-    return _table(
-        head, rows, raw=True, num_cols=range(1, 1 + len(c.get("kpis") or [])), cls="diffs"
-    )
+    return _table(head, rows, raw=True, num_cols=range(1, 1 + len(kpis)), cls="diffs")
 
 
 def _money(x: Any) -> str:
@@ -1261,6 +1292,10 @@ def _money(x: Any) -> str:
     if abs(x) >= 1e6:
         return f"{x / 1e6:,.1f} M"
     return f"{x:,.0f}"
+
+
+def _headroom(summary: Mapping[str, Any]) -> str:
+    return _answer._headroom_text((summary.get("bottleneck") or {}).get("utilisation"))
 
 
 def _economics(c: Mapping[str, Any]) -> str:
@@ -1275,11 +1310,13 @@ def _economics(c: Mapping[str, Any]) -> str:
                 [
                     str(r.get("rank", "")),
                     f"<b>{e(r.get('scenario'))}</b>",
-                    e(metric.replace("_", " ")),
+                    e("annualised cost per extra TEU/yr of corridor capacity"
+                      if metric == "annualised_cost_per_extra_teu_usd"
+                      else metric.replace("_", " ")),
                     e(
                         _num(value, 1)
                         if "usd" not in metric
-                        else _money(value) + (" USD" if _finite(value) else "")
+                        else fmt("cost_usd_per_teu", value) + (" USD" if _finite(value) else "")
                     ),
                 ]
             )
@@ -1292,19 +1329,26 @@ def _economics(c: Mapping[str, Any]) -> str:
         )
     econ = c.get("economics") or {}
     if econ:
+        intervals = _answer.decision_intervals(c)
+        scen = c.get("scenarios") or {}
 
-        def ci(v: Any, kpi: str = "", money: bool = False) -> str:
-            """A number, or a {mean, ci95_low, ci95_high} dict as "mean [low, high]"."""
+        def ci(v: Any, kpi: str = "") -> str:
+            """A {mean, ci95_low, ci95_high} dict as "mean [low, high]"."""
             if not isinstance(v, Mapping):
-                return e(_money(v) if money else _num(v))
-            mean, rng = _ci_text(kpi or "x", v)
-            star = " *" if v.get("significant") else ""
-            return e(mean + star) + (f' <span class="muted">{e(rng)}</span>' if rng else "")
+                return e(_num(v))
+            mean, rng = _ci_text(kpi or "x", v, signed=True)
+            return e(mean) + (f' <span class="muted">{e(rng)}</span>' if rng else "")
 
         rows = []
         for alt, x in econ.items():
             x = x or {}
             rate = x.get("discount_rate")
+            extra = _answer.difference_text(c, alt, "corridor_capacity_teu_per_year", intervals)
+            extra_text = (
+                e(f"{extra['mean']} {extra['ci']}")
+                + f'<br><span class="muted">{e(extra["level"])}, {e(extra["verdict"])}</span>'
+                if extra else ci(x.get("extra_capacity_teu_per_year"), "created_teu")
+            )
             rows.append(
                 [
                     f"<b>{e(alt)}</b>",
@@ -1317,14 +1361,14 @@ def _economics(c: Mapping[str, Any]) -> str:
                         if _finite(rate)
                         else ""
                     ),
-                    ci(x.get("extra_capacity_teu_per_year"), "created_teu"),
-                    e(_num(x.get("annualised_cost_per_extra_teu_usd"), 1)),
+                    extra_text,
+                    e(fmt("cost_usd_per_teu", x.get("annualised_cost_per_extra_teu_usd"))),
+                    e(_headroom((scen.get(alt) or {}).get("summary") or {})),
                     ci(x.get("throughput_gain_teu_per_year"), "created_teu"),
                     ci(x.get("transit_days_saved"), "transit_days_mean"),
-                    ci(x.get("cost_per_teu_usd"), "cost_usd_per_teu"),
-                    ci(x.get("co2_kg_per_teu"), "co2_kg_per_teu"),
                 ]
             )
+        base_room = _headroom((scen.get(c.get("base")) or {}).get("summary") or {})
         out += _table(
             [
                 "Alternative",
@@ -1333,75 +1377,40 @@ def _economics(c: Mapping[str, Any]) -> str:
                 "OPEX (USD/yr)",
                 "Annualised (USD/yr)",
                 "Extra capacity (TEU/yr)",
-                "USD per extra TEU",
-                "Throughput gain (TEU/yr)",
+                "USD per extra TEU/yr",
+                f"Demand growth before saturation (base {base_room.split(' [')[0]})",
+                "Throughput change (TEU/yr), demand-bound",
                 "Transit days saved",
-                "Cost (USD/TEU)",
-                "CO₂ (kg/TEU)",
             ],
             rows,
             raw=True,
-            num_cols=range(1, 11),
+            num_cols=range(1, 10),
             cls="econ",
-            caption="Economics: costs and what they buy (mean [95% CI] where simulated)",
+            caption="Economics: costs and the capacity they buy",
         )
+        why = _answer.throughput_sentence(c)
+        if why:
+            out += f'<p class="note">{e(why)}</p>'
     return out
 
 
-def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
-    base = c.get("base") or ""
-    order = list(c.get("order") or c.get("scenarios") or [])
-    scen = c.get("scenarios") or {}
-    alts = [s for s in order if s != base]
-    title = f"Scenario comparison — base '{base}' vs {len(alts)} alternative" + (
-        "s" if len(alts) != 1 else ""
-    )
-    parts = [f"<h1>{e(title)}</h1>"]
-    parts.append(
-        _meta(
-            [
-                ("Replications", c.get("replications")),
-                ("Seed", c.get("seed")),
-                (
-                    "Horizon",
-                    f"{_num(c.get('horizon_days'))} d (warm-up {_num(c.get('warmup_days'))} d)"
-                    if c.get("horizon_days") is not None
-                    else None,
-                ),
-                ("Generated", _when()),
-            ]
-        )
-    )
-    toc = [
-        ("scenarios", "Scenarios"),
-        ("kpis", "KPIs"),
-        ("differences", "Differences"),
-        ("economics", "Economics"),
-        ("bottlenecks", "Bottlenecks"),
-        ("plots", "Plots"),
-        ("parameters", "Parameters"),
-        ("provenance", "Provenance"),
-    ]
-    parts.append(_toc(toc))
-    biased = []
-    for name in order:
-        summary = (scen.get(name) or {}).get("summary") or {}
-        parts += [w for w in _warnings(summary, name) if "Transit KPIs biased" not in w]
-        if summary.get("transit_biased"):
-            share = (kpi_of(summary, "cohort_inside_share") or {}).get("mean")
-            biased.append(f"{name} ({fmt_value('cohort_inside_share', share)})")
-    if biased:
-        parts.append(
-            _alert(
-                "warn",
-                "Transit KPIs biased:",
-                "of the TEU created after the warm-up, more than 5% were still inside at the "
-                f"horizon in {', '.join(biased)}; transit KPIs over deliveries under-represent "
-                "slow containers (a longer horizon helps).",
-            )
-        )
+def _comparison_inputs(c: Mapping[str, Any]) -> str:
+    """Cost and CO2 per TEU by scenario, as assumptions (no CI, no test)."""
+    values = _answer.input_values(c)
+    if not values:
+        return ""
+    order = list(c.get("order") or [])
+    rows = [[f"<b>{e(n)}</b>"] + [e(fmt(k, values[k].get(n))) for k in values] for n in order]
+    text = _answer.inputs_sentence(c) or ""
+    return _table(["Scenario"] + [kpi_label(k) for k in values], rows, raw=True,
+                  num_cols=range(1, 1 + len(values)),
+                  caption="Assumptions, not results") + f'<p class="note">{e(text)}</p>'
 
-    # scenarios and what they change
+
+def _cmp_scenarios(pg: Page) -> Section:
+    c = pg.data
+    base, order, scen = c.get("base") or "", _cmp_order(c), c.get("scenarios") or {}
+    alts = [s for s in order if s != base]
     rows = []
     for name in order:
         s = scen.get(name) or {}
@@ -1416,7 +1425,9 @@ def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
             ]
         )
     body = _table(["Scenario and file", "Description", "SHA-256"], rows, raw=True, cls="scenarios")
-    resolved = {n: _maybe_json(folder / "scenarios" / n / "scenario.resolved.json") for n in order}
+    resolved = {
+        n: _maybe_json(pg.folder / "scenarios" / n / "scenario.resolved.json") for n in order
+    }
     if resolved.get(base):
         rows = []
         for alt in alts:
@@ -1444,61 +1455,63 @@ def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
                 cls="changes",
                 caption="What each alternative changes (resolved scenarios compared)",
             )
-    parts.append(_section("scenarios", "Scenarios", body))
+    return Section("scenarios", "Scenarios", body)
 
-    # KPI table
-    kpis = list(c.get("kpis") or [])
+
+def _cmp_order(c: Mapping[str, Any]) -> list[str]:
+    return list(c.get("order") or c.get("scenarios") or [])
+
+
+def _cmp_kpis(pg: Page) -> Section:
+    c = pg.data
+    base, scen = c.get("base") or "", c.get("scenarios") or {}
+    kpis = _answer.result_kpis(c)
     rows = []
-    for name in order:
+    for name in _cmp_order(c):
         summary = (scen.get(name) or {}).get("summary") or {}
         cells = [f"<b>{e(name)}</b>" + (' <span class="tag">base</span>' if name == base else "")]
         for kpi in kpis:
-            mean, ci = _ci_text(kpi, kpi_of(summary, kpi))
+            mean, ci = _ci_text(kpi, kpi_of(summary, kpi), reps=summary.get("replications"))
             cells.append(e(mean) + (f'<br><span class="muted">{e(ci)}</span>' if ci else ""))
         rows.append(cells)
-    parts.append(
-        _section(
-            "kpis",
-            "KPIs by scenario",
-            _table(
-                ["Scenario"] + [kpi_label(k) for k in kpis],
-                rows,
-                raw=True,
-                num_cols=range(1, 1 + len(kpis)),
-            ),
-            "Mean over replications [95% CI].",
-        )
-    )
+    body = _table(
+        ["Scenario"] + [kpi_label(k) for k in kpis], rows, raw=True,
+        num_cols=range(1, 1 + len(kpis)),
+    ) + _comparison_inputs(c)
+    return Section("kpis", "KPIs by scenario", body, "Mean over replications [95% CI].")
 
-    # differences
+
+def _cmp_differences(pg: Page) -> Section:
+    c = pg.data
     corr = c.get("correction") or ""
     crn = c.get("common_random_numbers")
     crn = f"common random numbers: {crn}" if crn else "common random numbers"
-    parts.append(
-        _section(
-            "differences",
-            "Paired differences to the base",
-            _diff_table(c, base) + f'<p class="note">Alternative − base over the same replications '
-            f"({e(crn)}): mean [95% CI], adjusted p-value. * significant; "
-            f'<span class="good">green</span> better, <span class="bad">red</span> worse '
-            f"(↑ higher is better, ↓ lower is better). Correction: {e(corr)}.</p>",
-        )
-    )
-    econ = _economics(c)
-    parts.append(
-        _section(
-            "economics",
-            "Economics and ranking",
-            econ or '<p class="muted">No economics in this comparison.</p>',
-        )
+    return Section(
+        "differences", "Paired differences to the base",
+        _diff_table(c, c.get("base") or "")
+        + f'<p class="note">Alternative − base over the same replications ({e(crn)}). Each '
+        "cell: mean and the confidence interval the decision used (its level in brackets: "
+        "the Holm–Bonferroni step at which the test was judged, so the interval excludes 0 "
+        "exactly when the difference is significant), the adjusted p-value and the verdict; "
+        "below, the single-test 95% CI. * significant; "
+        '<span class="good">green</span> better, <span class="bad">red</span> worse '
+        f"(↑ higher is better, ↓ lower is better). Correction: {e(corr)}.</p>",
     )
 
-    # bottlenecks
+
+def _cmp_economics(pg: Page) -> Section:
+    econ = _economics(pg.data)
+    return Section("economics", "Economics and ranking",
+                   econ or '<p class="muted">No economics in this comparison.</p>')
+
+
+def _cmp_bottlenecks(pg: Page) -> Section:
+    c = pg.data
+    scen = c.get("scenarios") or {}
     rows = []
-    for name in order:
-        s = scen.get(name) or {}
-        summary = s.get("summary") or {}
-        scenario = _load_scenario(folder / "scenarios" / name / "scenario.resolved.json")
+    for name in _cmp_order(c):
+        summary = (scen.get(name) or {}).get("summary") or {}
+        scenario = _load_scenario(pg.folder / "scenarios" / name / "scenario.resolved.json")
         b = summary.get("bottleneck") or {}
         mean, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"))
         rows.append(
@@ -1506,18 +1519,18 @@ def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
                 f"<b>{e(name)}</b>",
                 e(_stage_name(scenario, b.get("element"))),
                 e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+                e(_headroom(summary)),
             ]
         )
-    parts.append(
-        _section(
-            "bottlenecks",
-            "Bottleneck per scenario",
-            _table(["Scenario", "Bottleneck", "Utilisation"], rows, raw=True, num_cols=(2,)),
-        )
-    )
+    return Section("bottlenecks", "Bottleneck per scenario", _table(
+        ["Scenario", "Bottleneck", "Utilisation", "Demand growth before it saturates"],
+        rows, raw=True, num_cols=(2, 3)))
 
-    # plots
-    top = _pngs(folder / "plots")
+
+def _cmp_plots(pg: Page) -> Section:
+    c = pg.data
+    base = c.get("base") or ""
+    top = _pngs(pg.folder / "plots")
     figs = "".join(
         _img(p, f"Route map of the base scenario '{base}', coloured by utilisation")
         if p.name == "route_map.png"
@@ -1530,28 +1543,33 @@ def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
         with tempfile.TemporaryDirectory() as tmp:
             made = [kpi_bars(c, Path(tmp) / "kpi_bars.png"), forest(c, Path(tmp) / "forest.png")]
             figs = _figures(made, " (drawn for this report)")
-    for name in order:
-        sub = _pngs(folder / "scenarios" / name / "plots")
+    for name in _cmp_order(c):
+        sub = _pngs(pg.folder / "scenarios" / name / "plots")
         if sub:
             figs += f'<h3 id="plots-{e(_slug(name))}">Scenario {e(name)}</h3>' + _figures(
                 sub, f" — {name}"
             )
-    parts.append(_section("plots", "Plots", figs or '<p class="muted">No plots.</p>'))
+    return Section("plots", "Plots", figs or '<p class="muted">No plots.</p>')
 
-    base_scen = _load_scenario(folder / "scenarios" / base / "scenario.resolved.json")
-    base_prov, base_prov_from = _input_provenance(folder / "scenarios" / base)
-    parts.append(
-        _section(
-            "parameters",
-            f"Parameters of the base scenario '{base}'",
-            _parameters(base_scen, base_prov)
-            if base_scen is not None
-            else '<p class="muted">scenarios/&lt;base&gt;/scenario.resolved.json missing.</p>',
-            _parameters_intro(
-                "The alternatives differ as listed under Scenarios.", base_prov, base_prov_from
-            ),
-        )
+
+def _cmp_parameters(pg: Page) -> Section:
+    base = pg.data.get("base") or ""
+    base_scen = _load_scenario(pg.folder / "scenarios" / base / "scenario.resolved.json")
+    base_prov, base_prov_from = _input_provenance(pg.folder / "scenarios" / base)
+    return Section(
+        "parameters", f"Parameters of the base scenario '{base}'",
+        _parameters(base_scen, base_prov)
+        if base_scen is not None
+        else '<p class="muted">scenarios/&lt;base&gt;/scenario.resolved.json missing.</p>',
+        _parameters_intro(
+            "The alternatives differ as listed under Scenarios.", base_prov, base_prov_from
+        ),
     )
+
+
+def _cmp_provenance(pg: Page) -> Section:
+    c = pg.data
+    scen = c.get("scenarios") or {}
     prov = c.get("provenance") or {}
     items: list[tuple[str, Any]] = [
         ("corridor version", prov.get("version")),
@@ -1559,11 +1577,46 @@ def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
         ("Seed", prov.get("seed", c.get("seed"))),
         ("Replications", c.get("replications")),
     ]
-    for name in order:
+    for name in _cmp_order(c):
         items.append((f"SHA-256 {name}", (scen.get(name) or {}).get("sha256")))
     items += [("Report", f"written {_when()} by corridor {__version__}")]
-    parts.append(_section("provenance", "Provenance", _provenance(items)))
-    return title, "".join(parts)
+    return Section("provenance", "Provenance", _provenance(items))
+
+
+COMPARISON_SECTIONS: list[SectionBuilder] = [
+    _cmp_scenarios,
+    _cmp_kpis,
+    _cmp_differences,
+    _cmp_economics,
+    _cmp_bottlenecks,
+    _cmp_plots,
+    _cmp_parameters,
+    _cmp_provenance,
+]
+"""The sections of a comparison report, in order."""
+
+
+def _comparison_page(folder: Path, c: dict) -> tuple[str, str]:
+    base = c.get("base") or ""
+    alts = [s for s in _cmp_order(c) if s != base]
+    title = f"Scenario comparison — base '{base}' vs {len(alts)} alternative" + (
+        "s" if len(alts) != 1 else ""
+    )
+    head = f"<h1>{e(title)}</h1>" + _meta(
+        [
+            ("Replications", c.get("replications")),
+            ("Seed", c.get("seed")),
+            (
+                "Horizon",
+                f"{_num(c.get('horizon_days'))} d (warm-up {_num(c.get('warmup_days'))} d)"
+                if c.get("horizon_days") is not None
+                else None,
+            ),
+            ("Generated", _when()),
+        ]
+    )
+    answer = _answer_html(_answer.comparison_answer(c))
+    return title, head + _render(_sections(Page(folder, c), COMPARISON_SECTIONS), answer)
 
 
 # --------------------------------------------------------------------------------------
@@ -1603,6 +1656,7 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
             ]
         )
     )
+    parts.append(_answer_html(_answer.sweep_answer(sw)))
     parts.append(
         _toc(
             [
@@ -1642,16 +1696,16 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
         )
     )
 
-    # best point per KPI
+    # best point per KPI (flagged points never qualify)
     rows = []
     for kpi in kpis:
         better = better_of(kpi, sw)
-        cands = [p for p in ok if _finite(((p.get("kpis") or {}).get(kpi) or {}).get("mean"))]
-        if not cands or not better:
+        pick = _answer.best_point(sw, kpi)
+        if pick is None or not better:
+            if better and ok:
+                rows.append([e(kpi_label(kpi)), e(better), "–",
+                             '<span class="muted">every point is flagged</span>', ""])
             continue
-        pick = (max if better == "higher" else min)(
-            cands, key=lambda p: float(p["kpis"][kpi]["mean"])
-        )
         mean, ci = _ci_text(kpi, pick["kpis"][kpi])
         vals = ", ".join(
             f"{param_label(k).split(' — ')[0]} = {_fmt_param(v)}"
@@ -1678,35 +1732,30 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
             )
             if rows
             else '<p class="muted">No successful point.</p>',
-            "Best mean; check the confidence intervals before calling a winner.",
+            "Best mean among the points that are neither saturated nor transit-biased; "
+            "check the confidence intervals before calling a winner.",
         )
     )
 
     # all points
-    best_of: dict[str, Any] = {}
-    for kpi in kpis:
-        better = better_of(kpi, sw)
-        vals = [
-            float(((p.get("kpis") or {}).get(kpi) or {}).get("mean"))
-            for p in ok
-            if _finite(((p.get("kpis") or {}).get(kpi) or {}).get("mean"))
-        ]
-        if vals and better:
-            best_of[kpi] = max(vals) if better == "higher" else min(vals)
+    best_of = {kpi: (_answer.best_point(sw, kpi) or {}).get("point") for kpi in kpis}
     rows = []
     for p in points:
         cells = [e(str(p.get("point", "")))]
         cells += [e(_fmt_param((p.get("values") or {}).get(k))) for k in varied]
         status = p.get("status", "ok")
-        cells.append(
-            '<span class="tag">ok</span>'
-            if status == "ok"
-            else f'<span class="tag red" title="{e(p.get("error"))}">{e(status)}</span>'
-        )
+        flags = _answer.flag_names(p)
+        if status != "ok":
+            badge = f'<span class="tag red" title="{e(p.get("error"))}">{e(status)}</span>'
+        elif flags:
+            badge = " ".join(f'<span class="tag amber">{e(f)}</span>' for f in flags)
+        else:
+            badge = '<span class="tag">ok</span>'
+        cells.append(badge)
         for kpi in kpis:
             stat = (p.get("kpis") or {}).get(kpi)
             mean, ci = _ci_text(kpi, stat)
-            best = _finite((stat or {}).get("mean")) and best_of.get(kpi) == float(stat["mean"])
+            best = status == "ok" and best_of.get(kpi) == p.get("point")
             text = f"<b>{e(mean)}</b>" if best else e(mean)
             cells.append(text + (f'<br><span class="muted">{e(ci)}</span>' if ci else ""))
         rows.append(cells)
@@ -1728,7 +1777,10 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
                 num_cols=list(range(0, 1 + nv)) + list(range(2 + nv, 2 + nv + len(kpis))),
                 cls="points",
             ),
-            "Mean [95% CI] over the replications of each point; best mean in bold. "
+            "Mean [95% CI] over the replications of each point; the best unflagged mean in "
+            "bold. Status: saturated (busiest stage at or above capacity), transit biased "
+            "(many boxes still inside at the horizon) or gridlock; sweep.csv has these as "
+            "true/false columns. "
             "Tidy per-replication data: sweep.csv.",
         )
     )
@@ -1812,6 +1864,17 @@ nav.toc a { font-size: 13px; color: var(--accent); text-decoration: none; paddin
          border: 1px solid; }
 .alert.bad { background: #fdecea; border-color: #f5b7b1; color: #7b241c; }
 .alert.warn { background: #fff8e1; border-color: #f3d27a; color: #6d4c00; }
+.answer { border: 1px solid #b9cde3; background: #f4f8fc; border-radius: 8px;
+          padding: 4px 18px 8px; margin: 12px 0 16px; }
+.answer h2 { border: none; margin: 10px 0 4px; font-size: 18px; }
+.answer ul { margin: 4px 0; padding-left: 20px; }
+.answer li { margin: 5px 0; font-size: 15px; }
+.answer li.warn { color: #6d4c00; background: #fff8e1; border-radius: 4px; padding: 2px 6px; }
+.answer li.bad { color: #7b241c; background: #fdecea; border-radius: 4px; padding: 2px 6px; }
+.answer li.ok { color: var(--good); }
+.answer li.calib { font-weight: 600; list-style: none; margin-left: -20px; padding: 6px 10px;
+                   background: #eef2f6; border-left: 4px solid var(--accent); }
+.tag.amber { background: #fff1cc; color: var(--warn); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px;
          margin: 10px 0 16px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px;
