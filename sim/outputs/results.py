@@ -50,9 +50,8 @@ def json_safe(obj: Any) -> Any:
     return json.loads(json.dumps(_clean(obj), allow_nan=False))
 
 
-def write_json(path: Path, obj: Any, ascii_only: bool = True) -> None:
-    text = json.dumps(_clean(obj), indent=2, allow_nan=False, ensure_ascii=ascii_only)
-    path.write_text(text + "\n", encoding="utf-8")
+def write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def csv_cell(v: Any) -> Any:
@@ -219,7 +218,8 @@ def write_run_files(
     if provenance is not None:
         from sim.scenario.provenance import PROVENANCE_NAME
 
-        write_json(folder / PROVENANCE_NAME, provenance, ascii_only=False)
+        text = json.dumps(provenance, indent=2, ensure_ascii=False)  # as write_provenance
+        (folder / PROVENANCE_NAME).write_text(text + "\n", encoding="utf-8")
     write_json(folder / "summary.json", summary)
     write_json(folder / "scenario.resolved.json", loaded.resolved)
     write_replications_csv(folder / "replications.csv", records, loaded.model.scenario.seed)
