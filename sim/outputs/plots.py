@@ -822,11 +822,12 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
             ax_w.text(
                 0.0,
                 i,
-                f"  ({_stage_note(scenario, s.key)})",
+                f"  {_stage_note(scenario, s.key)}",
                 va="center",
                 fontsize=8,
                 color="#888888",
                 clip_on=True,
+                style="italic",
             )
             continue
         if s.wait_h is None:
