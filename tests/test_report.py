@@ -11,11 +11,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from scipy.stats import t as t_dist
 
 from sim import cli
 from sim.commands import report as report_cmd
 from sim.errors import ScenarioError
-from sim.outputs.plots_compare import fmt_value
+from sim.outputs.answer import decision_intervals, difference_text
+from sim.outputs.present import fmt, fmt_stat
+from sim.stats import holm
 from sim.outputs.report import NOT_A_RESULTS_FOLDER, detect_kind, write_report
 
 TINY = Path(__file__).parent / "scenarios" / "tiny.toml"
@@ -120,12 +123,8 @@ def test_run_report(run_dir):
     summary = json.loads((run_dir / "summary.json").read_text())
     text = text_of(page)
     for kpi in ("throughput_teu_per_week", "transit_days_mean", "transit_days_p95"):
-        stat = summary["kpis"][kpi]
-        assert fmt_value(kpi, stat["mean"]) in text, kpi
-        if stat["ci95_low"] is not None:
-            low = fmt_value(kpi, stat["ci95_low"], unit=False)
-            high = fmt_value(kpi, stat["ci95_high"], unit=False)
-            assert f"[{low}, {high}]" in text, kpi
+        mean, ci = fmt_stat(kpi, summary["kpis"][kpi])  # the console's rounding
+        assert mean in text and ci in text, kpi
     assert "Bottleneck" in text and "Demand per flow" in text and "Fleets (sea legs)" in text
     assert summary["scenario"]["sha256"] in text
     assert summary["provenance"]["command"] in text
@@ -137,7 +136,7 @@ def test_run_report(run_dir):
     assert "Through time" in text and "Bottleneck by calendar year" in text
     year = summary["periods"]["years.2025"]
     assert "2025-01-21 – 2025-03-01" in text  # after the 20-day warm-up, to day 59
-    assert fmt_value("transit_days_mean", year["transit_days_mean"]["mean"]) in text
+    assert fmt_stat("transit_days_mean", year["transit_days_mean"])[0] in text
     assert "bottleneck_by_year.png" in plots
 
 
@@ -214,19 +213,18 @@ def make_comparison(root: Path, run_dir: Path) -> dict:
             "summary": s,
         }
     shutil.copytree(run_dir / "plots", root / "scenarios" / "tiny" / "plots")
+    se = 0.5 / float(t_dist.ppf(0.975, 29))  # 95% CI half-width 0.5 over n = 30
+    tests = []
     for alt, sign in (("more_ships", -1.0), ("storms", 1.0)):
-        diffs[alt] = {
-            kpi: {
-                "mean": sign * (1.25 + k),
-                "ci95_low": sign * (1.25 + k) - 0.5,
-                "ci95_high": sign * (1.25 + k) + 0.5,
-                "n": 2,
-                "p_value": 0.004,
-                "p_adjusted": 0.02 if k < 2 else 0.3,
-                "significant": k < 2,
-            }
-            for k, kpi in enumerate(KPIS)
-        }
+        diffs[alt] = {}
+        for k, kpi in enumerate(KPIS):
+            mean = sign * (1.25 + k) if k < 2 else sign * 0.2  # two clear, two within noise
+            p = float(2 * t_dist.sf(abs(mean) / se, 29))
+            diffs[alt][kpi] = {"mean": mean, "ci95_low": mean - 0.5, "ci95_high": mean + 0.5,
+                               "n": 30, "p_value": p}
+            tests.append(diffs[alt][kpi])
+    for d, (p_adj, sig) in zip(tests, holm([d["p_value"] for d in tests]), strict=True):
+        d["p_adjusted"], d["significant"] = p_adj, sig
     comp = {
         "kind": "comparison",
         "base": "tiny",
@@ -284,15 +282,25 @@ def make_comparison(root: Path, run_dir: Path) -> dict:
 
 def test_comparison_report(tmp_path, run_dir):
     root = tmp_path / "cmp"
-    make_comparison(root, run_dir)
+    comp = make_comparison(root, run_dir)
     assert detect_kind(root) == "comparison"
     page = parse_report(write_report(root))
     text = text_of(page)
     assert "Paired differences to the base" in text
-    assert "+1.25 * [+0.75, +1.75]" in text and "-1.25 * [-1.75, -0.75]" in text  # sig.
-    assert "p_adj 0.300" in text  # a non-significant one, adjusted p shown
+    intervals = decision_intervals(comp)
+    for alt, entry in comp["differences"].items():
+        for kpi, d in entry.items():
+            t = difference_text(comp, alt, kpi)
+            star = " *" if d["significant"] else ""
+            assert f"{t['mean']}{star} {t['ci']} ({t['level']})" in text  # the decision's CI
+            assert f"95% CI, single test: {t['ci95']}" in text  # and the usual one, labelled
+            assert f"{t['p']}, {t['verdict']}" in text
+            dec = intervals[alt][kpi]
+            assert (dec["low"] > 0 or dec["high"] < 0) == d["significant"]
+    assert "p_adj 1.000, not significant" in text  # a non-significant one, adjusted p shown
     assert "Holm–Bonferroni" in text
-    assert "Ranking of the alternatives" in text and "137.5" in text and "50.0 M" in text
+    assert "Ranking of the alternatives" in text and "50.0 M" in text
+    assert f"{fmt('cost_usd_per_teu', 137.5)} USD" in text  # the console's rounding
     assert "fleets.f.vessels" in text  # what the alternative changes, from resolved scenarios
     assert "Bottleneck per scenario" in text
     # kpi bars + forest drawn for the report (plots/ empty) + the base scenario's run plots
