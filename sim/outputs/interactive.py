@@ -540,24 +540,26 @@ def _muted(text: str) -> str:
     return f'<p class="muted">{html.escape(text)}</p>'
 
 
-def interactive_section_from_folder(folder: Path) -> str:
+def interactive_section_from_folder(folder: Path, scenario: Any = None) -> str:
     """An HTML fragment for the report of the run folder ``folder``: the interactive map
     and a one-line guide, or one muted line saying why there is none (no timeseries.csv,
-    no valid scenario.resolved.json, no node with coordinates)."""
+    no valid scenario.resolved.json, no node with coordinates). ``scenario``: the run's
+    validated Scenario when the caller has it (else read from scenario.resolved.json)."""
     from sim.errors import ScenarioError
     from sim.scenario.loader import load_scenario
 
     folder = Path(folder)
     ts, lm = folder / "timeseries.csv", folder / "legs_monthly.csv"
     resolved = folder / "scenario.resolved.json"
-    if not ts.is_file() or not resolved.is_file():
+    if not ts.is_file() or (scenario is None and not resolved.is_file()):
         return _muted("No interactive map: the folder has no timeseries.csv or "
                       "scenario.resolved.json.")
     try:
-        scenario = load_scenario(resolved).model
+        if scenario is None:
+            scenario = load_scenario(resolved).model
         series = read_timeseries(ts)
         legs = read_legs_monthly(lm) if lm.is_file() else {}
-    except (ScenarioError, OSError, KeyError, ValueError) as exc:
+    except (ScenarioError, OSError, KeyError, TypeError, ValueError) as exc:
         return _muted(f"No interactive map: {' '.join(str(exc).split())[:120]}")
     summary: Any = {}
     with contextlib.suppress(OSError, ValueError):
