@@ -1369,10 +1369,19 @@ def change_map(
             table.append(f"{name}: added ({_fmt_teu(a)})")
         else:
             table.append(f"{name}: {_fmt_teu(b)} → {_fmt_teu(a)} ({_fmt_teu(deltas[k], True)})")
+    # nodes and legs together: an investment in ships shows as the sea leg's ρ falling
+    util_rows = [
+        (f"{_short(data_label(alt_model, n), 28)}", base.node_util[n], alt.node_util[n], d)
+        for n, d in node_d.items()
+    ]
+    for lid in alt_ids & base_ids:
+        ub, ua = base.leg_util.get(lid), alt.leg_util.get(lid)
+        if ub is not None and ua is not None and ends(base_model, lid) == ends(alt_model, lid):
+            name = _short(stage_label(alt_model, f"legs.{lid}", short=True), 44)
+            util_rows.append((name, ub, ua, ua - ub))
     node_table = [
-        f"{_short(data_label(alt_model, n), 28)}: {base.node_util[n]:.2f} → "
-        f"{alt.node_util[n]:.2f} ({d:+.2f})"
-        for n, d in sorted(node_d.items(), key=lambda kv: -abs(kv[1]))[:4]
+        f"{name}: {ub:.2f} → {ua:.2f} ({d:+.2f})"
+        for name, ub, ua, d in sorted(util_rows, key=lambda r: -abs(r[3]))[:5]
         if abs(d) >= 0.005
     ]
     bottlenecks = []
