@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import functools
 import operator
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,13 @@ def _number(flag: str, value: Any, whole: bool = False) -> Any:
         raise ScenarioError(flag, None, f"invalid {kind} value: {value!r}") from None
 
 
+def _path(value: Any) -> Path:
+    """A scenario file name."""
+    if isinstance(value, bool) or not isinstance(value, str | os.PathLike):
+        raise ScenarioError("scenario", None, f"expected a scenario file path, got {value!r}")
+    return Path(value)
+
+
 def _sets(values: str | Sequence[str]) -> list[str]:
     """``set=`` as a list of ``key.path=value`` strings (one string is one override)."""
     items = [values] if isinstance(values, str) else list(values)
@@ -186,6 +194,20 @@ def _kpi_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _publish(
+    folder: str | Path | None, kind: str, name: str, force: bool, fill: Callable[[Path], None]
+) -> Path:
+    """Write a results folder by the command line's rules: ``fill`` the hidden folder, then
+    rename it to ``folder`` (default ``results/<name>/<UTC timestamp>/``)."""
+    from sim.outputs.results import default_out_dir
+    from sim.outputs.results_folder import open_results
+
+    out = Path(folder) if folder is not None else default_out_dir(Path("results"), name)
+    with open_results(out, kind, force) as target:
+        fill(target.tmp)
+        return target.publish()
+
+
 # --------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------
@@ -244,17 +266,14 @@ class RunResult:
         """Write the results folder ``corridor run --out FOLDER`` writes (default:
         ``results/<scenario>/<UTC timestamp>/``); ``force`` replaces a results folder of
         this tool's own, anything else that exists is refused. Returns the folder."""
-        from sim.outputs.results import default_out_dir, write_run_files
-        from sim.outputs.results_folder import open_results
+        from sim.outputs.results import write_run_files
 
-        name = self.loaded.model.scenario.name
-        out = Path(folder) if folder is not None else default_out_dir(Path("results"), name)
-        with open_results(out, "run", force) as target:
+        def fill(tmp: Path) -> None:
             write_run_files(
-                target.tmp, self.loaded, self.raw_summary, self.records, plots, report,
-                self.provenance,
+                tmp, self.loaded, self.raw_summary, self.records, plots, report, self.provenance
             )
-            self.folder = target.publish()
+
+        self.folder = _publish(folder, "run", self.loaded.model.scenario.name, force, fill)
         return self.folder
 
 
@@ -283,7 +302,7 @@ def run(
     replications until the 95% CI half-width is at most that share of the mean;
     ``progress`` shows the progress bar.
     """
-    from sim.commands.common import executor_spec, flag_overrides
+    from sim.commands.common import MAX_REPLICATIONS, executor_spec, flag_overrides
     from sim.commands.run import Precision, gridlock_lines, prepare_run, simulate_run
     from sim.outputs.results import json_safe
     from sim.scenario.provenance import provenance_document
@@ -296,9 +315,10 @@ def run(
     precision = Precision(
         _number("--target-ci", target_ci),
         default.kpi if target_kpi is None else str(target_kpi),
-        _count("--max-replications", max_replications, None) or default.max_replications,
+        _count("--max-replications", max_replications, MAX_REPLICATIONS)
+        or default.max_replications,
     )
-    path = Path(scenario)
+    path = _path(scenario)
     overrides = flag_overrides(args)
     loaded, spec = prepare_run(path, overrides, executor_spec(args), precision)
     call = _call_text(
@@ -384,16 +404,14 @@ class ComparisonResult:
         """Write the results folder ``corridor compare --out FOLDER`` writes (default:
         ``results/compare/<UTC timestamp>/``), by the same folder rules as
         :meth:`RunResult.save`. Returns the folder."""
-        from sim.outputs.results import default_out_dir, write_comparison_files
-        from sim.outputs.results_folder import open_results
+        from sim.outputs.results import write_comparison_files
 
-        out = Path(folder) if folder is not None else default_out_dir(Path("results"), "compare")
         records = [self.records[ld.model.scenario.name] for ld in self.loaded]
-        with open_results(out, "compare", force) as target:
-            write_comparison_files(
-                target.tmp, self.loaded, self.raw_summary, records, plots, report
-            )
-            self.folder = target.publish()
+
+        def fill(tmp: Path) -> None:
+            write_comparison_files(tmp, self.loaded, self.raw_summary, records, plots, report)
+
+        self.folder = _publish(folder, "compare", "compare", force, fill)
         return self.folder
 
 
@@ -419,7 +437,8 @@ def compare(
     from sim.experiments.compare import build_comparison, simulate_comparison
     from sim.outputs.results import json_safe
 
-    paths = [scenarios] if isinstance(scenarios, str | Path) else list(scenarios)
+    names = [scenarios] if isinstance(scenarios, str | os.PathLike) else list(scenarios)
+    paths = [_path(p) for p in names]
     if len(paths) < 2:
         raise ScenarioError(
             "compare", None, f"expected a base scenario and at least one alternative, "
@@ -430,7 +449,7 @@ def compare(
         workers=workers, scheduler=scheduler, dask_local=dask_local, progress=progress,
     )
     loaded, spec = prepare_comparison(
-        Path(paths[0]), [Path(p) for p in paths[1:]], flag_overrides(args), executor_spec(args)
+        paths[0], paths[1:], flag_overrides(args), executor_spec(args)
     )
     records = simulate_comparison(loaded, spec)
     call = _call_text(
@@ -439,7 +458,7 @@ def compare(
     )
     comp = build_comparison(loaded, records, call, __version__)
     return ComparisonResult(
-        scenarios=[Path(p) for p in paths],
+        scenarios=paths,
         summary=json_safe(comp),
         records={ld.model.scenario.name: recs for ld, recs in zip(loaded, records, strict=True)},
         loaded=loaded,

@@ -284,3 +284,12 @@ def test_bad_compare_input(tmp_path, capsys):
     assert err == f"corridor: error: {info.value}\n"
     with pytest.raises(ScenarioError, match="at least one alternative"):
         sim.compare([TINY])
+
+
+def test_gridlock_is_a_warning_and_in_the_result():
+    closed = ['disruptions.shut.kind="factor"', 'disruptions.shut.target="nodes.b"',
+              "disruptions.shut.start_day=30", "disruptions.shut.factor=0"]
+    with pytest.warns(RuntimeWarning, match="gridlock in replication 0 since day") as record:
+        r = sim.run(TINY, replications=1, workers=1, set=closed)
+    assert record[0].filename == __file__  # points at the caller's line
+    assert [g["replication"] for g in r.gridlock] == [0]
