@@ -102,42 +102,40 @@ def mser(series: Sequence[float], batch: int = 5) -> int:
     return best_d * batch
 
 
-def truncation_evidence(
+def early_window_test(
     series: Sequence[float],
     start: int,
-    batch: int = 5,
+    window: int,
     level: float = 0.99,
     material: float = 0.01,
-    min_windows: int = 3,
 ) -> dict[str, float | int | bool | None]:
-    """Is there a transient left after step ``start`` of ``series``, beyond noise?
+    """Does the first ``window`` steps after ``start`` of ``series`` stand out from the
+    rest, beyond noise? (A warm-up left too short shows as such an early window.)
 
-    ``truncation``: the MSER-``batch`` point ``d`` (:func:`mser`). When ``d > start`` the
-    first ``L = min(d - start, len(series[d:]) // min_windows)`` steps after ``start``
-    (the early window) are compared with the stretch after ``d`` cut into ``k >= 3``
-    windows of the same length: ``t = (early - mean(w)) / (sd(w) * sqrt(1 + 1/k))``, a
-    Student-t prediction test with ``k - 1`` degrees of freedom (the later windows give
-    the spread a window mean has, autocorrelation included, as long as a window is
-    longer than the correlation time). ``shift``: how much the mean over
-    ``series[start:]`` differs from the mean over ``series[d:]``, relative to the latter,
-    i.e. the bias the transient puts into a mean measured from ``start``.
-    ``significant``: ``p_value < 1 - level`` and ``|shift| >= material``. ``p_value`` is
-    ``None`` (not judged) when ``d <= start`` or fewer than ``min_windows`` windows fit.
+    The rest, ``series[start + window:]``, is cut into ``k`` windows of the same length,
+    and ``t = (early - mean(w)) / (sd(w) * sqrt(1 + 1/k))`` is a Student-t prediction test
+    with ``k - 1`` degrees of freedom: the later windows give the spread a window mean
+    has, autocorrelation included, as long as a window is longer than the correlation
+    time. Positive window means are compared on the log scale (queue levels are skewed
+    to the right: one long excursion is not a transient). The window is fixed
+    beforehand (not fitted to the data), so on a stationary series the test fires with
+    probability about ``1 - level``. ``shift``: the mean over ``series[start:]``
+    relative to the mean over the rest, minus 1 — the bias the early window puts into a
+    mean measured from ``start`` (``None`` when the rest averages 0). ``significant``:
+    ``p_value < 1 - level`` and ``|shift| >= material``. ``p_value`` is ``None`` with
+    fewer than two later windows.
     """
-    d = mser(series, batch)
+    rest = [float(x) for x in series[start + window :]]
+    k = len(rest) // window if window > 0 else 0
     out: dict[str, float | int | bool | None] = {
-        "truncation": d, "window": None, "windows": None, "p_value": None, "shift": None,
-        "significant": False,
+        "window": window, "windows": k, "p_value": None, "shift": None, "significant": False,
     }
-    if d <= start:
+    if k < 2:
         return out
-    rest = [float(x) for x in series[d:]]
-    length = min(d - start, len(rest) // min_windows)
-    if length < 1:
-        return out
-    k = len(rest) // length
-    early = math.fsum(series[start : start + length]) / length
-    windows = [math.fsum(rest[j * length : (j + 1) * length]) / length for j in range(k)]
+    early = math.fsum(float(x) for x in series[start : start + window]) / window
+    windows = [math.fsum(rest[j * window : (j + 1) * window]) / window for j in range(k)]
+    if early > 0 and min(windows) > 0:  # on the log scale: levels are skewed to the right
+        early, windows = math.log(early), [math.log(w) for w in windows]
     centre = math.fsum(windows) / k
     sd = math.sqrt(math.fsum((w - centre) ** 2 for w in windows) / (k - 1))
     if sd > 0:
@@ -147,9 +145,7 @@ def truncation_evidence(
         p = 1.0 if early == centre else 0.0
     ref = math.fsum(rest) / len(rest)
     measured = math.fsum(float(x) for x in series[start:]) / (len(series) - start)
-    shift = (measured - ref) / abs(ref) if ref != 0 else (0.0 if measured == ref else math.inf)
-    out.update(
-        window=length, windows=k, p_value=p, shift=shift,
-        significant=bool(p < 1.0 - level and abs(shift) >= material),
-    )
+    shift = measured / ref - 1.0 if ref > 0 else None  # None: nothing held after it
+    material_shift = shift is not None and abs(shift) >= material
+    out.update(p_value=p, shift=shift, significant=bool(p < 1.0 - level and material_shift))
     return out

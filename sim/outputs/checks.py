@@ -11,21 +11,25 @@ flow's demand path (growth or ``teu_by_year`` on 1 January, a flow's ``start_dat
 warm-up are the warm-up's to absorb. Random outages and storms are part of the regime;
 when the stretch covers two years the day-of-year profile is removed first.
 MSER-5 finds the truncation point ``d``; the warm-up is called too short only when
-``d`` lies beyond it *and* the evidence is clear (:func:`sim.stats.truncation_evidence`):
-the first days after the warm-up differ from later windows of the same length beyond
-the 99 % prediction interval, and leaving them in shifts the measured mean by at
-least 1 %. A false-alarm rate on stationary scenarios is measured in
-``tests/test_warmup.py``.
+``d`` lies beyond it *and* the evidence is clear (:func:`sim.stats.early_window_test`):
+the first window after the warm-up (as long as the warm-up, and at least a tenth of
+the stretch after it; fixed beforehand, not fitted) differs from the later windows of
+the same length beyond their 99 % prediction interval, and leaving it in shifts the
+measured mean by at least 1 %. The false-alarm rate on stationary scenarios is
+measured in ``tests/test_warmup.py``.
 
 Per flow (:func:`flow_checks`): transit KPIs are *biased* when more than 5 % of the TEU
 created after the warm-up were still inside at the horizon (mean over replications).
 *Demand exceeds capacity* when, over the measured period and averaged over the
 replications that reached the horizon moving (no gridlock, no standstill at the
 horizon), (a) the flow delivered less than 95 % of the TEU created in it — its
-backlog grew by more than 5 % of its demand — and (b) it ended with more than twice
-the TEU in the system that its transit time explains (Little's law: a steady flow
-holds about ``demand rate x mean transit``). (b) keeps a warm-up that was too short
-to fill the pipeline from reading as a capacity shortfall.
+backlog grew by more than 5 % of its demand — and (b) that growth is more than 1.5
+times the flow's pipeline (demand rate x mean transit of its deliveries, Little's
+law). (b) keeps a warm-up too short to fill the pipeline from reading as a capacity
+shortfall: refilling adds at most one pipeline to the backlog, while a first-in
+first-out flow whose demand exceeds capacity grows it by about twice its pipeline
+(from empty, the mean wait of the boxes delivered is half the final one), and a flow
+whose boxes are stuck behind others by far more.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from sim.model.calendar import Calendar
 from sim.model.disruptions import disruption_intervals
 from sim.model.schedule import change_time_h
 from sim.scenario.schema import FactorDisruption, Scenario, WindowDisruption
-from sim.stats import truncation_evidence
+from sim.stats import early_window_test, mser
 
 HOURS_PER_DAY = 24.0
 HOURS_PER_WEEK = 168.0
@@ -50,9 +54,10 @@ DAYS_PER_YEAR = 365
 BIAS_THRESHOLD = 0.05  # share of the post-warm-up cohort still inside at the horizon
 WARMUP_BATCH = 5  # MSER-5
 WARMUP_LEVEL = 0.99  # prediction test of the early window
+WARMUP_WINDOWS = 10  # the early window: the warm-up's length, at least 1/10 of the rest
 WARMUP_MATERIAL = 0.01  # relative shift of the measured mean that matters
 SHORTFALL_THRESHOLD = 0.05  # backlog growth / demand in the measured period
-PIPELINE_FACTOR = 2.0  # TEU inside at the end / Little's-law pipeline
+PIPELINE_FACTOR = 1.5  # backlog growth / Little's-law pipeline
 
 
 # --------------------------------------------------------------------------------------
@@ -136,15 +141,20 @@ def _pooled_series(records: list[dict]) -> np.ndarray | None:
 
 
 def warmup_check(
-    records: list[dict], warmup_days: float, scenario: Scenario | None = None
+    records: list[dict],
+    warmup_days: float,
+    scenario: Scenario | None = None,
+    overloaded: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
     """Is the configured warm-up long enough? (The rule: module docstring.)
 
     ``verdict``: ``"ok"``, ``"too short"`` or ``"not judged"`` (the stationary stretch
-    is too short for MSER to look past the warm-up); ``ok`` is false only when too
-    short. ``suggested_warmup_days``: the MSER-5 truncation point (days; ``None`` when
-    not judged); ``p_value`` and ``mean_shift`` the evidence for it; ``judged_days``
-    the stretch ``[0, n)`` judged and ``judged_until`` why it ends there.
+    is too short for MSER to look past the warm-up, or the flows ``overloaded`` have
+    demand beyond capacity: their backlog grows, there is no steady state for any
+    warm-up to reach); ``ok`` is false only when too short. ``suggested_warmup_days``:
+    the MSER-5 truncation point (days; ``None`` when not judged); ``p_value`` and
+    ``mean_shift`` the evidence for it; ``judged_days`` the stretch ``[0, n)`` judged and
+    ``judged_until`` why it ends there; ``test_window_days`` the early window tested.
     """
     pooled = _pooled_series(records)
     if pooled is None:
@@ -172,34 +182,45 @@ def warmup_check(
         "judged_until": why,
         "replications": reps,
     }
-    if n // 2 < warm + WARMUP_BATCH or n // WARMUP_BATCH < 4:
+    window = min(max(warm, -(-(n - warm) // WARMUP_WINDOWS), WARMUP_BATCH), (n - warm) // 5)
+    unjudged = {
+        **base,
+        "verdict": "not judged",
+        "ok": True,
+        "suggested_warmup_days": None,
+        "p_value": None,
+        "mean_shift": None,
+    }
+    if overloaded:
         return {
-            **base,
-            "verdict": "not judged",
-            "ok": True,
-            "suggested_warmup_days": None,
-            "p_value": None,
-            "mean_shift": None,
-            "note": f"the stationary stretch (days 0-{n}, until {why}) is too short for "
-            f"MSER to look past a {warmup_days:g}-d warm-up (it searches the first half)",
+            **unjudged,
+            "note": "no steady state to reach: demand exceeds capacity for "
+            + ", ".join(f"flow {f}" for f in overloaded)
+            + " (its backlog grows through the run), which no warm-up fixes",
         }
-    ev = truncation_evidence(
-        total.tolist(), warm, batch=WARMUP_BATCH, level=WARMUP_LEVEL, material=WARMUP_MATERIAL
+    if n // 2 < warm + WARMUP_BATCH or window < WARMUP_BATCH:
+        return {
+            **unjudged,
+            "note": f"the stationary stretch (days 0-{n}, until {why}) is too short to judge a "
+            f"{warmup_days:g}-d warm-up (MSER searches its first half; the test needs five "
+            "windows after it)",
+        }
+    d = float(mser(total.tolist(), WARMUP_BATCH))
+    ev = early_window_test(
+        total.tolist(), warm, window, level=WARMUP_LEVEL, material=WARMUP_MATERIAL
     )
-    too_short = bool(ev["significant"])
-    d = float(ev["truncation"])
+    too_short = d > warm and bool(ev["significant"])
+    shift = "" if ev["shift"] is None else f", shifting the measured mean by {ev['shift']:+.1%}"
+    evidence = (
+        f"days {warm}-{warm + window} after the warm-up against {ev['windows']} later "
+        f"{window}-d windows: p = {ev['p_value']:.2g}{shift}"
+    )
     if too_short:
-        note = (
-            f"the first {ev['window']} d after the warm-up differ from later {ev['window']}-d "
-            f"windows (p = {ev['p_value']:.2g}) and shift the measured mean TEU at nodes by "
-            f"{100 * ev['shift']:+.1f}%"
-        )
+        note = f"the first days measured still differ: {evidence}"
     elif d <= warm:
-        note = "no transient found after the warm-up"
+        note = f"MSER finds no transient after the warm-up ({evidence})"
     else:
-        shift = "" if ev["shift"] is None else f", mean shift {100 * ev['shift']:+.1f}%"
-        p = "" if ev["p_value"] is None else f"p = {ev['p_value']:.2g}"
-        note = f"MSER's point is within the noise ({p}{shift})"
+        note = f"MSER's point is within the noise ({evidence})"
     return {
         **base,
         "verdict": "too short" if too_short else "ok",
@@ -207,6 +228,7 @@ def warmup_check(
         "suggested_warmup_days": d,
         "p_value": ev["p_value"],
         "mean_shift": ev["shift"],
+        "test_window_days": [warm, warm + window],
         "note": note,
     }
 
@@ -297,7 +319,7 @@ def flow_checks(records: list[dict]) -> dict[str, dict[str, Any]]:
                 pipeline_teu=pipeline,
                 demand_exceeds_capacity=bool(
                     created - delivered > SHORTFALL_THRESHOLD * created
-                    and inside > PIPELINE_FACTOR * pipeline
+                    and created - delivered > PIPELINE_FACTOR * pipeline
                 ),
             )
         out[fid] = check
@@ -326,11 +348,11 @@ def capacity_text(fid: str, c: dict[str, Any]) -> str:
     """The demand-exceeds-capacity sentence of one flow."""
     return (
         f"flow {fid} delivered {c['delivered_share']:.0%} of the TEU created in the measured "
-        f"period: its backlog grew by {c['backlog_growth_teu']:,.0f} TEU and ended at "
-        f"{c['inside_end_teu']:,.0f} TEU inside, "
-        f"{c['inside_end_teu'] / max(c['pipeline_teu'], 1e-9):.1f}x the pipeline its transit "
-        f"time explains (rule: backlog growth > {SHORTFALL_THRESHOLD:.0%} of demand and TEU "
-        f"inside > {PIPELINE_FACTOR:g}x demand rate x mean transit)"
+        f"period: its backlog grew by {c['backlog_growth_teu']:,.0f} TEU "
+        f"({c['backlog_growth_teu'] / max(c['pipeline_teu'], 1e-9):.1f}x its pipeline of "
+        f"{c['pipeline_teu']:,.0f} TEU) to {c['inside_end_teu']:,.0f} TEU inside at the end "
+        f"(rule: delivered < {1 - SHORTFALL_THRESHOLD:.0%} of created and backlog growth > "
+        f"{PIPELINE_FACTOR:g}x demand rate x mean transit)"
     )
 
 

@@ -274,7 +274,8 @@ def build_summary(
     for fid, c in checks.items():
         flows[fid]["transit_biased"] = c["transit_biased"]
         flows[fid]["demand_exceeds_capacity"] = c["demand_exceeds_capacity"]
-    warm = warmup_check(records, settings.warmup_days, scen)
+    overloaded = [fid for fid, c in checks.items() if c["demand_exceeds_capacity"]]
+    warm = warmup_check(records, settings.warmup_days, scen, overloaded)
     note = bias_note(share, checks)
     return {
         "scenario": {
