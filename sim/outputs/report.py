@@ -202,6 +202,11 @@ def _ci_text(
     return fmt_stat(kpi, stat, signed, reps)
 
 
+def _reps(summary: Mapping[str, Any]) -> int | None:
+    """Replications of a run (so a KPI only some had is shown as "1 of 2")."""
+    return summary.get("replications")
+
+
 def fmt_value(kpi: str, x: Any, signed: bool = False, unit: bool = True) -> str:
     """One value, rounded as :func:`sim.outputs.present.fmt`."""
     return fmt(kpi, x, signed, bare=not unit)
@@ -784,14 +789,14 @@ def _bottleneck_text(summary: Mapping[str, Any], scenario) -> str:
     b = summary.get("bottleneck") or {}
     if not b.get("element"):
         return "no capacity-limited stage"
-    mean, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"))
+    mean, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"), reps=_reps(summary))
     return f"{_stage_name(scenario, b['element'])} — utilisation {mean} {ci}".strip()
 
 
 def _cards(summary: Mapping[str, Any], scenario) -> str:
     cards = []
     for kpi in HEADLINE:
-        mean, ci = _ci_text(kpi, kpi_of(summary, kpi))
+        mean, ci = _ci_text(kpi, kpi_of(summary, kpi), reps=_reps(summary))
         unit = kpi_label(kpi).rpartition("(")[2].rstrip(")") if "(" in kpi_label(kpi) else ""
         cards.append(
             f'<div class="card"><div class="label">{e(kpi_label(kpi, unit=False))}</div>'
@@ -799,7 +804,7 @@ def _cards(summary: Mapping[str, Any], scenario) -> str:
             f'<div class="ci">95% CI {e(ci) if ci else "–"}</div></div>'
         )
     b = summary.get("bottleneck") or {}
-    mean, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"))
+    mean, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"), reps=_reps(summary))
     cards.append(
         '<div class="card bottleneck"><div class="label">Bottleneck</div>'
         f'<div class="value small">{e(_stage_name(scenario, b.get("element")))}</div>'
@@ -856,7 +861,9 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
     for nid in order:
         n = nodes[nid]
         wait = (n.get("wait_h_mean") or {}).get("mean")
-        util, util_ci = _ci_text("bottleneck_utilisation", n.get("utilisation"))
+        util, util_ci = _ci_text(
+            "bottleneck_utilisation", n.get("utilisation"), reps=_reps(summary)
+        )
         of = n.get("utilisation_of")
         name = n.get("label") or nid
         mark = ' <span class="tag red">bottleneck</span>' if top == f"nodes.{nid}" else ""
@@ -898,7 +905,7 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
             stat = v.get("utilisation") or {}
             if not _finite(stat.get("mean")):
                 continue
-            util, ci = _ci_text("bottleneck_utilisation", stat)
+            util, ci = _ci_text("bottleneck_utilisation", stat, reps=_reps(summary))
             extra = ""
             if section == "fleets":
                 sailings = (v.get("sailings") or {}).get("mean")
@@ -959,10 +966,10 @@ def _periods_table(summary: Mapping[str, Any], scenario) -> str:
         ]
         for kpi in ("throughput_teu_per_week", "transit_days_mean", "transit_days_p50",
                     "transit_days_p95", "en_route_transit_days_mean"):
-            mean, ci = _ci_text(kpi, p.get(kpi))
+            mean, ci = _ci_text(kpi, p.get(kpi), reps=_reps(summary))
             cells.append(e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""))
         b = p.get("bottleneck") or {}
-        util, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"))
+        util, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"), reps=_reps(summary))
         cells.append(
             e(_stage_name(scenario, b.get("element"))) + f" — {e(util)}"
             + (f' <span class="muted">{e(ci)}</span>' if ci else "")
@@ -992,9 +999,11 @@ def _by_year_table(summary: Mapping[str, Any], scenario) -> str:
     years = summary.get("bottleneck_by_year") or {}
     rows = []
     for year, y in years.items():
-        util, ci = _ci_text("bottleneck_utilisation", y.get("utilisation"))
+        util, ci = _ci_text("bottleneck_utilisation", y.get("utilisation"), reps=_reps(summary))
         second = y.get("runner_up") or {}
-        util2, ci2 = _ci_text("bottleneck_utilisation", second.get("utilisation"))
+        util2, ci2 = _ci_text(
+            "bottleneck_utilisation", second.get("utilisation"), reps=_reps(summary)
+        )
         rows.append([
             e(year),
             e(date_span(y.get("from_date"), y.get("to_date"))),
@@ -1034,7 +1043,7 @@ def _flow_table(summary: Mapping[str, Any], scenario) -> str:
             "transit_days_p95",
             "cohort_inside_share",
         ):
-            mean, ci = _ci_text(kpi, f.get(kpi))
+            mean, ci = _ci_text(kpi, f.get(kpi), reps=_reps(summary))
             cells.append(e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""))
         rows.append(cells)
     return _table(
@@ -1471,7 +1480,7 @@ def _cmp_kpis(pg: Page) -> Section:
         summary = (scen.get(name) or {}).get("summary") or {}
         cells = [f"<b>{e(name)}</b>" + (' <span class="tag">base</span>' if name == base else "")]
         for kpi in kpis:
-            mean, ci = _ci_text(kpi, kpi_of(summary, kpi), reps=summary.get("replications"))
+            mean, ci = _ci_text(kpi, kpi_of(summary, kpi), reps=_reps(summary))
             cells.append(e(mean) + (f'<br><span class="muted">{e(ci)}</span>' if ci else ""))
         rows.append(cells)
     body = _table(
