@@ -71,7 +71,19 @@ def _stage_name(scenario, key: str | None) -> str:
 
 
 def run_warnings(summary: Mapping[str, Any]) -> list[Line]:
-    """Every warning of a run summary, one line each (gridlock first)."""
+    """Every warning of a run summary, one line each: ``summary["warnings"]`` when the
+    summary lists them (each ``{kind, text}``), else built from its fields."""
+    listed = summary.get("warnings")
+    if isinstance(listed, list):
+        out = []
+        for w in listed:
+            if isinstance(w, Mapping):
+                text = w.get("text") or w.get("message") or str(dict(w))
+                bad = w.get("kind") == "gridlock" or w.get("level") in ("bad", "error")
+                out.append(Line("bad" if bad else "warn", str(text)))
+            else:
+                out.append(Line("warn", str(w)))
+        return out
     out = []
     for g in summary.get("gridlock") or []:
         where = "; ".join(g.get("where") or [])
@@ -93,22 +105,13 @@ def run_warnings(summary: Mapping[str, Any]) -> list[Line]:
     if summary.get("transit_biased"):
         out.append(Line("warn", "Transit KPIs biased: " + (
             summary.get("transit_bias_note") or "many boxes were still inside at the horizon")))
-    extra = summary.get("warnings")
-    for w in extra if isinstance(extra, list) else []:
-        if isinstance(w, Mapping):
-            text = w.get("text") or w.get("message") or w.get("note") or str(dict(w))
-            level = "bad" if w.get("level") in ("bad", "error") else "warn"
-        else:
-            text, level = str(w), "warn"
-        out.append(Line(level, str(text)))
-    if not isinstance(extra, list):
-        b = summary.get("bottleneck") or {}
-        rho = (b.get("utilisation") or {}).get("mean")
-        if finite(rho) and rho >= SATURATED_UTILISATION:
-            out.append(Line("warn", (
-                f"Saturated: the most utilised stage ({b.get('element')}) is busy "
-                f"{fmt('bottleneck_utilisation', rho)} of the time: demand is at or above its "
-                "capacity, queues grow over the horizon and the KPIs depend on its length.")))
+    b = summary.get("bottleneck") or {}
+    rho = (b.get("utilisation") or {}).get("mean")
+    if finite(rho) and rho >= SATURATED_UTILISATION:
+        out.append(Line("warn", (
+            f"Saturated: the most utilised stage ({b.get('element')}) is busy "
+            f"{fmt('bottleneck_utilisation', rho)} of the time: demand is at or above its "
+            "capacity, queues grow over the horizon and the KPIs depend on its length.")))
     return out
 
 
@@ -128,19 +131,18 @@ def study_demand_per_week(summary: Mapping[str, Any]) -> float | None:
 
 
 def _headroom_text(stat: Mapping[str, Any] | None) -> str:
-    """"+15% [11%, 19%]": demand growth before the stage saturates, from its utilisation."""
+    """"+15% [+11%, +19%]": demand growth before the stage saturates, from its utilisation
+    (the interval only while the utilisation's CI stays clear of 0 and 100 %)."""
     if not stat or not finite(stat.get("mean")):
         return "–"
     mid = demand_headroom(stat["mean"])
     if mid is None:
         return "–"
-    lo, hi = stat.get("ci95_high"), stat.get("ci95_low")  # a higher ρ leaves less room
+    lo_rho, hi_rho = stat.get("ci95_low"), stat.get("ci95_high")
     ci = ""
-    if finite(lo) and finite(hi):
-        a = demand_headroom(max(lo, 1e-9))
-        b = demand_headroom(max(hi, 1e-9))
-        ci = f" [{max(a, -1.0):+.0%}, {max(b, -1.0):+.0%}]" if a is not None and b else ""
-    return f"{mid:+.0%}{ci}"
+    if finite(lo_rho) and finite(hi_rho) and lo_rho > 0.05 and hi_rho < 1.0:
+        ci = f" [{demand_headroom(hi_rho):+.0%}, {demand_headroom(lo_rho):+.0%}]"
+    return f"{max(mid, 0.0):+.0%}{ci}"
 
 
 def run_answer(
@@ -174,10 +176,13 @@ def run_answer(
     if b.get("element"):
         util, util_ci = fmt_stat("bottleneck_utilisation", b.get("utilisation"),
                                  replications=reps)
+        room = _headroom_text(b.get("utilisation"))
+        stuck = summary.get("gridlock") or (finite((b.get("utilisation") or {}).get("mean"))
+                                            and b["utilisation"]["mean"] >= SATURATED_UTILISATION)
         lines.append(Line("info", (
             f"Bottleneck: {_stage_name(scenario, b['element'])}, busy {util} {util_ci} of the "
-            f"time; all demand could grow by about {_headroom_text(b.get('utilisation'))} "
-            "before it saturates.")))
+            "time" + ("." if stuck or room == "–" else
+                      f"; all demand could grow by about {room} before it saturates."))))
     else:
         lines.append(Line("info", "Bottleneck: no capacity-limited stage."))
     warnings = run_warnings(summary)
