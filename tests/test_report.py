@@ -18,8 +18,8 @@ from sim.commands import report as report_cmd
 from sim.errors import ScenarioError
 from sim.outputs.answer import decision_intervals, difference_text
 from sim.outputs.present import fmt, fmt_stat
-from sim.stats import holm
 from sim.outputs.report import NOT_A_RESULTS_FOLDER, detect_kind, write_report
+from sim.stats import holm
 
 TINY = Path(__file__).parent / "scenarios" / "tiny.toml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
