@@ -25,6 +25,7 @@ import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
 import numpy as np
@@ -51,21 +52,25 @@ KNOWN_KEYS = {
     "nodes": {"kind", "label", "lat", "lon", "yard_capacity_teu", "handling_tracks",
               "train_handling_h", "clearance_h", "dwell_h", "handling_usd_per_teu",
               "gauge_change", "berths", "cranes_per_berth", "crane_rate_teu_per_h",
-              "vessel_fixed_h", "weather_region", "storm_sensitivity"},
+              "vessel_fixed_h", "weather_region", "storm_sensitivity", "other_traffic_share"},
     "legs": {"mode", "from_node", "to_node", "label", "run_time_h", "return_time_h",
              "sail_time_h", "train_capacity_teu", "paths_per_day", "wagon_pool", "dispatch",
-             "distance_km", "distance_nm", "tariff_usd_per_teu"},
+             "distance_km", "distance_nm", "tariff_usd_per_teu", "other_traffic_share",
+             "backhaul_of"},
     "fleets": {"leg", "label", "vessels", "capacity_teu", "capacity_wagons", "teu_per_wagon",
-               "load_factor", "dispatch", "turnaround_h"},
+               "load_factor", "dispatch", "turnaround_h", "return_leg"},
     "wagon_pools": {"label", "wagons", "teu_per_wagon"},
     "flows": {"label", "route", "annual_teu", "feu_share", "seasonality", "arrivals",
-              "block_train_teu", "headway_cv", "study"},
+              "block_train_teu", "headway_cv", "study", "empties_of", "empty_share",
+              "empty_turn_h", "growth_per_year", "base_year", "teu_by_year", "start_date",
+              "end_date"},
     "weather": {"storm_rate_per_month", "storm_duration_h"},
     "disruptions": {"kind", "target", "enabled", "mtbf_h", "mttr_h", "factor", "start_day",
                     "duration_days", "every_days", "end_day"},
+    "changes": {"label", "enabled", "date", "day", "set"},
 }
 KNOWN_TABLES = {"extends", "scenario", "nodes", "legs", "flows", "fleets", "wagon_pools",
-                "weather", "disruptions", "economics"}
+                "weather", "disruptions", "changes", "economics"}
 
 
 class Skip(Exception):
@@ -202,7 +207,7 @@ class FleetCycle:
 
     fleet: str
     leg: str
-    vessels: int
+    vessels: float  # in service over the measured window (time-weighted)
     nominal_teu: float
     load_factor: float
     usable_teu: float
@@ -215,6 +220,10 @@ class FleetCycle:
     timeout_h: float | None
     availability: float
     availability_text: str
+    back_leg: str | None = None  # the return leg, if the fleet carries cargo back
+    back_teu: float = 0.0  # TEU/yr it carries back
+    back_load: float = 0.0  # TEU per return crossing with cargo
+    sailings: float = 0.0  # outbound sailings a year at the demand (full loads)
 
     @property
     def fixed_h(self) -> float:
@@ -259,6 +268,11 @@ class FleetCycle:
     def teu_per_call(self, demand_teu: float) -> float:
         calls = self.calls_per_year(demand_teu)
         return min(self.usable_teu, demand_teu / calls) if calls > 0 else 0.0
+
+    @property
+    def return_calls(self) -> float:
+        """Return crossings with cargo a year (each one call at both ends)."""
+        return self.sailings if self.back_load > 0 else 0.0
 
 
 @dataclass
@@ -336,24 +350,55 @@ def _plural(n: float, word: str) -> str:
     return f"{fmt_num(n)} {word}" + ("" if n == 1 else "s")
 
 
+def units_left(n: float | None, share: float) -> float | None:
+    """Tracks or berths left to the modelled traffic when ``share`` of them is taken by
+    traffic the scenario does not model: round(n × (1 − share)), at least 1 (n = 0 stays
+    0)."""
+    if n is None or n == 0 or share == 0:
+        return n
+    return max(1, round(n * (1.0 - share)))
+
+
+Key = tuple[str, str, str]
+
+
 class HandModel:
-    """The scenario as the hand formulas see it: routes, demand per leg, fleet cycles."""
+    """The scenario as the hand formulas see it: routes, demand per leg, fleet cycles, and
+    the values in force over the measured window."""
 
     def __init__(self, scenario: Any) -> None:
+        import datetime as _dt
+
+        from sim.model.calendar import Calendar
+        from sim.model.schedule import Schedule
+
         self.scen = scenario
         settings = scenario.scenario
         self.warm_h = float(settings.warmup_days) * HOURS_PER_DAY
         self.horizon_h = float(settings.horizon_days) * HOURS_PER_DAY
+        start = getattr(settings, "start_date", None)
+        self.calendar = Calendar(None if start is None else _dt.date.fromisoformat(start))
+        self.schedule = Schedule(scenario, self.calendar)
         self.notes: list[str] = []
         self.flow_monthly: dict[str, np.ndarray] = {}
         self.passages: list[Passage] = []
         self.leg_flows: dict[str, list[str]] = {lid: [] for lid in scenario.legs}
-        for fid, flow in scenario.flows.items():
+        flows = dict(scenario.flows)
+        order = [f for f in flows if getattr(flows[f], "empties_of", None) is None]
+        order += [f for f in flows if f not in order]  # empties after their parents
+        for fid in order:
+            flow = flows[fid]
             try:
                 season = np.asarray(getattr(flow, "seasonality", [1.0] * MONTHS), dtype=float)
                 if len(season) != MONTHS or season.mean() <= 0:
                     raise Skip("expected 12 seasonality factors")
-                monthly = float(flow.annual_teu) * season / season.mean()
+                parent = getattr(flow, "empties_of", None)
+                if parent is not None:
+                    if parent not in self.flow_monthly:
+                        raise Skip(f"its loaded flow `{parent}` is not computed")
+                    monthly = float(flow.empty_share) * self.flow_monthly[parent]
+                else:
+                    monthly = self.flow_level(fid, flow) * season / season.mean()
                 route = list(flow.route)
                 legs = [self.leg_between(a, b) for a, b in zip(route, route[1:], strict=False)]
             except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
@@ -368,8 +413,104 @@ class HandModel:
                 ))
             for lid in legs:
                 self.leg_flows[lid].append(fid)
+        self._oneway: dict[str, FleetCycle | Exception] = {}
         self._cycles: dict[str, FleetCycle | Exception] = {}
         self._storms: dict[str, StormWait] = {}
+
+    # -- dated values -------------------------------------------------------------------
+
+    def when(self, t: float) -> str:
+        """A model hour as a date (a day number in a run without a start date)."""
+        if self.calendar.dated:
+            return self.calendar.datetime_of(t).date().isoformat()
+        return f"day {fmt_num(round(t / HOURS_PER_DAY, 1))}"
+
+    def at(self, table: str, ident: str, attr: str, plain: Any, t: float) -> Any:
+        """The value of ``table.ident.attr`` at hour ``t`` (``plain`` before any change)."""
+        return self.schedule.value(table, ident, attr, plain, t)
+
+    def in_force(self, value_at: Callable[[float], float], keys: Sequence[Key]) -> float:
+        """Time-weighted mean of ``value_at(t)`` over the measured window, for a value that
+        changes only on the dated changes of ``keys``."""
+        lo, hi = self.warm_h, self.horizon_h
+        if hi <= lo:
+            return float(value_at(lo))
+        cuts = {lo, hi}
+        for key in keys:
+            cuts |= {t for t, _ in self.schedule.steps_of(*key) if lo < t < hi}
+        edges = sorted(cuts)
+        return math.fsum(float(value_at(a)) * (b - a)
+                         for a, b in zip(edges, edges[1:], strict=False)) / (hi - lo)
+
+    def value(self, table: str, ident: str, attr: str, plain: Any) -> float:
+        """The time-weighted mean of one key over the measured window."""
+        return self.in_force(lambda t: self.at(table, ident, attr, plain, t),
+                             [(table, ident, attr)])
+
+    def dated_note(self, table: str, ident: str, attrs: Sequence[str] | None = None
+                   ) -> str | None:
+        """Which dated changes touch ``table.ident`` (all its keys, or ``attrs``), and
+        whether they fall before or inside the measured window."""
+        from sim.scenario.schema import CHANGEABLE
+
+        items = []
+        for attr in attrs if attrs is not None else CHANGEABLE.get(table, ()):
+            for t, v in self.schedule.steps_of(table, ident, attr):
+                if t >= self.horizon_h:
+                    where = "after the horizon"
+                elif t <= self.warm_h:
+                    where = "before the measured window"
+                else:
+                    where = "inside the measured window: time-weighted mean"
+                items.append(f"`{attr}` {fmt_num(v)} from {self.when(t)} ({where})")
+        return "dated: " + "; ".join(items) if items else None
+
+    def flow_level(self, fid: str, flow: Any) -> float:
+        """A flow's demand level (TEU/yr, before seasonality), time-weighted over the
+        measured window: ``teu_by_year`` of the year if listed, else the nearest earlier
+        listed year grown at ``growth_per_year``, else ``annual_teu`` (as dated changes set
+        it) × (1 + growth)^(year − base_year); 0 outside [start_date, end_date)."""
+        growth = float(getattr(flow, "growth_per_year", 0.0) or 0.0)
+        listed = {int(y): float(v) for y, v in (getattr(flow, "teu_by_year", None) or {}).items()}
+        steps = self.schedule.steps_of("flows", fid, "annual_teu")
+        start, end = getattr(flow, "start_date", None), getattr(flow, "end_date", None)
+        if not (growth or listed or steps or start or end):
+            return float(flow.annual_teu)
+        lo, hi = self.warm_h, self.horizon_h
+        cal = self.calendar
+        base = getattr(flow, "base_year", None) or int(cal.years(np.array([lo]))[0])
+        opens = cal.hours_of(cal.parse(start)) if start else -math.inf
+        closes = cal.hours_of(cal.parse(end)) if end else math.inf
+        cuts = {lo, hi, opens, closes, *(t for t, _ in steps)}
+        cuts |= {a for _, a, _ in cal.year_starts(hi)}
+        edges = sorted(t for t in cuts if lo <= t <= hi)
+        by_year: dict[int, list[float]] = {}
+        total = 0.0
+        for a, b in zip(edges, edges[1:], strict=False):
+            year = int(cal.years(np.array([a]))[0])
+            if not opens <= a < closes:
+                level = 0.0
+            elif year in listed:
+                level = listed[year]
+            elif any(y < year for y in listed):
+                y0 = max(y for y in listed if y < year)
+                level = listed[y0] * (1.0 + growth) ** (year - y0)
+            else:
+                annual = float(self.at("flows", fid, "annual_teu", flow.annual_teu, a))
+                level = annual * (1.0 + growth) ** (year - base)
+            total += level * (b - a)
+            w = by_year.setdefault(year, [0.0, 0.0])
+            w[0] += level * (b - a)
+            w[1] += b - a
+        mean = total / (hi - lo) if hi > lo else 0.0
+        levels = {y: v / h for y, (v, h) in by_year.items() if h > 0}
+        if len({round(v, 6) for v in levels.values()}) > 1:
+            per_year = ", ".join(f"{y} {fmt_teu(v)}" for y, v in sorted(levels.items()))
+            self.notes.append(
+                f"flow `{fid}`: demand level by year of the measured window {per_year} TEU/yr; "
+                f"the hand numbers use its time-weighted mean, {fmt_teu(mean)}"
+            )
+        return mean
 
     # -- routing and demand ---------------------------------------------------------
 
@@ -392,15 +533,39 @@ class HandModel:
     def fleets_on(self, lid: str) -> list[str]:
         return [fid for fid, f in self.scen.fleets.items() if f.leg == lid]
 
-    def fleet_share(self, fid: str) -> float:
-        """The share of its leg's boxes a fleet carries: its share of the leg's capacity."""
-        lid = self.scen.fleets[fid].leg
-        caps = {f: self.cycle(f).capacity for f in self.fleets_on(lid)}
+    def returning_on(self, lid: str) -> list[str]:
+        """Fleets that carry ``lid``'s boxes on their way back (``return_leg``)."""
+        return [fid for fid, f in self.scen.fleets.items()
+                if getattr(f, "return_leg", None) == lid]
+
+    def carriers(self, lid: str) -> dict[str, float]:
+        """The fleets that carry a sea leg's boxes and the share each carries. Fleets of
+        the leg alone share them in proportion to their capacities; where fleets also
+        carry them on their way back, in proportion to their calls at the leg's origin
+        (at full loads and capacity, one way)."""
+        own, back = self.fleets_on(lid), self.returning_on(lid)
+        if not back:
+            caps = {f: self.oneway(f).capacity for f in own}
+        else:
+            caps = {}
+            for f in own + back:
+                c = self.oneway(f)
+                caps[f] = c.capacity / c.usable_teu
         total = math.fsum(caps.values())
-        return caps[fid] / total if total > 0 else 0.0
+        return {f: (v / total if total > 0 else 0.0) for f, v in caps.items()}
+
+    def fleet_share(self, fid: str) -> float:
+        """The share of its leg's boxes a fleet carries."""
+        return self.carriers(self.scen.fleets[fid].leg).get(fid, 0.0)
 
     def fleet_demand(self, fid: str) -> np.ndarray:
         return self.leg_demand(self.scen.fleets[fid].leg) * self.fleet_share(fid)
+
+    def fleet_return_demand(self, fid: str) -> np.ndarray:
+        back = getattr(self.scen.fleets[fid], "return_leg", None)
+        if back is None:
+            return np.zeros(MONTHS)
+        return self.leg_demand(back) * self.carriers(back).get(fid, 0.0)
 
     # -- disruptions ------------------------------------------------------------------
 
@@ -481,6 +646,95 @@ class HandModel:
         self._storms[nid] = sw
         return sw
 
+    # -- capacities in force --------------------------------------------------------------
+
+    def changes_inside(self, keys: Sequence[Key]) -> bool:
+        """Whether any of ``keys`` changes inside the measured window."""
+        return any(self.warm_h < t < self.horizon_h
+                   for key in keys for t, _ in self.schedule.steps_of(*key))
+
+    def units(self, nid: str, attr: str, word: str) -> tuple[float | None, str]:
+        """Tracks or berths of ``nid`` the modelled traffic has (other traffic's share
+        taken off, dated changes time-weighted), and how, e.g. "round(5 × (1 − 0.8)) = 1
+        track"."""
+        node = self.scen.nodes[nid]
+        plain_n, plain_s = getattr(node, attr), float(getattr(node, "other_traffic_share", 0.0))
+        keys = [("nodes", nid, attr), ("nodes", nid, "other_traffic_share")]
+
+        def n_at(t: float) -> float | None:
+            return self.at("nodes", nid, attr, plain_n, t)
+
+        def s_at(t: float) -> float:
+            return float(self.at("nodes", nid, "other_traffic_share", plain_s, t))
+
+        if n_at(self.warm_h) is None:
+            return None, f"unlimited {word}s"
+        if self.changes_inside(keys):
+            mean = self.in_force(lambda t: units_left(n_at(t), s_at(t)) or 0.0, keys)
+            return mean, f"{fmt_num(round(mean, 2))} {word}s in force (time-weighted)"
+        n, s = n_at(self.warm_h), s_at(self.warm_h)
+        u = units_left(n, s)
+        if s and n:
+            return float(u), f"round({fmt_num(n)} × (1 − {fmt_num(s)})) = {_plural(u, word)}"
+        return float(u), _plural(u, word)
+
+    def crane_rate(self, nid: str) -> float:
+        """TEU/h of one berth (cranes × rate per crane), as in force."""
+        p = self.port(nid)
+        keys = [("nodes", nid, "cranes_per_berth"), ("nodes", nid, "crane_rate_teu_per_h")]
+        return self.in_force(
+            lambda t: float(self.at(*keys[0], p.cranes_per_berth, t))
+            * float(self.at(*keys[1], p.crane_rate_teu_per_h, t)), keys)
+
+    def yard_size(self, nid: str) -> tuple[float | None, str]:
+        """Yard TEU of the modelled traffic: size × (1 − other traffic's share), as in force."""
+        node = self.scen.nodes[nid]
+        plain_n = getattr(node, "yard_capacity_teu", None)
+        plain_s = float(getattr(node, "other_traffic_share", 0.0))
+        keys = [("nodes", nid, "yard_capacity_teu"), ("nodes", nid, "other_traffic_share")]
+
+        def at(t: float) -> float:
+            n = self.at(*keys[0], plain_n, t)
+            return float(n) * (1.0 - float(self.at(*keys[1], plain_s, t))) if n else 0.0
+
+        if self.changes_inside(keys):
+            mean = self.in_force(at, keys)
+            return mean, f"{fmt_teu(mean)} TEU in force (time-weighted)"
+        n = self.at(*keys[0], plain_n, self.warm_h)
+        s = float(self.at(*keys[1], plain_s, self.warm_h))
+        if n is None:
+            return None, "unlimited"
+        if s:
+            return at(self.warm_h), f"{fmt_teu(n)} × (1 − {fmt_num(s)}) TEU"
+        return float(n), f"{fmt_teu(n)} TEU"
+
+    def paths(self, lid: str) -> tuple[float, str]:
+        """Train paths a day the modelled trains have: paths × (1 − other traffic's share),
+        as in force."""
+        leg = self.scen.legs[lid]
+        plain_p, plain_s = leg.paths_per_day, float(getattr(leg, "other_traffic_share", 0.0))
+        keys = [("legs", lid, "paths_per_day"), ("legs", lid, "other_traffic_share")]
+
+        def at(t: float) -> float:
+            p = self.at(*keys[0], plain_p, t)
+            return float(p) * (1.0 - float(self.at(*keys[1], plain_s, t)))
+
+        if self.changes_inside(keys):
+            mean = self.in_force(at, keys)
+            return mean, f"{fmt_num(round(mean, 2))} paths/day in force (time-weighted)"
+        p = float(self.at(*keys[0], plain_p, self.warm_h))
+        s = float(self.at(*keys[1], plain_s, self.warm_h))
+        if s:
+            return at(self.warm_h), f"{fmt_num(p)} paths/day × (1 − {fmt_num(s)})"
+        return p, f"{fmt_num(p)} paths/day"
+
+    def train_teu(self, lid: str) -> float:
+        leg = self.scen.legs[lid]
+        return self.value("legs", lid, "train_capacity_teu", float(leg.train_capacity_teu))
+
+    def wagons(self, pid: str) -> float:
+        return self.value("wagon_pools", pid, "wagons", float(self.scen.wagon_pools[pid].wagons))
+
     # -- fleets -------------------------------------------------------------------------
 
     def port(self, nid: str) -> Any:
@@ -490,34 +744,48 @@ class HandModel:
                 raise Skip(f"`{nid}` is not a port (no `{key}`)")
         return node
 
-    def crane_rate(self, nid: str) -> float:
-        p = self.port(nid)
-        return float(p.cranes_per_berth) * float(p.crane_rate_teu_per_h)
-
-    def cycle(self, fid: str) -> FleetCycle:
-        """The fleet's cycle (cached; raises :class:`Skip` if it cannot be computed)."""
-        if fid not in self._cycles:
+    def _cached(self, store: dict, fid: str, build: Callable[[str], FleetCycle]) -> FleetCycle:
+        if fid not in store:
             try:
-                self._cycles[fid] = self._cycle(fid)
+                store[fid] = build(fid)
             except Exception as exc:  # noqa: BLE001 - remembered and re-raised as a Skip
-                self._cycles[fid] = exc
-        got = self._cycles[fid]
+                store[fid] = exc
+        got = store[fid]
         if isinstance(got, Exception):
             raise Skip(_reason(got))
         return got
 
-    def _cycle(self, fid: str) -> FleetCycle:
+    def oneway(self, fid: str) -> FleetCycle:
+        """The fleet's cycle loaded out and empty back (cached; raises :class:`Skip`)."""
+        return self._cached(self._oneway, fid, self._oneway_cycle)
+
+    def cycle(self, fid: str) -> FleetCycle:
+        """The fleet's cycle, with its return crossings' cargo if it has a return leg
+        (cached; raises :class:`Skip` if it cannot be computed)."""
+        return self._cached(self._cycles, fid, self._cycle)
+
+    def _oneway_cycle(self, fid: str) -> FleetCycle:
         fl = self.scen.fleets[fid]
         leg = self.scen.legs.get(fl.leg)
         if leg is None or getattr(leg, "mode", None) != "sea":
             raise Skip(f"leg `{fl.leg}` is not a sea leg")
         o, d = leg.from_node, leg.to_node
         po, pd = self.port(o), self.port(d)
-        nominal = float(fl.nominal_capacity_teu())
-        usable = nominal * float(fl.load_factor)
+        keys = [("fleets", fid, "capacity_teu"), ("fleets", fid, "load_factor")]
+
+        def per_vessel(t: float) -> float:
+            cap = self.at(*keys[0], fl.capacity_teu, t)
+            return float(cap) if cap is not None else float(fl.nominal_capacity_teu())
+
+        nominal = self.in_force(per_vessel, keys)
+        usable = self.in_force(
+            lambda t: per_vessel(t) * float(self.at(*keys[1], fl.load_factor, t)), keys)
+        vessels = self.value("fleets", fid, "vessels", int(fl.vessels))
         wagons = getattr(fl, "capacity_wagons", None)
         cap_text = (f"{fmt_num(nominal)} ({wagons} wagons × {fmt_num(fl.teu_per_wagon)})"
-                    if wagons else fmt_num(nominal))
+                    if wagons and not self.changes_inside(keys[:1])
+                    and self.at(*keys[0], fl.capacity_teu, self.warm_h) is None
+                    else fmt_num(round(nominal, 1)))
         rate_o, rate_d = self.crane_rate(o), self.crane_rate(d)
         fix_o, fix_d = mean_of(po.vessel_fixed_h), mean_of(pd.vessel_fixed_h)
         sail = leg.sail_time_h
@@ -525,10 +793,10 @@ class HandModel:
         u = fmt_num(round(usable, 1))
         parts = [
             ("origin call", fix_o + usable / rate_o,
-             f"{fmt_h(fix_o)} + {u}/{fmt_num(rate_o)}"),
+             f"{fmt_h(fix_o)} + {u}/{fmt_num(round(rate_o, 1))}"),
             ("sail", mean_of(sail), ""),
             ("destination call", fix_d + usable / rate_d,
-             f"{fmt_h(fix_d)} + {u}/{fmt_num(rate_d)}"),
+             f"{fmt_h(fix_d)} + {u}/{fmt_num(round(rate_d, 1))}"),
             ("return", mean_of(back), ""),
             ("turnaround", mean_of(fl.turnaround_h), ""),
         ]
@@ -544,9 +812,51 @@ class HandModel:
         if rule.rule not in ("timetable", "full_or_timeout", "full"):
             raise Skip(f"departure rule {rule.rule!r} is not in the formulas")
         a, a_text = self.availability(f"fleets.{fid}", f"legs.{fl.leg}")
-        return FleetCycle(fid, fl.leg, int(fl.vessels), nominal, float(fl.load_factor),
+        return FleetCycle(fid, fl.leg, vessels, nominal, usable / nominal if nominal else 0.0,
                           usable, cap_text, parts, so.wait, sd.wait, var, interval, timeout,
                           a, a_text)
+
+    def _cycle(self, fid: str) -> FleetCycle:
+        """The one-way cycle, plus for the return crossings with cargo: the back leg's
+        crossing time instead of the empty return, a loading call at the destination and
+        an unloading call at the origin, each vessel_fixed + mean return load / crane
+        rate. The mean return load is the return demand / outbound sailings a year (at
+        full loads: outbound demand / usable TEU; a timetable: its slots)."""
+        c = self.oneway(fid)
+        fl = self.scen.fleets[fid]
+        back_id = getattr(fl, "return_leg", None)
+        sailings = c.calls_per_year(float(self.fleet_demand(fid).mean()))
+        if back_id is None:
+            return dataclass_replace(c, sailings=sailings)
+        back = self.scen.legs.get(back_id)
+        if back is None or getattr(back, "mode", None) != "sea":
+            raise Skip(f"return leg `{back_id}` is not a sea leg")
+        leg = self.scen.legs[fl.leg]
+        o, d = leg.from_node, leg.to_node
+        teu = float(self.fleet_return_demand(fid).mean())
+        load = min(c.usable_teu, teu / sailings) if sailings > 0 else 0.0
+        if load <= 0:
+            return dataclass_replace(c, back_leg=back_id, sailings=sailings)
+        po, pd = self.port(o), self.port(d)
+        fix_o, fix_d = mean_of(po.vessel_fixed_h), mean_of(pd.vessel_fixed_h)
+        rate_o, rate_d = self.crane_rate(o), self.crane_rate(d)
+        r = fmt_num(round(load, 1))
+        parts = []
+        for name, h, how in c.parts:
+            if name == "return":
+                parts += [
+                    ("return loading", fix_d + load / rate_d,
+                     f"{fmt_h(fix_d)} + {r}/{fmt_num(round(rate_d, 1))}"),
+                    ("return", mean_of(back.sail_time_h), f"`{back_id}`"),
+                    ("return unloading", fix_o + load / rate_o,
+                     f"{fmt_h(fix_o)} + {r}/{fmt_num(round(rate_o, 1))}"),
+                ]
+            else:
+                parts.append((name, h, how))
+        var = c.variance_h2 - var_of(getattr(leg, "return_time_h", None) or leg.sail_time_h)
+        var += var_of(back.sail_time_h) + var_of(po.vessel_fixed_h) + var_of(pd.vessel_fixed_h)
+        return dataclass_replace(c, parts=parts, variance_h2=var, back_leg=back_id,
+                                 back_teu=teu, back_load=load, sailings=sailings)
 
     # -- waiting for the next departure ----------------------------------------------------
 
@@ -559,7 +869,8 @@ class HandModel:
         when a batch fills a carrier). For a sea leg, plus the wait for a free vessel
         when all are busy (Erlang C of an M/M/n queue of full loads, n vessels, service
         time the cycle T, scaled by (1 + c_s²)/2 for the cycle's variability,
-        Allen–Cunneen).
+        Allen–Cunneen). A sea leg carried only by vessels on their way back (a fleet's
+        ``return_leg``): half the time between their calls.
         """
         leg = self.scen.legs[lid]
         rate = float(self.leg_demand(lid).mean()) / HOURS_PER_YEAR  # TEU/h boarding here
@@ -584,10 +895,23 @@ class HandModel:
             if rate <= 0:
                 return 0.0, "no boxes"
             timeout = [rule.timeout_h] if rule.rule == "full_or_timeout" else []
-            return fill_wait(float(leg.train_capacity_teu), timeout)
+            return fill_wait(self.train_teu(lid), timeout)
         fleets = self.fleets_on(lid)
         if not fleets:
-            raise Skip(f"no fleet serves `{lid}`")
+            back = self.returning_on(lid)
+            if not back:
+                raise Skip(f"no fleet serves `{lid}`")
+            cycles = [self.cycle(f) for f in back]
+            timetables = [c.interval_h for c in cycles if c.interval_h is not None]
+            if timetables:
+                i = min(timetables)
+                return i / 2.0, f"½ × {fmt_h(i)} h timetable (return calls)"
+            visits = math.fsum(c.return_calls for c in cycles)
+            if rate <= 0 or visits <= 0:
+                return 0.0, "no boxes"
+            head = HOURS_PER_YEAR / visits
+            return head / 2.0, (f"½ × {fmt_h(head)} h between return calls "
+                                f"({fmt_teu(visits)} a year)")
         cycles = [self.cycle(f) for f in fleets]
         timetables = [c.interval_h for c in cycles if c.interval_h is not None]
         if timetables:
@@ -595,7 +919,7 @@ class HandModel:
             return i / 2.0, f"½ × {fmt_h(i)} h timetable"
         if rate <= 0:
             return 0.0, "no boxes"
-        n = sum(c.vessels for c in cycles)
+        n = math.fsum(c.vessels for c in cycles)
         usable = math.fsum(c.vessels * c.usable_teu for c in cycles) / n
         cycle = math.fsum(c.vessels * c.cycle_h for c in cycles) / n
         cs2 = math.fsum(c.vessels * c.cs2 for c in cycles) / n
@@ -603,13 +927,24 @@ class HandModel:
         fill_w, how = fill_wait(usable, [c.timeout_h for c in cycles if c.timeout_h is not None])
         loads_per_h = rate / usable
         offered = loads_per_h * cycle / a_avail  # busy vessels, in vessels
-        if offered >= n:
+        servers = max(1, round(n))
+        if offered >= servers:
             return math.inf, how + " + ∞ (the fleet is overloaded)"
-        c = erlang_c(n, offered)
-        queue = c * cycle / (n - offered) * (1.0 + cs2) / 2.0
+        c = erlang_c(servers, offered)
+        queue = c * cycle / (servers - offered) * (1.0 + cs2) / 2.0
         how += (f" + {fmt_h(queue)} h for a free vessel (Erlang C {c:.2f} × {fmt_h(cycle)} h / "
-                f"({n} − {offered:.2f}) × (1 + {cs2:.2f})/2)")
+                f"({servers} − {offered:.2f}) × (1 + {cs2:.2f})/2)")
         return fill_w + queue, how
+
+    def sea_call_teu(self, lid: str) -> float:
+        """TEU per call of the vessels carrying ``lid``'s boxes (the largest, of several
+        fleets): a full load, a timetable's demand per slot, a return crossing's mean load."""
+        loads = [self.cycle(f).teu_per_call(float(self.fleet_demand(f).mean()))
+                 for f in self.fleets_on(lid)]
+        loads += [self.cycle(f).back_load for f in self.returning_on(lid)]
+        if not loads:
+            raise Skip(f"no fleet serves `{lid}`")
+        return max(loads)
 
 
 def erlang_c(n: int, offered: float) -> float:
@@ -639,10 +974,12 @@ def _fleet_stages(hm: HandModel, out: list[Stage]) -> None:
             continue
         fleets = hm.fleets_on(lid)
         if not fleets:
-            hm.notes.append(f"sea leg `{lid}`: no fleet serves it, so no capacity")
-            continue
+            if not hm.returning_on(lid):
+                hm.notes.append(f"sea leg `{lid}`: no fleet serves it, so no capacity")
+            continue  # else carried on the way back: in the stages of those fleets
         try:
             cycles = [hm.cycle(f) for f in fleets]
+            shares = hm.carriers(lid)
         except Skip as exc:
             hm.notes.append(f"sea leg `{lid}` and its fleets: not computed ({exc})")
             continue
@@ -651,48 +988,84 @@ def _fleet_stages(hm: HandModel, out: list[Stage]) -> None:
         leg_cap_m = sum(c.capacity_monthly for c in cycles)
         for fid, c in zip(fleets, cycles, strict=True):
             fl = scen.fleets[fid]
-            head = (f"{c.vessels} × {c.capacity_text} TEU × {fmt_num(c.load_factor)} × 8760 / "
-                    f"T {fmt_h(c.cycle_h)} h")
+            head = (f"{fmt_num(round(c.vessels, 2))} × {c.capacity_text} TEU × "
+                    f"{fmt_num(round(c.load_factor, 4))} × 8760 / T {fmt_h(c.cycle_h)} h")
             if c.interval_h is not None:
                 formula = (f"min({head}, {fmt_num(round(c.usable_teu, 1))} TEU × 8760 / "
                            f"{fmt_h(c.interval_h)} h timetable){c.availability_text}")
             else:
                 formula = head + c.availability_text
-            share = c.capacity / leg_cap if leg_cap > 0 else 0.0
-            rho = float(demand.mean()) * share / c.capacity if c.capacity > 0 else math.inf
+            share = shares.get(fid, 0.0)
+            forward = demand * share
+            back = hm.fleet_return_demand(fid)
+            binding_back = float(back.mean()) > float(forward.mean())
+            rho = float(forward.mean()) / c.capacity if c.capacity > 0 else math.inf
 
             def loads(x: float, u: float = c.usable_teu, rho: float = rho,
-                      timetable: bool = c.interval_h is not None) -> str:
-                text = f"loads {x:.2f} of {fmt_num(round(u, 1))} TEU"
+                      timetable: bool = c.interval_h is not None,
+                      out_only: bool = c.back_leg is not None) -> str:
+                text = f"{'outbound ' if out_only else ''}loads {x:.2f} of " \
+                       f"{fmt_num(round(u, 1))} TEU"
                 if timetable:
                     return text
                 return f"{text}; at that load by hand: {fmt_rho(rho / x)}"
 
+            if c.back_leg is not None:  # the fleet's log mixes both ways: the leg's
+                out_load = _mean_load_probe([lid])
+
+                def load_probe(rec: dict, p: Callable = out_load,
+                               u: float = c.usable_teu) -> float | None:
+                    v = p(rec)
+                    return None if v is None else v / u
+            else:
+                load_probe = _probe("fleets", fid, "load_factor_mean")
             st = Stage(
                 key=f"fleets.{fid}", group="Fleets and sea legs", name=_label(fl, fid),
-                demand_monthly=demand * share,
+                demand_monthly=back if binding_back else forward,
                 capacity=c.capacity, capacity_monthly=c.capacity_monthly,
                 formula=f"{formula} = **{fmt_teu(c.capacity)}**",
                 probe=_probe("fleets", fid, "utilisation"),
                 extras=[
-                    ("load", _probe("fleets", fid, "load_factor_mean"), loads),
+                    ("load", load_probe, loads),
                     ("hold", _probe("fleets", fid, "weather_hold_h_mean"),
                      lambda x: f"held {fmt_h(x)} h per sailing (storms)"),
                 ],
             )
-            if len(fleets) > 1:
-                st.notes.append(f"{share:.0%} of `{lid}`'s boxes (its share of the capacity)")
+            if len(shares) > 1:
+                st.notes.append(f"{share:.0%} of `{lid}`'s boxes")
+            if c.back_leg is not None:
+                r_teu = float(back.mean())
+                r_rho = r_teu / c.capacity if c.capacity > 0 else math.inf
+                if c.back_load > 0:
+                    text = (f"cargo back on `{c.back_leg}`: {fmt_teu(r_teu)} TEU/yr, "
+                            f"{fmt_num(round(c.back_load, 1))} TEU per return crossing "
+                            f"({fmt_teu(c.sailings)} a year) with a call at each end; ")
+                else:
+                    text = f"no cargo back on `{c.back_leg}`; "
+                text += (f"outbound {fmt_teu(float(forward.mean()))} / capacity = "
+                         f"{fmt_rho(rho)}, return {fmt_teu(r_teu)} / capacity = "
+                         f"{fmt_rho(r_rho)}")
+                if binding_back:
+                    text += " (the binding direction: its demand is in the demand column)"
+                st.notes.append(text)
             if c.interval_h is not None:
                 busy = min(1.0, c.cycle_h / (c.vessels * c.interval_h))
                 st.notes.append(
                     f"busy share by hand: T / (n × headway) = {fmt_h(c.cycle_h)} / "
-                    f"({c.vessels} × {fmt_h(c.interval_h)}) = {fmt_rho(busy)} "
-                    "(every slot sails, loaded or not)"
+                    f"({fmt_num(round(c.vessels, 2))} × {fmt_h(c.interval_h)}) = "
+                    f"{fmt_rho(busy)} (every slot sails, loaded or not)"
                 )
             if c.timeout_h is not None:
                 st.notes.append(f"part loads leave after the {fmt_h(c.timeout_h)} h timeout")
             if len(fleets) == 1:
                 st.notes.append(f"the model rates it as `legs.{lid}`")
+            nodes = [leg.from_node, leg.to_node]
+            for note in [hm.dated_note("fleets", fid)] + [
+                hm.dated_note("nodes", n, ("cranes_per_berth", "crane_rate_teu_per_h"))
+                for n in nodes
+            ]:
+                if note:
+                    st.notes.append(note)
             out.append(st)
         if len(fleets) > 1:
             out.append(Stage(
@@ -723,16 +1096,17 @@ def _line_stages(hm: HandModel, out: list[Stage]) -> None:
         if getattr(leg, "mode", None) != "rail" or not getattr(leg, "paths_per_day", None):
             continue
         try:
-            paths, cap_train = float(leg.paths_per_day), float(leg.train_capacity_teu)
+            paths, paths_text = hm.paths(lid)
+            cap_train = hm.train_teu(lid)
             a, a_text = hm.availability(f"legs.{lid}")
             cap = paths * cap_train * DAYS_PER_YEAR * a
             demand = hm.leg_demand(lid)
             d_mean = float(demand.mean())
             path_cap = paths * DAYS_PER_YEAR * a
-            out.append(Stage(
+            st = Stage(
                 key=f"legs.{lid}", group="Rail lines (train paths)", name=_label(leg, lid),
                 demand_monthly=demand, capacity=cap, capacity_monthly=None,
-                formula=(f"{fmt_num(paths)} paths/day × {fmt_num(cap_train)} TEU × 365"
+                formula=(f"{paths_text} × {fmt_num(round(cap_train, 1))} TEU × 365"
                          f"{a_text} = **{fmt_teu(cap)}**"),
                 notes=["ρ by hand is in TEU (full trains); the model counts paths used"],
                 probe=_probe("legs", lid, "utilisation"),
@@ -741,17 +1115,24 @@ def _line_stages(hm: HandModel, out: list[Stage]) -> None:
                              f"{fmt_h(x)} TEU/train; at that load by hand: "
                              f"{fmt_teu(d / x)} trains/yr / {fmt_teu(pc)} paths = "
                              f"{fmt_rho(d / x / pc)}")],
-            ))
+            )
+            note = hm.dated_note("legs", lid)
+            if note:
+                st.notes.append(note)
+            out.append(st)
         except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
             hm.notes.append(f"rail line `{lid}`: not computed ({_reason(exc)})")
 
 
 def _track_stages(hm: HandModel, out: list[Stage]) -> None:
     for nid, node in hm.scen.nodes.items():
-        tracks = getattr(node, "handling_tracks", None)
-        if not tracks:
+        if not getattr(node, "handling_tracks", None) and not hm.schedule.steps_of(
+                "nodes", nid, "handling_tracks"):
             continue
         try:
+            tracks, tracks_text = hm.units(nid, "handling_tracks", "track")
+            if tracks is None:
+                continue
             inbound = [p for p in hm.passages if p.node == nid and p.leg_in is not None
                        and getattr(hm.scen.legs[p.leg_in], "mode", None) == "rail"]
             legs_in = list(dict.fromkeys(p.leg_in for p in inbound))
@@ -759,21 +1140,23 @@ def _track_stages(hm: HandModel, out: list[Stage]) -> None:
             d_mean = float(demand.mean())
             trains = math.fsum(
                 float(hm.demand_of([p.flow for p in inbound if p.leg_in == lid]).mean())
-                / float(hm.scen.legs[lid].train_capacity_teu)
+                / hm.train_teu(lid)
                 for lid in legs_in
             )
             per_train = d_mean / trains if trains > 0 else (
-                float(hm.scen.legs[legs_in[0]].train_capacity_teu) if legs_in else math.nan)
+                hm.train_teu(legs_in[0]) if legs_in else math.nan)
             h = mean_of(node.train_handling_h)
             a, a_text = hm.availability(f"nodes.{nid}")
             if h <= 0:
                 cap, formula = math.inf, "no handling time: unlimited"
             elif not legs_in:
                 cap = None
-                formula = f"{_plural(tracks, 'track')}; no train arrives"
+                formula = f"{tracks_text}; no train arrives"
+            elif tracks <= 0:
+                cap, formula = 0.0, f"{tracks_text}: closed"
             else:
                 cap = tracks * HOURS_PER_DAY / h * per_train * DAYS_PER_YEAR * a
-                formula = (f"{_plural(tracks, 'track')} × 24 / {fmt_h(h)} h × "
+                formula = (f"{tracks_text} × 24 / {fmt_h(h)} h × "
                            f"{fmt_num(round(per_train, 1))} TEU/train × 365{a_text} = "
                            f"**{fmt_teu(cap)}**")
             st = Stage(
@@ -781,13 +1164,16 @@ def _track_stages(hm: HandModel, out: list[Stage]) -> None:
                 demand_monthly=demand, capacity=cap, capacity_monthly=None, formula=formula,
                 probe=_probe("nodes", nid, "track_utilisation"),
             )
-            if legs_in and h > 0:
+            if legs_in and h > 0 and tracks > 0:
                 st.notes.append(f"{fmt_teu(trains)} full trains/yr")
                 train_h = h / (tracks * HOURS_PER_YEAR * a)
                 st.extras.append(("load", _mean_load_probe(legs_in),
                                   lambda x, d=d_mean, th=train_h:
                                       f"{fmt_h(x)} TEU per inbound train; at that load by "
                                       f"hand: {fmt_rho(d / x * th)}"))
+            note = hm.dated_note("nodes", nid, ("handling_tracks", "other_traffic_share"))
+            if note:
+                st.notes.append(note)
             if cap is None:
                 st.rho_direct = 0.0
             out.append(st)
@@ -795,39 +1181,56 @@ def _track_stages(hm: HandModel, out: list[Stage]) -> None:
             hm.notes.append(f"tracks of `{nid}`: not computed ({_reason(exc)})")
 
 
+def _berth_calls(hm: HandModel, nid: str) -> tuple[list[tuple], np.ndarray]:
+    """The vessel calls at port ``nid``: (fleet, what, TEU/yr, calls/yr, TEU/call, h/call)
+    of each kind (outbound loading, unloading; with a return leg also the return
+    crossings' loading at the destination and unloading at the origin), and the TEU/yr
+    handled."""
+    fix = mean_of(hm.scen.nodes[nid].vessel_fixed_h)
+    rate = hm.crane_rate(nid)
+    calls = []
+    demand = np.zeros(MONTHS)
+    for fid, fl in hm.scen.fleets.items():
+        leg = hm.scen.legs.get(fl.leg)
+        if leg is None or nid not in (leg.from_node, leg.to_node):
+            continue
+        c = hm.cycle(fid)
+        d = hm.fleet_demand(fid)
+        teu = float(d.mean())
+        per_call = c.teu_per_call(teu)
+        what = "loading" if leg.from_node == nid else "unloading"
+        calls.append((fid, what, teu, c.calls_per_year(teu), per_call, fix + per_call / rate))
+        demand = demand + d
+        if c.back_leg is not None and c.back_load > 0:
+            back = hm.fleet_return_demand(fid)
+            what = "return loading" if leg.to_node == nid else "return unloading"
+            calls.append((fid, what, float(back.mean()), c.return_calls, c.back_load,
+                          fix + c.back_load / rate))
+            demand = demand + back
+    return calls, demand
+
+
 def _berth_stages(hm: HandModel, out: list[Stage]) -> None:
     for nid, node in hm.scen.nodes.items():
         if getattr(node, "kind", None) != "port":
             continue
         try:
-            berths = float(node.berths)
+            berths, berths_text = hm.units(nid, "berths", "berth")
             rate = hm.crane_rate(nid)
             fix = mean_of(node.vessel_fixed_h)
             a, a_text = hm.availability(f"nodes.{nid}")
-            calls = []  # (fleet, what, TEU/yr, calls/yr, TEU/call, h/call)
-            demand = np.zeros(MONTHS)
-            for fid, fl in hm.scen.fleets.items():
-                leg = hm.scen.legs.get(fl.leg)
-                if leg is None or nid not in (leg.from_node, leg.to_node):
-                    continue
-                c = hm.cycle(fid)
-                d = hm.fleet_demand(fid)
-                teu = float(d.mean())
-                n_calls = c.calls_per_year(teu)
-                per_call = c.teu_per_call(teu)
-                what = "loading" if leg.from_node == nid else "unloading"
-                calls.append((fid, what, teu, n_calls, per_call, fix + per_call / rate))
-                demand = demand + d
+            calls, demand = _berth_calls(hm, nid)
             hours = math.fsum(n_calls * h for _, _, _, n_calls, _, h in calls)
-            avail_h = berths * HOURS_PER_YEAR * a
+            avail_h = (berths or 0.0) * HOURS_PER_YEAR * a
             rho = hours / avail_h if avail_h > 0 else math.inf
             if not calls:
-                formula, cap = f"{_plural(berths, 'berth')}; no vessel calls", None
+                formula, cap = f"{berths_text}; no vessel calls", None
             elif len(calls) == 1 and hm.cycle(calls[0][0]).interval_h is None:
                 fid, what, teu, n, per_call, h = calls[0]
-                cap = berths * HOURS_PER_YEAR / h * per_call * a
-                formula = (f"{_plural(berths, 'berth')} × 8760 / {fmt_h(h)} h per call "
-                           f"({fmt_h(fix)} + {fmt_num(round(per_call, 1))}/{fmt_num(rate)}) × "
+                cap = (berths or 0.0) * HOURS_PER_YEAR / h * per_call * a
+                formula = (f"{berths_text} × 8760 / {fmt_h(h)} h per call "
+                           f"({fmt_h(fix)} + {fmt_num(round(per_call, 1))}/"
+                           f"{fmt_num(round(rate, 1))}) × "
                            f"{fmt_num(round(per_call, 1))} TEU/call{a_text} = "
                            f"**{fmt_teu(cap)}**")
             else:
@@ -835,8 +1238,7 @@ def _berth_stages(hm: HandModel, out: list[Stage]) -> None:
                     f"{fmt_teu(n)} {what} calls × {fmt_h(h)} h (`{fid}`, "
                     f"{fmt_num(round(pc, 1))} TEU)" for fid, what, _, n, pc, h in calls
                 )
-                formula = (f"{terms} = {fmt_teu(hours)} h of {_plural(berths, 'berth')} × "
-                           f"8760 h{a_text}")
+                formula = f"{terms} = {fmt_teu(hours)} h of {berths_text} × 8760 h{a_text}"
                 cap = None
             st = Stage(
                 key=f"nodes.{nid}.berths", group="Berths", name=_label(node, nid),
@@ -849,6 +1251,10 @@ def _berth_stages(hm: HandModel, out: list[Stage]) -> None:
                     st.notes.append("ρ = berth hours needed / berth hours available")
             if any(hm.cycle(f).interval_h is not None for f, *_ in calls):
                 st.notes.append("timetabled calls: as many whatever the demand")
+            note = hm.dated_note("nodes", nid, ("berths", "other_traffic_share",
+                                                "cranes_per_berth", "crane_rate_teu_per_h"))
+            if note:
+                st.notes.append(note)
             out.append(st)
         except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
             hm.notes.append(f"berths of `{nid}`: not computed ({_reason(exc)})")
@@ -893,17 +1299,12 @@ def yard_ways(hm: HandModel, nid: str) -> list[YardWay]:
         parts: list[tuple[str, float, str]] = []
         if getattr(leg_in, "mode", None) == "rail":
             parts.append(("handling", mean_of(node.train_handling_h), "train handling"))
-            load_in = float(leg_in.train_capacity_teu)  # full trains
+            load_in = hm.train_teu(p.leg_in)  # full trains
         else:
-            fleets = hm.fleets_on(p.leg_in)
-            if not fleets:
-                raise Skip(f"no fleet serves `{p.leg_in}`")
-            per_call = [hm.cycle(f).teu_per_call(float(hm.fleet_demand(f).mean()))
-                        for f in fleets]
-            load = load_in = max(per_call)
+            load = load_in = hm.sea_call_teu(p.leg_in)
             rate = hm.crane_rate(nid)
             parts.append(("unloading", load / rate,
-                          f"{fmt_num(round(load, 1))} TEU / {fmt_num(rate)} TEU/h"))
+                          f"{fmt_num(round(load, 1))} TEU / {fmt_num(round(rate, 1))} TEU/h"))
         parts.append(("clearance", clear, ""))
         parts.append(("dwell", dwell, ""))
         if p.leg_out is not None:
@@ -919,23 +1320,26 @@ def yard_ways(hm: HandModel, nid: str) -> list[YardWay]:
             w, how = hm.departure_wait(nid, p.leg_out, batch)
             parts.append(("wait for departure", w, how))
             if getattr(hm.scen.legs[p.leg_out], "mode", None) == "sea":
-                fleets = hm.fleets_on(p.leg_out)
-                per_call = max(hm.cycle(f).teu_per_call(float(hm.fleet_demand(f).mean()))
-                               for f in fleets)
+                per_call = hm.sea_call_teu(p.leg_out)
                 rate = hm.crane_rate(nid)
                 fix = mean_of(node.vessel_fixed_h)
                 parts.append(("loading call", fix + per_call / rate,
-                              f"{fmt_h(fix)} + {fmt_num(round(per_call, 1))}/{fmt_num(rate)}"))
+                              f"{fmt_h(fix)} + {fmt_num(round(per_call, 1))}/"
+                              f"{fmt_num(round(rate, 1))}"))
         ways[key] = YardWay(p.leg_in, p.leg_out, teu, parts)
     return list(ways.values())
 
 
 def _yard_stages(hm: HandModel, out: list[Stage], ways_out: dict[str, list[YardWay]]) -> None:
     for nid, node in hm.scen.nodes.items():
-        cap_teu = getattr(node, "yard_capacity_teu", None)
-        if not cap_teu:
+        if not getattr(node, "yard_capacity_teu", None) and not hm.schedule.steps_of(
+                "nodes", nid, "yard_capacity_teu"):
             continue
         try:
+            cap_teu, size_text = hm.yard_size(nid)
+            if cap_teu is None:
+                continue
+            a, a_text = hm.availability(f"nodes.{nid}")
             ways = yard_ways(hm, nid)
             ways_out[nid] = ways
             flows = [p.flow for p in hm.passages if p.node == nid and p.leg_in is not None]
@@ -944,12 +1348,12 @@ def _yard_stages(hm: HandModel, out: list[Stage], ways_out: dict[str, list[YardW
             if total <= 0:
                 st = Stage(key=f"nodes.{nid}.yard", group="Yards", name=_label(node, nid),
                            demand_monthly=demand, capacity=None, capacity_monthly=None,
-                           formula=f"{fmt_teu(cap_teu)} TEU; no box stops here",
+                           formula=f"{size_text}; no box stops here",
                            rho_direct=0.0, probe=_probe("nodes", nid, "yard_utilisation"))
             else:
                 stay = math.fsum(w.teu * w.stay_h for w in ways) / total
-                cap = cap_teu * HOURS_PER_YEAR / stay if stay > 0 else math.inf
-                formula = (f"{fmt_teu(cap_teu)} TEU / {fmt_h(stay / HOURS_PER_DAY)} d mean "
+                cap = cap_teu * a * HOURS_PER_YEAR / stay if stay > 0 else math.inf
+                formula = (f"{size_text}{a_text} / {fmt_h(stay / HOURS_PER_DAY)} d mean "
                            f"stay × 365 = **{fmt_teu(cap)}**")
                 st = Stage(
                     key=f"nodes.{nid}.yard", group="Yards", name=_label(node, nid),
@@ -963,28 +1367,82 @@ def _yard_stages(hm: HandModel, out: list[Stage], ways_out: dict[str, list[YardW
                 if len(ways) > 1:
                     st.notes.append(f"stay: TEU-weighted over {len(ways)} ways through "
                                     "(see *Yard stays*)")
+            note = hm.dated_note("nodes", nid, ("yard_capacity_teu", "other_traffic_share"))
+            if note:
+                st.notes.append(note)
             out.append(st)
         except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
             hm.notes.append(f"yard of `{nid}`: not computed ({_reason(exc)})")
 
 
 def _pool_stages(hm: HandModel, out: list[Stage]) -> None:
+    """Wagon pools: TEU-hours of wagons needed a year against wagons × TEU per wagon × 8760.
+
+    A leg without a backhaul: loaded run + handling at the destination + empty return. A
+    leg ``f`` whose wagons carry the backhaul ``b`` back: F × (run + handling) of ``f``,
+    B × (run + handling) of ``b``; the model keeps unloaded wagons for ``b`` only for
+    boxes already waiting, so U = min(F, q × B) TEU ride on kept wagons, q = 1 −
+    exp(−forward trains per hour × the boxes' wait for the departure) (a forward train
+    is unloaded while the box waits), held for that wait; F + B − 2U run empty (``f``'s
+    return time: the wagons not kept, and those ``b`` gets from the pool, sent out empty).
+    """
     for pid, pool in hm.scen.wagon_pools.items():
         try:
-            wagons, tpw = float(pool.wagons), float(pool.teu_per_wagon)
-            trips = []  # (leg, TEU/yr, round trip h, how)
+            wagons, tpw = hm.wagons(pid), float(pool.teu_per_wagon)
+            a, a_text = hm.availability(f"wagon_pools.{pid}")
+            mine = [lid for lid, leg in hm.scen.legs.items()
+                    if getattr(leg, "wagon_pool", None) == pid]
+            backhauls = {lid: hm.scen.legs[lid].backhaul_of for lid in mine
+                         if getattr(hm.scen.legs[lid], "backhaul_of", None) in mine}
+            terms = []  # (TEU/yr, TEU-hours/yr, how)
             demand = np.zeros(MONTHS)
-            for lid, leg in hm.scen.legs.items():
-                if getattr(leg, "wagon_pool", None) != pid:
+            for lid in mine:
+                if lid in backhauls:
                     continue
+                leg = hm.scen.legs[lid]
                 d = hm.leg_demand(lid)
+                demand = demand + d
+                f_teu = float(d.mean())
                 run = mean_of(leg.run_time_h)
                 back = mean_of(getattr(leg, "return_time_h", None) or leg.run_time_h)
                 handling = mean_of(hm.scen.nodes[leg.to_node].train_handling_h)
-                trips.append((lid, float(d.mean()), run + handling + back,
-                              f"{fmt_h(run)} + {fmt_h(handling)} + {fmt_h(back)}"))
-                demand = demand + d
-            total = math.fsum(t[1] for t in trips)
+                bs = [b for b, f in backhauls.items() if f == lid]
+                if not bs:
+                    terms.append((f_teu, f_teu * (run + handling + back),
+                                  f"`{lid}` {fmt_teu(f_teu)} TEU × ({fmt_h(run)} + "
+                                  f"{fmt_h(handling)} + {fmt_h(back)}) h"))
+                    continue
+                # a backhaul box rides on wagons left where it starts if a forward train
+                # is unloaded while it waits there: q = 1 − exp(−trains per h × wait)
+                trains_h = f_teu / hm.train_teu(lid) / HOURS_PER_YEAR
+                b_total, reused = 0.0, 0.0
+                hours = f_teu * (run + handling)
+                how = [f"`{lid}` {fmt_teu(f_teu)} TEU × ({fmt_h(run)} + {fmt_h(handling)}) h"]
+                for b in bs:
+                    bleg = hm.scen.legs[b]
+                    bd = hm.leg_demand(b)
+                    demand = demand + bd
+                    b_teu = float(bd.mean())
+                    b_total += b_teu
+                    b_run = mean_of(bleg.run_time_h)
+                    b_handling = mean_of(hm.scen.nodes[bleg.to_node].train_handling_h)
+                    wait = hm.departure_wait(bleg.from_node, b)[0] if b_teu > 0 else 0.0
+                    q = 1.0 - math.exp(-trains_h * wait)
+                    held = min(q * b_teu, max(0.0, f_teu - reused))
+                    reused += held
+                    hours += b_teu * (b_run + b_handling) + held * wait
+                    how.append(f"`{b}` {fmt_teu(b_teu)} TEU × ({fmt_h(b_run)} + "
+                               f"{fmt_h(b_handling)}) h")
+                    if held > 0:
+                        how.append(f"{fmt_teu(held)} TEU on wagons held {fmt_h(wait)} h for "
+                                   f"`{b}` (q = 1 − exp(−{fmt_num(round(trains_h * 24, 3))} "
+                                   f"trains/d × {fmt_h(wait)} h) = {q:.2f})")
+                empty = f_teu + b_total - 2.0 * reused
+                hours += empty * back
+                how.append(f"({fmt_teu(f_teu)} + {fmt_teu(b_total)} − 2 × {fmt_teu(reused)}) "
+                           f"TEU × {fmt_h(back)} h empty")
+                terms.append((f_teu + b_total, hours, " + ".join(how)))
+            total = math.fsum(t[0] for t in terms)
             if total <= 0:
                 out.append(Stage(key=f"wagon_pools.{pid}", group="Wagon pools",
                                  name=_label(pool, pid), demand_monthly=demand, capacity=None,
@@ -992,16 +1450,18 @@ def _pool_stages(hm: HandModel, out: list[Stage]) -> None:
                                  formula=f"{_plural(wagons, 'wagon')}; no leg uses them",
                                  probe=_probe("wagon_pools", pid, "utilisation")))
                 continue
-            rt = math.fsum(t[1] * t[2] for t in trips) / total
-            cap = wagons * tpw * HOURS_PER_YEAR / rt
-            legs = "; ".join(f"`{lid}` {fmt_teu(teu)} TEU × ({how}) h"
-                             for lid, teu, _, how in trips)
-            formula = (f"{_plural(wagons, 'wagon')} × {fmt_num(tpw)} TEU × 8760 / "
-                       f"{fmt_h(rt)} h round trip = **{fmt_teu(cap)}**")
+            rt = math.fsum(t[1] for t in terms) / total
+            cap = wagons * tpw * HOURS_PER_YEAR / rt * a
+            formula = (f"{_plural(round(wagons, 2), 'wagon')} × {fmt_num(tpw)} TEU × 8760 / "
+                       f"{fmt_h(rt)} h round trip{a_text} = **{fmt_teu(cap)}**")
             st = Stage(key=f"wagon_pools.{pid}", group="Wagon pools", name=_label(pool, pid),
                        demand_monthly=demand, capacity=cap, capacity_monthly=None,
                        formula=formula, probe=_probe("wagon_pools", pid, "utilisation"))
-            st.notes.append(f"round trip = loaded run + handling + return: {legs}")
+            st.notes.append("round trip = TEU-hours of wagons a year / TEU a year: "
+                            + "; ".join(t[2] for t in terms))
+            note = hm.dated_note("wagon_pools", pid)
+            if note:
+                st.notes.append(note)
             out.append(st)
         except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
             hm.notes.append(f"wagon pool `{pid}`: not computed ({_reason(exc)})")
@@ -1159,29 +1619,47 @@ file alone):
 
 - *Means.* tri(a, c, b) = (a + b + c)/3; uniform (a + b)/2; lognormal(median m, P95 p) =
   m·exp(σ²/2) with σ = ln(p/m)/1.645; gamma and exponential: their mean. A year is 8,760 h.
+- *Values in force.* Every capacity and demand level is the one in force over the measured
+  window (after the warm-up): a dated `[changes.*]` value counts from its date, and where one
+  falls inside the window the hand numbers use the time-weighted mean over the window (not
+  one value per year); the stages a change touches say so in their notes. Other traffic
+  (`other_traffic_share` s) is taken off as the model does: round(n × (1 − s)) tracks and
+  berths (at least 1), yard × (1 − s), paths × (1 − s).
 - *Demand* of a stage: the annual TEU of the flows routed through it (a flow takes the first
-  leg between two nodes of its route, as the model does). Seasonality is rescaled to mean 1:
-  the demand column gives the mean and, if higher, the peak month (annualised). Boxes
-  starting at a node take none of its yard or tracks. Several fleets on one sea leg share
-  its boxes in proportion to their capacities.
-- *Fleets.* n × usable TEU (capacity × load_factor) × 8760 / T at full loads, T the mean
-  cycle: origin call (vessel_fixed + TEU / (cranes × rate)) + sailing + destination call +
-  return + turnaround + storm waits at both ends (*Fleet cycles*). A timetable caps it at one
-  full load per slot. ρ = demand / capacity, in the mean month and in the worst month
-  (storms are seasonal). The model's utilisation is the fleets' busy share (not idle at the
-  origin waiting for cargo), which part loads raise above ρ; for a timetabled service it is
-  the share of the timetable's slots filled (TEU carried / slots × usable TEU).
+  leg between two nodes of its route, as the model does). A flow's level follows its demand
+  path (`teu_by_year`, `growth_per_year` from `base_year`, dated `annual_teu`, start and end
+  dates), time-weighted over the measured window; a flow of empties (`empties_of`) is
+  `empty_share` × its loaded flow's demand, with that flow's monthly profile. Seasonality is
+  rescaled to mean 1: the demand column gives the mean and, if higher, the peak month
+  (annualised). Boxes starting at a node take none of its yard or tracks. Several fleets on
+  one sea leg share its boxes in proportion to their capacities (one way); fleets that also
+  carry a leg's boxes on their way back share them in proportion to their calls.
+- *Fleets.* n × usable TEU (capacity × load_factor) × 8760 / T at full outbound loads, T the
+  mean cycle: origin call (vessel_fixed + TEU / (cranes × rate)) + sailing + destination call
+  + return + turnaround + storm waits at both ends (*Fleet cycles*). A fleet with a
+  `return_leg` carries that leg's boxes back: every return crossing carries the mean return
+  load r = return TEU / outbound sailings a year (outbound TEU / usable TEU; a timetable: its
+  slots), with a loading call at the destination and an unloading call at the origin
+  (vessel_fixed + r / (cranes × rate) each) and the return leg's crossing time. ρ is the
+  outbound demand against this capacity; the return demand is checked against the same
+  capacity and, if higher, is the stage's demand. Dual-cycle calls (a full yard) are left
+  out. A timetable caps the capacity at one full load per slot. ρ in the mean month and in
+  the worst month (storms are seasonal). The model's utilisation is the fleets' busy share
+  (not idle at the origin waiting for cargo), which part loads raise above ρ; for a
+  timetabled service it is the share of the timetable's slots filled (TEU carried / slots ×
+  usable TEU).
 - *Storm waits.* Storm onsets are Poisson with the region's monthly rate λ_m; a port with
   sensitivity s is closed by the share s of them. A departure at a random time waits the
   residual of the closure it falls into: E[wait] = λ_m·s·E[D²]/2, with D the storm duration
   (E[D²] = Var D + (E D)²). Overlapping storms are not merged, and departures are taken at
   random times.
-- *Rail lines* with paths_per_day: paths × train length × 365 TEU (full trains).
+- *Rail lines* with paths_per_day: paths × (1 − s) × train length × 365 TEU (full trains).
 - *Handling tracks:* tracks × 24 / mean train_handling_h × TEU per inbound train × 365,
   counting full trains (the inbound legs' train_capacity_teu).
 - *Berths:* berths × 8760 / mean call × TEU per call. A call is vessel_fixed + TEU /
   (cranes × rate); calls carry full loads (a timetable: every slot calls, with demand /
-  calls TEU). A port with several kinds of call: ρ = berth hours needed / berths × 8760.
+  calls TEU), a return crossing's calls the mean return load. A port with several kinds of
+  call (outbound, return): ρ = berth hours needed / berths × 8760.
 - *Yards* (Little): capacity / mean time in the yard. The time in the yard is built per way
   through the node (*Yard stays*): the inbound train's handling or the vessel's crane work,
   clearance and dwell means, then for boxes going on the wait for the next departure, and
@@ -1190,11 +1668,17 @@ file alone):
   one inbound train or vessel become ready together unless the node has a random dwell,
   and such a batch fills its part of a carrier at once. A vessel adds the M/M/n (Erlang C)
   wait for a free vessel, scaled by (1 + c_s²)/2 for the cycle's variability
-  (Allen–Cunneen). Queues for yard space, tracks, berths, wagons and paths are left out,
-  and loads that arrive together (a block train bringing several vessel loads) wait longer
-  than this.
-- *Wagon pools:* wagons × TEU per wagon × 8760 / mean round trip (loaded run + handling at
-  the destination + empty return), the round trip weighted by the TEU of each leg.
+  (Allen–Cunneen); a leg carried only on the way back, half the time between return calls.
+  Queues for yard space, tracks, berths, wagons and paths are left out, and loads that
+  arrive together (a block train bringing several vessel loads) wait longer than this.
+- *Wagon pools:* wagons × TEU per wagon × 8760 / mean round trip, the round trip being the
+  wagon hours a year per TEU: a leg's loaded run + handling at the destination + empty
+  return; with a `backhaul_of` leg back, the forward TEU F × (run + handling), the backhaul
+  TEU B × (run + handling at home), and the empty runs (the forward leg's return time). As
+  in the model, unloaded wagons are kept only for backhaul boxes already waiting: U =
+  min(F, q·B) TEU ride on kept wagons, q = 1 − exp(−forward full trains per hour × the
+  backhaul boxes' wait for their departure), held for that wait; F + B − 2U TEU of wagons
+  run empty (not kept, or sent out from the pool for the backhaul).
 - *Disruptions:* a stage's capacity is multiplied by its mean capacity factor a over the
   measured window (outage: MTBF / (MTBF + MTTR); windows and factors: the share of the
   window they cover). Queues built up during a closure are not in ρ.
@@ -1225,23 +1709,33 @@ def _cycles_table(cycles: dict[str, FleetCycle]) -> list[str]:
     lines = [
         "## Fleet cycles",
         "",
-        "Mean hours per cycle at full loads (usable TEU = capacity × load factor).",
+        "Mean hours per cycle at full outbound loads (usable TEU = capacity × load factor). "
+        "A fleet with a return leg carries its return demand back at the mean return load "
+        "(return TEU / outbound sailings): a loading call at the destination, the return "
+        "leg's crossing and an unloading call at the origin.",
         "",
-        "| Fleet | Usable TEU | Origin call | Sail | Destination call | Return | Turnaround "
+        "| Fleet | Usable TEU | Origin call | Sail | Destination call | Return load TEU | "
+        "Return calls (destination + origin) | Return | Turnaround "
         "| Storm waits (origin + destination) | T mean | T worst month |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for fid, c in cycles.items():
         parts = {name: (h, how) for name, h, how in c.parts}
 
         def cell(name: str, parts: dict = parts) -> str:
+            if name not in parts:
+                return "–"
             h, how = parts[name]
             return f"{fmt_h(h)} ({how})" if how else fmt_h(h)
 
         worst = int(np.argmax(c.cycle_monthly_h))
+        back_load = fmt_num(round(c.back_load, 1)) if c.back_leg is not None else "–"
+        back_calls = ("–" if "return loading" not in parts else
+                      f"{cell('return loading')} + {cell('return unloading')}")
         lines.append(
             f"| `{fid}` | {fmt_num(round(c.usable_teu, 1))} | {cell('origin call')} | "
-            f"{cell('sail')} | {cell('destination call')} | {cell('return')} | "
+            f"{cell('sail')} | {cell('destination call')} | {back_load} | {back_calls} | "
+            f"{cell('return')} | "
             f"{cell('turnaround')} | {fmt_h(float(c.storm_origin.mean()))} + "
             f"{fmt_h(float(c.storm_dest.mean()))} | **{fmt_h(c.cycle_h)}** | "
             f"{fmt_h(float(c.cycle_monthly_h[worst]))} ({MONTH_NAMES[worst]}) |"
