@@ -185,3 +185,116 @@ def test_a_file_the_command_did_not_write_is_left_alone(tmp_path, capsys):
     assert main(["stability", str(TINY), "--out-md", str(mine), "--quiet"]) == 2
     assert mine.read_text(encoding="utf-8") == "my own notes\n"
     assert "--force" in capsys.readouterr().err
+
+
+TWO_WAY_DATED = ROOT / "tests" / "scenarios" / "stability" / "two_way_dated.toml"
+# tiny.toml + two_way.toml + the dated file: measured window days 20-200
+WINDOW_DAYS = 200 - 20
+LOCAL = (100 * 5000 + 80 * 7000) / WINDOW_DAYS  # `local` 5,000 TEU/yr, 7,000 from day 120
+FORWARD = 20000 + LOCAL  # main + local on p -> q
+BACK = 4000 + 0.5 * 20000  # east + the empties of main (empty_share 0.5) on q -> p
+
+
+def test_empties_are_their_share_of_the_loaded_flow():
+    hand = hand_stages(load_scenario(TWO_WAY_DATED).model)
+    hm = HandModel(load_scenario(TWO_WAY_DATED).model)
+    assert hm.flow_monthly["main_empties"].mean() == pytest.approx(0.5 * 20000)
+    # the legs back carry the eastbound flow and the empties: 4,000 + 10,000
+    assert hm.leg_demand("zq").mean() == pytest.approx(BACK)
+    assert hm.leg_demand("ba").mean() == pytest.approx(BACK)
+    assert not [n for n in hand.notes if "is not in the hand formulas" in n]
+
+
+def test_a_dated_demand_level_is_time_weighted_over_the_measured_window():
+    hand = hand_stages(load_scenario(TWO_WAY_DATED).model)
+    hm = HandModel(load_scenario(TWO_WAY_DATED).model)
+    assert hm.flow_monthly["local"].mean() == pytest.approx(LOCAL)
+    assert any("`local`" in n and "time-weighted" in n for n in hand.notes)
+
+
+def test_a_fleet_with_a_return_leg_adds_the_return_calls_to_its_cycle():
+    hand = hand_stages(load_scenario(TWO_WAY_DATED).model)
+    usable = 200 * 0.9
+    sailings = FORWARD / usable  # full outbound loads
+    r = BACK / sailings  # mean return load
+    storm_p = 16 / 8760 * 3360 / 2  # p: 16 storms/yr, E[D²] = 3360 h²; q has no weather
+    cycle = (
+        usable / (2 * 20)  # load at p (2 cranes × 20 TEU/h, no vessel_fixed_h)
+        + 20  # sail p -> q
+        + usable / 25  # unload at q (1 crane × 25 TEU/h)
+        + r / 25  # load the return cargo at q
+        + 20  # sail back on qp
+        + r / 40  # unload it at p
+        + storm_p
+    )
+    c = hand.cycles["f"]
+    assert c.back_leg == "qp"
+    assert c.back_load == pytest.approx(r)
+    assert c.cycle_h == pytest.approx(cycle, rel=1e-12)
+    capacity = 3 * usable * 8760 / cycle
+    st = _stage(hand, "fleets.f")
+    assert st.capacity == pytest.approx(capacity, rel=1e-12)
+    assert st.rho == pytest.approx(FORWARD / capacity, rel=1e-12)  # outbound binds
+    assert f"return {fmt_teu(BACK)} / capacity = " in " ".join(st.notes)
+
+
+def test_berths_count_the_return_calls_at_both_ports():
+    hand = hand_stages(load_scenario(TWO_WAY_DATED).model)
+    usable = 180
+    sailings = FORWARD / usable
+    r = BACK / sailings
+    # p loads the outbound cargo and unloads the return; q the other way round
+    p_hours = sailings * (usable / 40) + sailings * (r / 40)
+    q_hours = sailings * (usable / 25) + sailings * (r / 25)
+    assert _stage(hand, "nodes.p.berths").rho == pytest.approx(p_hours / 8760, rel=1e-12)
+    assert _stage(hand, "nodes.q.berths").rho == pytest.approx(q_hours / 8760, rel=1e-12)
+    assert _stage(hand, "nodes.p.berths").demand == pytest.approx(FORWARD + BACK)
+
+
+def test_yards_of_a_return_leg_wait_for_the_next_return_call():
+    hm = HandModel(load_scenario(TWO_WAY_DATED).model)
+    hand = hand_stages(load_scenario(TWO_WAY_DATED).model)
+    sailings = FORWARD / 180
+    wait, how = hm.departure_wait("q", "qp")
+    assert wait == pytest.approx(8760 / sailings / 2)
+    assert "between return calls" in how
+    # q's yard: the return boxes that came by rail from z wait for a call, then the loading
+    ways = {(w.leg_in, w.leg_out): w for w in hand.yards["q"]}
+    east = ways[("zq", "qp")]
+    parts = {name: h for name, h, _ in east.parts}
+    r = BACK / sailings
+    assert parts["wait for departure"] == pytest.approx(wait)
+    assert parts["loading call"] == pytest.approx(r / 25)
+    assert {"nodes.p.yard", "nodes.q.yard"} <= {s.key for s in hand.stages}
+
+
+def test_other_traffic_and_dated_paths_as_the_model_applies_them():
+    hand = hand_stages(load_scenario(TWO_WAY_DATED).model)
+    # b: round(2 × (1 − 0.5)) = 1 track of the 2
+    tracks = _stage(hand, "nodes.b.tracks")
+    assert tracks.capacity == pytest.approx(1 * 24 / 4 * 100 * 365)
+    assert "round(2 × (1 − 0.5)) = 1 track" in tracks.formula
+    # bp: 4 × 0.75 = 3 paths/day on days 20-70, 8 × 0.75 = 6 from day 70 to 200
+    paths = (50 * 3 + 130 * 6) / WINDOW_DAYS
+    line = _stage(hand, "legs.bp")
+    assert line.capacity == pytest.approx(paths * 100 * 365)
+    assert "inside the measured window" in " ".join(line.notes)
+
+
+def test_a_backhaul_reuses_the_wagons_it_finds_waiting():
+    hand = hand_stages(load_scenario(TWO_WAY_DATED).model)
+    run = (40 + 50 + 70) / 3  # ab and ba, and ab's empty return
+    f_teu, b_teu = 20000.0, BACK
+    # boxes for ba wait ½ × min(100 TEU / (14,000 / 8760 TEU/h), 24 h timeout) = 12 h at b;
+    # a forward train (20,000 / 100 a year) is unloaded meanwhile with probability q
+    wait = min(100 / (b_teu / 8760), 24) / 2
+    q = 1 - math.exp(-(f_teu / 100 / 8760) * wait)
+    reused = min(f_teu, q * b_teu)
+    hours = (f_teu * (run + 4)  # loaded run + handling at b
+             + b_teu * (run + 0)  # backhaul run + handling at a (none)
+             + reused * wait  # wagons kept at b while the backhaul train forms
+             + (f_teu + b_teu - 2 * reused) * run)  # the rest run back / out empty
+    capacity = 400 * 2 * 8760 / (hours / (f_teu + b_teu))
+    pool = _stage(hand, "wagon_pools.w")
+    assert pool.capacity == pytest.approx(capacity, rel=1e-12)
+    assert pool.rho == pytest.approx(hours / (400 * 2 * 8760), rel=1e-12)

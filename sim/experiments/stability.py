@@ -504,7 +504,14 @@ class HandModel:
             w[1] += b - a
         mean = total / (hi - lo) if hi > lo else 0.0
         levels = {y: v / h for y, (v, h) in by_year.items() if h > 0}
-        if len({round(v, 6) for v in levels.values()}) > 1:
+        inside = [(t, v) for t, v in steps if lo < t < hi]
+        if inside:
+            dated = ", ".join(f"{fmt_teu(v)} from {self.when(t)}" for t, v in inside)
+            self.notes.append(
+                f"flow `{fid}`: dated `annual_teu` {dated} inside the measured window; the hand "
+                f"numbers use the time-weighted mean level, {fmt_teu(mean)} TEU/yr"
+            )
+        elif len({round(v, 6) for v in levels.values()}) > 1:
             per_year = ", ".join(f"{y} {fmt_teu(v)}" for y, v in sorted(levels.items()))
             self.notes.append(
                 f"flow `{fid}`: demand level by year of the measured window {per_year} TEU/yr; "
