@@ -10,14 +10,15 @@ scenario                             reps   new check     old check [1]
 ===================================  =====  ============  =============
 tiny.toml                            3      0 / 48        —
 validation/tandem_blocking           1      0 / 40        10 / 20
-validation/batching                  1      0 / 40        4 / 20
-validation/node_queue                3      0 / 20        0 / 20
+validation/batching                  1      0 / 100       4 / 20
+validation/node_queue                3      ≤ 2 / 40 [2]  0 / 20
 ===================================  =====  ============  =============
 
 [1] the check before this change: MSER-5 on the whole pooled series, warning whenever
 its point lay beyond the warm-up. The new one judges only the stationary stretch and
 needs the early window after the warm-up to differ from later ones beyond a 99 %
 prediction interval (log scale) and to shift the measured mean by 1 % or more.
+[2] the slow test's bound (it passed; the count was not recorded).
 """
 
 from __future__ import annotations
@@ -117,10 +118,11 @@ def test_false_alarm_rate_on_a_stationary_scenario_is_low():
     [("tandem_blocking", 1, 100), ("batching", 1, 100), ("node_queue", 3, 40)],
 )
 def test_false_alarm_rate_on_validation_scenarios(name, reps, seeds):
-    """The validation queues (stationary, warm-up several relaxation times): measured
-    0 of 40 (tandem, batching, 1 replication) and 0 of 20 (node queue, 3)."""
+    """The validation queues (stationary, warm-up several relaxation times; the rates
+    measured are in the module docstring)."""
     checks = _checks(VALIDATION / f"{name}.toml", [], range(1000, 1000 + seeds), reps)
-    assert _alarm_rate(checks) <= MAX_FALSE_ALARM
+    rate = _alarm_rate(checks)
+    assert rate <= MAX_FALSE_ALARM, f"{name}: {rate:.0%} of {seeds} seeds flagged"
 
 
 # -- a warm-up that is too short is flagged ------------------------------------------------
