@@ -212,6 +212,29 @@ def test_comparison_shows_inputs_as_assumptions(compare_dir):
     assert [flat(a) for a in answer] == page.answer
 
 
+def test_inputs_are_not_tested_nor_counted_in_the_correction(compare_dir, capsys):
+    comp = json.loads((compare_dir / "comparison.json").read_text())
+    diffs = comp["differences"]["more_ships"]
+    assert set(comp["input_kpis"]) == set(INPUT_KPIS)
+    assert not set(diffs) & set(INPUT_KPIS) and set(diffs) == set(comp["tested_kpis"])
+    # Holm over the result KPIs only: the smallest p is multiplied by their number
+    tested = sorted((d["p_value"], k) for k, d in diffs.items() if d["p_value"] is not None)
+    p_min, k_min = tested[0]
+    assert diffs[k_min]["p_adjusted"] == pytest.approx(min(1.0, len(tested) * p_min))
+    # the command prints the answer-first text once, not the old table as well
+    alt = compare_dir.parent / "more_ships.toml"
+    out = compare_dir.parent / "again"
+    rc = cli.main(["compare", str(TINY), str(alt), "--horizon-days", "100",
+                   "--replications", "3", "--workers", "1",
+                   "--out", str(out), *TARIFFS])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert printed.strip().startswith("Comparison against")
+    assert printed.count("Comparison against") == 1
+    assert printed.replace(f"\nResults written to {out}", "").rstrip() == \
+        format_comparison(json.loads((out / "comparison.json").read_text()))
+
+
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sweep") / "res"

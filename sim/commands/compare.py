@@ -48,7 +48,8 @@ def prepare_comparison(
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from sim.experiments.compare import build_comparison, format_comparison, simulate_comparison
+    from sim.experiments.compare import build_comparison, simulate_comparison
+    from sim.outputs.console import format_comparison
     from sim.outputs.results import default_out_dir, write_comparison_files
     from sim.outputs.results_folder import open_results
 

@@ -4,7 +4,11 @@ Replication *i* of every scenario uses the same seed and replication index, so
 it sees the same demand and the same storms; differences are taken pair by
 pair (alt_i − base_i), which removes most of the noise the scenarios share.
 With several alternatives and KPIs, the p-values of the paired t-tests are
-corrected with Holm–Bonferroni (family-wise error 5% over all tests).
+corrected with Holm–Bonferroni (family-wise error 5% over all tests). The KPIs that
+restate the scenario's inputs (:data:`~sim.experiments.economics.INPUT_KPIS`: cost and
+CO2 per TEU, the same in every replication) are not tested: they have no entry in
+``differences`` and do not count in the correction; the summaries and
+``replications.csv`` still carry their values.
 
 Investments are ranked by their **annualised cost per extra TEU/yr of corridor
 capacity** (see :mod:`sim.experiments.economics` for how capacity is measured); the
@@ -20,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.experiments.economics import co2_per_teu, corridor_capacity, cost_per_teu
+from sim.experiments.economics import (
+    INPUT_KPIS,
+    co2_per_teu,
+    corridor_capacity,
+    cost_per_teu,
+)
 from sim.experiments.executors import ExecutorSpec, open_executor
 from sim.experiments.replications import kpi_value, run_batches
 from sim.outputs.summary import build_summary
@@ -41,6 +50,8 @@ KPI_BETTER = {
     "co2_kg_per_teu": "lower",
 }
 KPIS = tuple(KPI_BETTER)
+TESTED_KPIS = tuple(k for k in KPIS if k not in INPUT_KPIS)
+"""The KPIs whose paired differences are tested (model results, not inputs)."""
 
 
 def record_kpi(loaded: LoadedScenario, record: dict, kpi: str) -> float | None:
@@ -166,7 +177,7 @@ def build_comparison(
     for alt in alts:
         name = alt.model.scenario.name
         diffs[name] = {}
-        for k in KPIS:
+        for k in TESTED_KPIS:
             diffs[name][k] = paired_difference(values[name][k], values[base_name][k])
             tests.append((name, k))
     corrected = holm([diffs[a][k]["p_value"] for a, k in tests])
@@ -212,48 +223,13 @@ def build_comparison(
             for ld in scenarios
         },
         "kpis": list(KPIS),
+        "tested_kpis": list(TESTED_KPIS),
+        "input_kpis": [k for k in KPIS if k in INPUT_KPIS],
         "kpi_better": KPI_BETTER,
         "differences": diffs,
-        "correction": "Holm–Bonferroni over all (alternative, KPI) paired t-tests, "
+        "correction": "Holm–Bonferroni over all (alternative, result KPI) paired t-tests, "
         "family-wise alpha 0.05",
         "economics": economics,
         "ranking": _rank(economics),
         "provenance": {"version": version, "command": command, "seed": settings.seed},
     }
-
-
-def format_comparison(comp: dict[str, Any]) -> str:
-    """Text table: per alternative, the paired differences and the investment economics."""
-    base = comp["base"]
-    lines = [
-        f"Comparison against {base}: {comp['replications']} paired replications "
-        f"(common random numbers, seed {comp['seed']}); {comp['correction']}",
-        "",
-    ]
-    show = ("throughput_teu_per_week", "transit_days_p50", "transit_days_p95",
-            "bottleneck_utilisation", "corridor_capacity_teu_per_year")
-    for alt, d in comp["differences"].items():
-        lines.append(f"{alt} − {base}:")
-        for k in show:
-            s = d[k]
-            if s["mean"] is None:
-                continue
-            ci = (f"[{s['ci95_low']:+,.2f}, {s['ci95_high']:+,.2f}]"
-                  if s["ci95_low"] is not None else "")
-            flag = "significant" if s["significant"] else "not significant"
-            lines.append(f"  {k:<32}{s['mean']:>+12,.2f}  {ci:<28} {flag}")
-        e = comp["economics"][alt]
-        if e["annualised_cost_usd"] > 0:
-            per = e["annualised_cost_per_extra_teu_usd"]
-            per_text = f"{per:,.0f} USD per extra TEU/yr" if per else "no extra capacity"
-            lines.append(
-                f"  annualised cost {e['annualised_cost_usd']:,.0f} USD/yr -> {per_text}"
-            )
-        lines.append("")
-    if comp["ranking"]:
-        lines.append("Ranking (annualised cost per extra TEU/yr of corridor capacity):")
-        for row in comp["ranking"]:
-            v = row["value"]
-            lines.append(f"  {row['rank']}. {row['scenario']}: "
-                         + (f"{v:,.0f} USD" if v is not None else "adds no capacity"))
-    return "\n".join(lines)
