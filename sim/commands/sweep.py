@@ -76,6 +76,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from sim.experiments.sweep import (
         FINAL,
         TRANSIENT,
+        base_values,
         check_key,
         factorial,
         latin_hypercube,
@@ -181,6 +182,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             points,
             done,
             {"version": __version__, "command": command_line(argv), "seed": settings.seed},
+            base=base_values(base.resolved, varied),
         )
         write_json(out_dir / "sweep.json", sweep)
         _write_csv(out_dir / "sweep.csv", tidy_rows(sweep, done))
@@ -191,7 +193,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         for kpi in ("throughput_teu_per_week", "transit_days_p95", "bottleneck_utilisation"):
             response(sweep, kpi, plots / f"response_{kpi}.png")
             if len(varied) == 2 and design == "factorial":
-                heatmap(sweep, kpi, plots / f"heatmap_{kpi}.png")
+                # cells against the grid point of the base scenario (nearest, if need be)
+                heatmap(sweep, kpi, plots / f"heatmap_{kpi}.png", reference=sweep["reference"])
         if args.report:
             from sim.outputs.report import write_report
 

@@ -17,6 +17,12 @@ called the "best" one. ``response`` gives, per varied key and consecutive pair o
 levels, the paired difference of each KPI (common random numbers: the same replication
 indices at every point), so a reader sees where the response changes and where it is
 within noise.
+
+Each point also carries its per-replication ``records`` (as its ``points/*.json`` holds
+them), so a heat map compares cells with the paired test over common replications. A
+factorial sweep's ``reference`` is the base scenario's values of the varied keys, each
+moved to the nearest grid level when the base value is not one (``reference_note`` says
+so): the heat maps show every cell's difference to that point.
 """
 
 from __future__ import annotations
@@ -281,6 +287,66 @@ def response_steps(
     return steps
 
 
+def base_values(resolved: dict[str, Any], varied: Sequence[str]) -> dict[str, Any]:
+    """The base scenario's value of each varied dotted key (keys it lacks left out)."""
+    out = {}
+    for key in varied:
+        node: Any = resolved
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and not isinstance(node, dict | list):
+            out[key] = node
+    return out
+
+
+def _number(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return float(x)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of a key (8 and 8.0 alike, but not True and 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b
+
+
+def grid_reference(
+    base: dict[str, Any], varied: Sequence[str], points: Sequence[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The grid point nearest the base scenario: per varied key, the base value when it is
+    a level of the grid, else the nearest numeric level (else the first level). Returns
+    the reference values and a note naming each key moved to a grid level (None when the
+    base itself is a grid point); ``(None, None)`` without points or base values."""
+    if not points or any(k not in base for k in varied):
+        return None, None
+    ref, moved = {}, []
+    for key in varied:
+        levels = []
+        for v in points:
+            if not any(_same(v[key], x) for x in levels):
+                levels.append(v[key])
+        value = base[key]
+        same = [x for x in levels if _same(x, value)]
+        if same:
+            ref[key] = same[0]
+            continue
+        numeric = [x for x in levels if _number(x) is not None]
+        if _number(value) is not None and numeric:
+            pick = min(numeric, key=lambda x: (abs(_number(x) - _number(value)), _number(x)))
+        else:
+            pick = levels[0]
+        ref[key] = pick
+        moved.append(f"{key} is {value!r} in the base, not a level of the grid: "
+                     f"{pick!r} is used")
+    note = None
+    if moved:
+        note = ("The heat maps' reference is the grid point nearest the base scenario ("
+                + "; ".join(moved) + ").")
+    return ref, note
+
+
 def summarise_sweep(
     base_name: str,
     varied: list[str],
@@ -288,8 +354,12 @@ def summarise_sweep(
     points: list[dict[str, Any]],
     results: dict[str, dict[str, Any]],
     provenance: dict[str, Any],
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``sweep.json``: per point, its values, status and KPI summaries."""
+    """``sweep.json``: per point, its values, status, flags, KPI summaries and
+    per-replication records. ``base``: the base scenario's values of the varied keys
+    (:func:`base_values`); a factorial sweep's ``reference`` is the grid point nearest
+    them (:func:`grid_reference`)."""
     out_points = []
     for k, values in enumerate(points):
         res = results.get(point_key(values)) or PENDING | {"values": values}
@@ -302,13 +372,19 @@ def summarise_sweep(
                 "error": res["error"],
                 "flags": point_flags(res["status"], kpis, res["records"]),
                 "kpis": kpis,
+                "records": res["records"],
             }
         )
+    reference, note = (None, None)
+    if design == "factorial" and base:
+        reference, note = grid_reference(base, varied, points)
     return {
         "kind": "sweep",
         "base": base_name,
         "varied": varied,
         "design": design,
+        "reference": reference,
+        "reference_note": note,
         "kpis": list(SWEEP_KPIS),
         "flag_rules": {
             "saturated": f"most utilised stage busy >= {SATURATED_UTILISATION:.0%} of the "

@@ -313,4 +313,6 @@ def format_sweep(sweep: Mapping[str, Any]) -> str:
         lines.append("  ".join(f"{c:<{widths[c]}}" for c in cols).rstrip())
         for r in rows:
             lines.append("  ".join(f"{r.get(c, ''):<{widths[c]}}" for c in cols).rstrip())
+    if sweep.get("reference_note"):  # the heat maps' reference is not the base itself
+        lines += ["", *textwrap.wrap(sweep["reference_note"], WIDTH)]
     return "\n".join(lines)

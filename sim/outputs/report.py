@@ -272,7 +272,7 @@ def _plot_caption(path: Path) -> str:
     stem = path.stem
     for prefix, text in (
         ("response_", "{} against the varied parameters"),
-        ("heatmap_", "{}: mean over the parameter grid"),
+        ("heatmap_", "{}: difference of each grid point to the reference point"),
     ):
         if stem.startswith(prefix):
             return text.format(kpi_label(stem[len(prefix) :]))
@@ -1640,6 +1640,24 @@ def _fmt_param(v: Any) -> str:
     return str(v)
 
 
+def _sweep_reference(folder: Path, sw: Mapping[str, Any]) -> tuple[dict | None, str | None]:
+    """The heat maps' reference point: ``sweep.json``'s, else the grid point nearest the
+    base scenario's values (``scenario.resolved.json``), and the note when it is not the
+    base itself."""
+    if sw.get("reference"):
+        return dict(sw["reference"]), sw.get("reference_note")
+    from sim.experiments.sweep import base_values, grid_reference
+
+    varied = list(sw.get("varied") or [])
+    resolved = _maybe_json(folder / "scenario.resolved.json")
+    points = [p.get("values") or {} for p in sw.get("points") or [] if isinstance(p, Mapping)]
+    if not resolved or not varied or (sw.get("design") or "") == "lhs":
+        return None, None
+    if any(k not in v for v in points for k in varied):
+        return None, None
+    return grid_reference(base_values(resolved, varied), varied, points)
+
+
 def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
     from sim.outputs.plots_sweep import param_label
 
@@ -1796,6 +1814,7 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
 
     pngs = _pngs(folder / "plots")
     figs = _figures(pngs)
+    reference, ref_note = _sweep_reference(folder, sw)
     if not pngs and ok:
         from sim.outputs.plots_sweep import heatmap, response
 
@@ -1804,9 +1823,22 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
             for kpi in kpis:
                 made.append(response(sw, kpi, Path(tmp) / f"response_{kpi}.png"))
                 if len(varied) >= 2 and (sw.get("design") or "") != "lhs":
-                    made.append(heatmap(sw, kpi, Path(tmp) / f"heatmap_{kpi}.png"))
+                    made.append(heatmap(sw, kpi, Path(tmp) / f"heatmap_{kpi}.png",
+                                        reference=reference))
             figs = _figures(made, " (drawn for this report)")
-    parts.append(_section("plots", "Plots", figs or '<p class="muted">No plots.</p>'))
+    heat = any(p.name.startswith("heatmap_") for p in pngs) or (
+        not pngs and ok and len(varied) >= 2 and (sw.get("design") or "") != "lhs")
+    intro = None
+    if heat and reference:
+        where = ", ".join(f"{param_label(k).split(' — ')[0]} = {_fmt_param(v)}"
+                          for k, v in reference.items())
+        intro = (f"Heat maps: every grid point against the reference point ({where}); "
+                 "grey cells are not significantly different from it ("
+                 + ("paired t over the common replications" if all(p.get("records")
+                    for p in ok) else "Welch's t from each point's CI")
+                 + ", Holm–Bonferroni over the cells). "
+                 + (ref_note or "The reference is the base scenario's own values."))
+    parts.append(_section("plots", "Plots", figs or '<p class="muted">No plots.</p>', intro))
 
     base = sw.get("base") or ""
     scenario = None
