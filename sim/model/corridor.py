@@ -20,10 +20,13 @@ import simpy
 from sim.errors import ConservationError
 from sim.model.calendar import Calendar
 from sim.model.containers import ContainerTable
+from sim.model.delay import DelayLegRuntime
 from sim.model.demand import Arrivals, demand_profile, generate
 from sim.model.disruptions import capacity_timelines
+from sim.model.market import Markets
 from sim.model.monitors import InvariantMonitor
 from sim.model.node import NodeRuntime
+from sim.model.queues import LegQueue
 from sim.model.rail import RailLegRuntime, WagonPoolRuntime
 from sim.model.random_streams import Sampler, stream
 from sim.model.schedule import Schedule, apply_schedule
@@ -31,7 +34,7 @@ from sim.model.sea import FleetRuntime, SeaLegRuntime
 from sim.model.timeline import Timeline
 from sim.model.weather import closure_timeline, generate_storms
 from sim.scenario.references import legs_between
-from sim.scenario.schema import PortNode, RailLeg, Scenario
+from sim.scenario.schema import DelayLeg, PortNode, RailLeg, Scenario
 
 HOURS_PER_DAY = 24.0
 
@@ -163,10 +166,11 @@ class CorridorModel:
                 self.horizon_h,
                 demand_profile(fid, scenario.flows[fid], scenario, self.calendar, self.schedule),
             )
-            if scenario.flows[fid].empties_of is None
+            if scenario.flows[fid].empties_of is None and scenario.flows[fid].market is None
             else None
             for fid in self.flow_ids
         ]
+        booked = self._market_bookings(scenario, arrivals, replication)
         parent_rows = self._carrier_owned(scenario, arrivals, replication)
         flow_col = np.concatenate(
             [np.full(len(a.time_h), fi, np.int16) for fi, a in enumerate(arrivals)]
@@ -177,9 +181,24 @@ class CorridorModel:
             np.concatenate([a.time_h for a in arrivals]),
             stages,
         )
+        self.markets: Markets | None = None
+        if booked:
+            starts = np.concatenate(([0], np.cumsum([len(a.time_h) for a in arrivals])))
+            first = {mid: starts[self.flow_ids.index(fid)] for mid, fid in booked.items()}
+            self.markets = Markets(self, {
+                mid: (np.arange(first[mid], first[mid] + len(arrivals[self.flow_ids.index(fid)]
+                                                                  .time_h)),
+                      arrivals[self.flow_ids.index(fid)].time_h)
+                for mid, fid in booked.items()
+            })
         self.child_of: np.ndarray | None = None  # row of the empty box a loaded box returns as
+        self.empty_teu_row: np.ndarray | None = None  # TEU of each row if it is an empty box
         if parent_rows:
             self._link_empties(arrivals, parent_rows)
+            table = self.table
+            self.empty_teu_row = np.where(self.empty_flows[table.flow], table.teu, 0).astype(
+                np.int64
+            )
 
         caps = capacity_timelines(scenario, replication)
         self.capacity_timelines = caps
@@ -219,6 +238,8 @@ class CorridorModel:
         }
         self.rail_legs: dict[str, RailLegRuntime] = {}
         self.sea_legs: dict[str, SeaLegRuntime] = {}
+        self.delay_legs: dict[str, DelayLegRuntime] = {}
+        self.delay_by_code: dict[int, DelayLegRuntime] = {}
         for lid, spec in scenario.legs.items():
             a, b = self.nodes[spec.from_node], self.nodes[spec.to_node]
             if isinstance(spec, RailLeg):
@@ -226,6 +247,9 @@ class CorridorModel:
                 self.rail_legs[lid] = RailLegRuntime(
                     self, lid, spec, a, b, pool, cap(f"legs.{lid}")
                 )
+            elif isinstance(spec, DelayLeg):
+                self.delay_legs[lid] = DelayLegRuntime(self, lid, spec, a, b)
+                self.delay_by_code[leg_index[lid]] = self.delay_legs[lid]
             else:
                 self.sea_legs[lid] = SeaLegRuntime(self, lid, spec, a, b, cap(f"legs.{lid}"))
         for leg in self.rail_legs.values():
@@ -241,13 +265,14 @@ class CorridorModel:
         for legs in self.route_legs:
             for s, lid in enumerate(legs):
                 stages_of[lid].add(s)
-        for lid, leg in {**self.rail_legs, **self.sea_legs}.items():
+        every_leg = {**self.rail_legs, **self.sea_legs, **self.delay_legs}
+        for lid, leg in every_leg.items():
             if len(stages_of[lid]) == 1:
                 leg.stage = stages_of[lid].pop()
         for fi, legs in enumerate(self.route_legs):
             if self.empty_flows[fi]:
                 for lid in legs:
-                    (self.rail_legs.get(lid) or self.sea_legs[lid]).empties = True
+                    every_leg[lid].empties = True
         self.fleets = {
             fid: FleetRuntime(self, fid, spec, self.sea_legs[spec.leg], cap(f"fleets.{fid}"))
             for fid, spec in scenario.fleets.items()
@@ -255,16 +280,56 @@ class CorridorModel:
         apply_schedule(self)
 
         start = 0
+        self._empty_queue: dict[int, LegQueue] = {}  # where each empties flow starts
         for fi, a in enumerate(arrivals):
             n = len(a.time_h)
-            if self.empty_flows[fi]:  # created one by one as loaded boxes are delivered
-                start += n
-                continue
             origin = self.nodes[scenario.flows[self.flow_ids[fi]].route[0]]
             queue = origin.queue_for(self.route_legs[fi][0])
-            queue.add_future(np.arange(start, start + n), a.time_h)
+            if self.empty_flows[fi]:  # created one by one as loaded boxes are delivered
+                self._empty_queue[fi] = queue
+            elif scenario.flows[self.flow_ids[fi]].market is None:  # markets book as they go
+                self.enter(fi, np.arange(start, start + n), a.time_h)
             start += n
+        if self.markets is not None:
+            self.env.process(self.markets.process())
         self.env.process(self._watchdog())
+
+    def enter(self, fi: int, rows: np.ndarray, times: np.ndarray) -> None:
+        """Boxes ``rows`` of flow ``fi`` appear at its origin at ``times`` (sorted)."""
+        origin = self.nodes[self.scenario.flows[self.flow_ids[fi]].route[0]]
+        code = int(self.next_leg_code[fi, 0])
+        if code in self.delay_by_code:
+            self.delay_by_code[code].send(rows, times)
+        else:
+            origin.queue_for(self.leg_ids[code]).add_future(rows, times)
+
+    def book(self, fi: int, rows: np.ndarray, times: np.ndarray) -> None:
+        """Bookings ``rows`` (made at ``times``, sorted) chose flow ``fi``."""
+        self.table.flow[rows] = fi
+        self.markets.on_booked(fi, self.table.teu_of(rows))  # type: ignore[union-attr]
+        self.enter(fi, rows, times)
+
+    def _market_bookings(self, scenario: Scenario, arrivals: list, replication: int
+                         ) -> dict[str, str]:
+        """Draw each market's bookings into the slot of its first alternative's flow (they
+        are given their flow when they choose); returns market id -> that flow id."""
+        out = {}
+        for mid, market in scenario.markets.items():
+            fid = f"{mid}:{market.alternatives[0]}"
+            flow = scenario.flows[fid].model_copy(
+                update={"annual_teu": market.annual_teu, "teu_by_year": market.teu_by_year}
+            )
+            profile = demand_profile(
+                mid, flow, scenario, self.calendar, self.schedule, table="markets"
+            )
+            arrivals[self.flow_ids.index(fid)] = generate(
+                mid, flow, self.seed, replication, self.horizon_h, profile
+            )
+            out[mid] = fid
+        for fi, a in enumerate(arrivals):
+            if a is None and scenario.flows[self.flow_ids[fi]].market is not None:
+                arrivals[fi] = Arrivals(np.empty(0), np.empty(0, dtype=np.int8))
+        return out
 
     # -- empty containers --------------------------------------------------------------
 
@@ -311,9 +376,10 @@ class CorridorModel:
         boxes of their empties flow, at its origin, after the turn time."""
         child = self.child_of[idx]  # type: ignore[index]
         sel = child >= 0
-        if not sel.any():
+        n = int(np.count_nonzero(sel))
+        if n == 0:
             return
-        if not sel.all():
+        if n < len(child):
             child, ready = child[sel], ready[sel]
         table = self.table
         flows = table.flow[child]
@@ -327,8 +393,7 @@ class CorridorModel:
             t = ready[mine] + self._empty_turn[fi].many(len(rows))
             table.created_h[rows] = t
             table.arrive_h[rows, 0] = t
-            origin = self.nodes[self.scenario.flows[self.flow_ids[fi]].route[0]]
-            origin.queue_for(self.route_legs[fi][0]).add_future(rows, t)
+            self._empty_queue[fi].add_future(rows, t)
 
     # -- services for components -------------------------------------------------------
 
@@ -338,10 +403,9 @@ class CorridorModel:
 
     def empty_teu_of(self, idx: np.ndarray) -> float:
         """TEU of the empty containers among ``idx``."""
-        if not self.empty_flows.any() or len(idx) == 0:
+        if self.empty_teu_row is None:
             return 0.0
-        rows = idx[self.empty_flows[self.table.flow[idx]]]
-        return float(self.table.teu[rows].sum()) if len(rows) else 0.0
+        return float(np.add.reduce(self.empty_teu_row[idx]))
 
     def moved(self) -> None:
         """Record that containers moved (loaded, unloaded, departed) now."""
@@ -394,6 +458,9 @@ class CorridorModel:
     def _progress_under_way(self) -> bool:
         """Containers are moving, or a carrier is on its way to containers that wait for it."""
         if self.loaded_in_motion:
+            return True
+        now = self.env.now
+        if any(leg.in_transit(now) for leg in self.delay_legs.values()):
             return True
         for fleet in self.fleets.values():
             if fleet.returning and fleet.leg.queue.ready_teu() > 0:

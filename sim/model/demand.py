@@ -82,7 +82,12 @@ def monthly_rates(horizon_h: float, seasonality: list[float]) -> tuple[np.ndarra
 
 
 def demand_profile(
-    flow_id: str, flow: Flow, scenario: Scenario, calendar: Calendar, schedule: Schedule
+    flow_id: str,
+    flow: Flow,
+    scenario: Scenario,
+    calendar: Calendar,
+    schedule: Schedule,
+    table: str = "flows",
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Interval edges (hours) and demand in TEU/yr on each, when the flow's demand follows
     a path — calendar months, growth, levels by year, dated changes, a start or end date;
@@ -95,7 +100,7 @@ def demand_profile(
     the first measured day. Outside ``[start_date, end_date)`` demand is 0.
     """
     horizon_h = scenario.scenario.horizon_days * HOURS_PER_DAY
-    steps = schedule.steps_of("flows", flow_id, "annual_teu")
+    steps = schedule.steps_of(table, flow_id, "annual_teu")  # a flow's, or a market's
     plain = not (
         calendar.dated
         or flow.growth_per_year

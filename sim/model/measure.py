@@ -792,6 +792,11 @@ def measure(
         "periods": period_records,
         "monthly": {"months": months, "flows": monthly_flows},
         "legs_monthly": legs_monthly,
+        "routes": None
+        if model.markets is None
+        else model.markets.record(
+            end, lambda h: _month_of(cal, h), n_months, model.delivered_mask(end)
+        ),
         "transit_days": transit.astype(np.float32),
         "series": {"nodes": series_nodes, "study_delivered_teu": study_daily},
     }

@@ -114,6 +114,8 @@ class NodeRuntime:
             env, f"tracks {node_id}", spec.handling_tracks, model.invariants
         )
         self.is_port = isinstance(spec, PortNode)
+        # a gateway (where a coarse route joins) holds boxes without a yard
+        self.keeps_yard = spec.kind != "gateway"
         self.berths = (
             CountedResource(env, f"berths {node_id}", spec.berths, model.invariants)
             if self.is_port
@@ -144,6 +146,8 @@ class NodeRuntime:
 
         Boxes in the yard are all but those whose route starts here (stage 0).
         """
+        if not self.keeps_yard:
+            return 0.0
         if not self.is_origin:
             return teu
         if isinstance(stage, int):  # one stage for the whole batch
@@ -158,7 +162,8 @@ class NodeRuntime:
         """An arrived train: yard space, a track, handling; then wagons are freed."""
         env = self.env
         self.trains_waiting += 1
-        yield from self.yard.reserve(teu)
+        if self.keeps_yard:
+            yield from self.yard.reserve(teu)
         req = yield from self.tracks.acquire()
         self.trains_waiting -= 1
         start = self.capacity.next_open(env.now)
@@ -238,7 +243,12 @@ class NodeRuntime:
         done = self.capacity.finish_time(start, teu, self.crane_rate)
         return done
 
-    def admit(self, idx: np.ndarray, cleared_h: float) -> None:
+    def admit_each(self, idx: np.ndarray, arrive_h: np.ndarray) -> None:
+        """Boxes arriving one by one at ``arrive_h`` (a coarse leg): clearance (one draw),
+        dwell, then on or delivered, as :meth:`admit`."""
+        self.admit(idx, arrive_h + self.clearance())
+
+    def admit(self, idx: np.ndarray, cleared_h: float | np.ndarray) -> None:
         """Unloaded containers: after clearance and dwell, to the next leg or delivered."""
         if len(idx) == 0:
             return
@@ -248,7 +258,7 @@ class NodeRuntime:
         order = ready.argsort(kind="stable")  # sorted once for the queues and the yard
         idx, ready = idx[order], ready[order]
         if self.only_next is not None:  # no need to look at the boxes' routes
-            self.queue_for(model.leg_ids[self.only_next]).add_future(idx, ready, presorted=True)
+            self.onward(self.only_next, idx, ready)
             return
         code = self.code_by_flow[table.flow[idx]]
         if code[0] == code[-1] and (code == code[0]).all():  # the usual case: one way on
@@ -256,25 +266,41 @@ class NodeRuntime:
             if c < 0:
                 self._deliver(idx, ready)
             else:
-                self.queue_for(model.leg_ids[c]).add_future(idx, ready, presorted=True)
+                self.onward(c, idx, ready)
             return
-        deliver = code < 0
-        if deliver.any():
-            self._deliver(idx[deliver], ready[deliver])
-        onward = ~deliver
-        o_idx, o_ready, o_code = idx[onward], ready[onward], code[onward]
-        for c in np.flatnonzero(np.bincount(o_code)):  # sorted distinct codes (cheaper)
-            sel = o_code == c
-            self.queue_for(model.leg_ids[c]).add_future(o_idx[sel], o_ready[sel], presorted=True)
+        # group by the next leg (delivery, -1, first), each group still in ready order
+        by_code = code.argsort(kind="stable")
+        idx, ready, code = idx[by_code], ready[by_code], code[by_code]
+        cuts = [0, *(np.flatnonzero(code[1:] != code[:-1]) + 1).tolist(), len(code)]
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            c = int(code[a])
+            if c < 0:
+                self._deliver(idx[a:b], ready[a:b])
+            else:
+                self.onward(c, idx[a:b], ready[a:b])
+
+    def onward(self, code: int, idx: np.ndarray, ready: np.ndarray) -> None:
+        """Boxes ready at ``ready`` (sorted) leave on the leg with ``code``: they join its
+        queue here, or go at once on a coarse (delay) leg."""
+        model = self.model
+        delay = model.delay_by_code.get(code) if model.delay_by_code else None
+        if delay is not None:
+            delay.send(idx, ready)
+        else:
+            self.queue_for(model.leg_ids[code]).add_future(idx, ready, presorted=True)
 
     def _deliver(self, idx: np.ndarray, ready: np.ndarray) -> None:
         """Containers whose route ends here leave at ``ready`` (sorted)."""
-        table = self.model.table
+        model = self.model
+        table = model.table
         table.depart_h[idx, table.stage[idx]] = ready
         self.sink.add(idx, ready)
-        self.yard.release_at(ready, table.teu[idx], presorted=True)
-        if self.model.child_of is not None:  # carrier-owned boxes come back empty
-            self.model.on_delivered(idx, ready)
+        if self.keeps_yard:
+            self.yard.release_at(ready, table.teu[idx], presorted=True)
+        if model.child_of is not None:  # carrier-owned boxes come back empty
+            model.on_delivered(idx, ready)
+        if model.markets is not None:  # shippers learn, operators' backlogs shrink
+            model.markets.on_delivered(idx, ready)
 
     # -- accounting ------------------------------------------------------------------
 

@@ -51,9 +51,15 @@ def draw(dist, rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 class Sampler:
-    """Scalar variates of one distribution from one stream, drawn in blocks for speed."""
+    """Variates of one distribution from one stream, drawn in blocks for speed.
 
-    __slots__ = ("_dist", "_rng", "_buf", "_pos", "_const")
+    A sampler serves either scalars (``__call__``) or arrays (``many``), not both: each
+    keeps its own block, so values come in the stream's order either way — a block of
+    512 split into pieces equals the pieces drawn one after another (every distribution
+    here consumes the stream variate by variate).
+    """
+
+    __slots__ = ("_dist", "_rng", "_buf", "_pos", "_const", "_block", "_bpos")
 
     def __init__(self, dist, rng: np.random.Generator) -> None:
         self._dist = dist
@@ -61,6 +67,8 @@ class Sampler:
         self._const = dist.value if isinstance(dist, FixedDist) else None
         self._buf: list[float] = []
         self._pos = 0
+        self._block = np.empty(0)
+        self._bpos = 0
 
     def __call__(self) -> float:
         if self._const is not None:
@@ -73,7 +81,17 @@ class Sampler:
         return value
 
     def many(self, n: int) -> np.ndarray:
-        """``n`` variates at once (per-container dwell times)."""
+        """``n`` variates at once (per-container dwell times); a read-only view."""
         if self._const is not None:
             return np.full(n, self._const)
-        return draw(self._dist, self._rng, n)
+        pos = self._bpos
+        block = self._block
+        if pos + n <= len(block):
+            self._bpos = pos + n
+            return block[pos : pos + n]
+        rest = block[pos:]
+        need = n - len(rest)
+        fresh = draw(self._dist, self._rng, max(BLOCK, need))
+        fresh.flags.writeable = False
+        self._block, self._bpos = fresh, need
+        return np.concatenate((rest, fresh[:need])) if len(rest) else fresh[:need]

@@ -107,7 +107,7 @@ class Schedule:
         due at ``t`` itself may not have been applied yet when this is asked)."""
         nxt = math.inf
         for (table, _, _), times in self._times.items():
-            if table == "flows":
+            if table in ("flows", "markets"):  # demand, not capacity
                 continue
             k = bisect_left(times, t)
             if k < len(times):

@@ -157,6 +157,34 @@ def write_monthly_csv(path: Path, records: list[dict]) -> None:
                     )
 
 
+ROUTE_KPIS = (
+    "offered_teu", "booked_teu", "refused_teu", "delivered_teu", "share",
+    "generalised_cost_usd_per_teu", "expected_transit_days",
+)
+
+
+def write_routes_csv(path: Path, records: list[dict]) -> None:
+    """One row per replication x month x market x route alternative, by the month of
+    booking: TEU offered (first choice), booked, refused (first choice, booked elsewhere),
+    delivered by the end of the run; share of the market's booked TEU; mean generalised
+    cost (USD/TEU) and expected transit (days) of the month's decisions. A row with route
+    ``(lost)`` holds TEU no open alternative would take."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["replication", "month", "market", "route", *ROUTE_KPIS])
+        for r in records:
+            months = r["monthly"]["months"]
+            for mid, market in (r.get("routes") or {}).items():
+                for k, month in enumerate(months):
+                    for rid, cols in market["alternatives"].items():
+                        w.writerow([r["replication"], month, mid, rid]
+                                   + [csv_cell(float(cols[c][k])) for c in ROUTE_KPIS])
+                    lost = float(market["lost_teu"][k])
+                    if lost > 0:
+                        w.writerow([r["replication"], month, mid, "(lost)", lost, 0.0, lost,
+                                    0.0, "", "", ""])
+
+
 def month_hours(record: dict) -> np.ndarray:
     """Hours of the run in each month of ``record["monthly"]["months"]`` (the first and
     last may be partial)."""
@@ -212,7 +240,7 @@ def write_run_files(
     """Write a run's files into ``folder`` (the hidden folder that becomes the results folder):
     provenance.json (when given: :func:`sim.scenario.provenance.provenance_document`),
     summary.json, scenario.resolved.json, replications.csv, nodes.csv, legs.csv, flows.csv,
-    timeseries.csv, monthly.csv, legs_monthly.csv, plots/, report."""
+    timeseries.csv, monthly.csv, legs_monthly.csv, routes.csv (with markets), plots/, report."""
     from sim.outputs.tables import write_element_tables
 
     if provenance is not None:
@@ -227,6 +255,8 @@ def write_run_files(
     write_timeseries_csv(folder / "timeseries.csv", records)
     write_monthly_csv(folder / "monthly.csv", records)
     write_legs_monthly_csv(folder / "legs_monthly.csv", records)
+    if loaded.model.markets:
+        write_routes_csv(folder / "routes.csv", records)
     if plots:
         from sim.outputs.plots import write_run_plots
         from sim.outputs.plots_map import route_map

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from sim.scenario import markets as M
 from sim.scenario import schema as S
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
@@ -29,11 +30,19 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ('[nodes.<id>] kind = "terminal"', S.TerminalNode, S.TerminalNode.__doc__ or ""),
     ('[nodes.<id>] kind = "border"', S.BorderNode, S.BorderNode.__doc__ or ""),
     ('[nodes.<id>] kind = "port"', S.PortNode, S.PortNode.__doc__ or ""),
+    ('[nodes.<id>] kind = "gateway"', S.GatewayNode, S.GatewayNode.__doc__ or ""),
     ('[legs.<id>] mode = "rail"', S.RailLeg, S.RailLeg.__doc__ or ""),
     ('[legs.<id>] mode = "sea"', S.SeaLeg, S.SeaLeg.__doc__ or ""),
+    ('[legs.<id>] mode = "delay"', S.DelayLeg, S.DelayLeg.__doc__ or ""),
     ("[fleets.<id>]", S.Fleet, S.Fleet.__doc__ or ""),
     ("[wagon_pools.<id>]", S.WagonPool, S.WagonPool.__doc__ or ""),
     ("[flows.<id>]", S.Flow, S.Flow.__doc__ or ""),
+    ("[markets.<id>]", S.Market, S.Market.__doc__ or ""),
+    ("[routes.<id>]", S.RouteAlternative, S.RouteAlternative.__doc__ or ""),
+    ("[operators.<id>]", S.Operator, S.Operator.__doc__ or ""),
+    ("[choice]", S.Choice, S.Choice.__doc__ or ""),
+    ("[choice.classes.<id>]", M.CargoClass, M.CargoClass.__doc__ or ""),
+    ("[choice.nests.<id>]", M.Nest, M.Nest.__doc__ or ""),
     ("[weather.<id>]", S.WeatherRegion, S.WeatherRegion.__doc__ or ""),
     ('[disruptions.<id>] kind = "outage"', S.OutageDisruption, S.OutageDisruption.__doc__ or ""),
     ('[disruptions.<id>] kind = "window"', S.WindowDisruption, S.WindowDisruption.__doc__ or ""),

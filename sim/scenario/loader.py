@@ -51,6 +51,9 @@ ID_TABLES = {
     "wagon_pools": "wagon pool",
     "weather": "weather region",
     "disruptions": "disruption",
+    "markets": "market",
+    "routes": "route",
+    "operators": "operator",
 }
 """Tables keyed by user-chosen ids, and what one entry is called in messages."""
 

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 
 from sim.errors import ScenarioError
+from sim.scenario.markets import market_problems
 from sim.scenario.schema import CHANGEABLE, DispatchFull, PortNode, RailLeg, Scenario, SeaLeg
 
 TARGET_TABLES = ("nodes", "legs", "fleets", "wagon_pools")
@@ -44,6 +45,8 @@ def check_references(
         )
         raise ScenarioError(source_of(best_key), best_key, best_expected)
 
+    for key, expected in market_problems(scenario):
+        fail(key, expected)
     node_ids = sorted(scenario.nodes)
     for lid, leg in scenario.legs.items():
         for attr, alias in (("from_node", "from"), ("to_node", "to")):

@@ -24,17 +24,29 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
-ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
-MONTHS = 12
+from sim.scenario.base import (
+    DATE_PATTERN,
+    ID_PATTERN,
+    MAX_ANNUAL_TEU,
+    MAX_USD_PER_TEU,
+    MONTHS,
+    Strict,
+)
+from sim.scenario.markets import (
+    Choice,
+    Market,
+    Operator,
+    RouteAlternative,
+    expand_markets,
+)
 
 # --------------------------------------------------------------------------------------
 # Limits (see the module docstring); the reasons are rendered into docs/scenarios.md
@@ -45,7 +57,6 @@ MAX_HOURS = 1_000_000  # ~114 years: any duration, period or offset in hours
 MIN_PERIOD_H = 1.0  # gridlock_days, every_days, mtbf_h
 MIN_TIMETABLE_H = 0.25
 MAX_REPLICATIONS = 10_000
-MAX_ANNUAL_TEU = 50_000_000
 MAX_STORMS_PER_MONTH = 30
 MAX_VESSELS = 1_000
 MAX_WAGONS = 1_000_000
@@ -53,7 +64,6 @@ MAX_UNITS = 10_000  # handling tracks, berths
 MAX_STOCK_TEU = 10_000_000  # a yard
 MAX_TRAIN_TEU = 10_000
 MAX_VESSEL_TEU = 50_000
-MAX_USD_PER_TEU = 1_000_000
 MAX_ROUTE_NODES = 100
 MAX_FLOWS = 1_000
 MAX_SEED = 2**63 - 1
@@ -144,7 +154,6 @@ def _limit(why: str) -> dict[str, str]:
     return {"limit": why}
 
 
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 MAX_CHANGES_PER_TABLE = 1_000
 
 
@@ -160,12 +169,6 @@ def _valid_date(value: str | None) -> str | None:
     return value
 
 
-class Strict(BaseModel):
-    """Base class: unknown keys are errors (typos must not pass silently), numbers are finite."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -473,7 +476,23 @@ class PortNode(NodeBase):
     )
 
 
-Node = Annotated[TerminalNode | BorderNode | PortNode, Field(discriminator="kind")]
+class GatewayNode(NodeBase):
+    """A point where a coarse route joins or leaves the network (or a region it ends in):
+    no tracks, berths or yard limit, and boxes there take no yard space. Boxes reach it by a
+    ``delay`` leg or by rail/sea, and go on at once."""
+
+    kind: Literal["gateway"]
+
+    @model_validator(mode="after")
+    def _no_yard(self) -> GatewayNode:
+        if self.yard_capacity_teu is not None:
+            raise ValueError("a gateway holds boxes without a yard: omit yard_capacity_teu")
+        return self
+
+
+Node = Annotated[
+    TerminalNode | BorderNode | PortNode | GatewayNode, Field(discriminator="kind")
+]
 
 # --------------------------------------------------------------------------------------
 # Legs, wagon pools, fleets
@@ -583,7 +602,36 @@ class SeaLeg(Strict):
     )
 
 
-Leg = Annotated[RailLeg | SeaLeg, Field(discriminator="mode")]
+class DelayLeg(Strict):
+    """A coarse stretch with no capacity that matters (an infinite server): each box takes a
+    transit time drawn for it when it is ready to leave, and costs no simulation event.
+    Boxes arriving by it must end at a gateway node."""
+
+    mode: Literal["delay"]
+    from_node: str = Field(alias="from", description="origin node id")
+    to_node: str = Field(alias="to", description="destination node id (a gateway)")
+    label: str | None = Field(None, description="display name")
+    transit_h: Duration = Field(description="transit of one box, hours (drawn per box)")
+    carrier: Literal["rail_electric", "rail_diesel", "deep_sea", "feeder", "ferry", "road"] = (
+        Field("rail_diesel", description="what carries the boxes (emissions)")
+    )
+    distance_km: float | None = Field(
+        None,
+        gt=0,
+        le=40_075,
+        json_schema_extra=_limit(WHY_DISTANCE),
+        description="length, km (costs, emissions)",
+    )
+    tariff_usd_per_teu: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_USD_PER_TEU,
+        json_schema_extra=_limit(WHY_MONEY),
+        description="rate charged per TEU carried on this leg, USD/TEU",
+    )
+
+
+Leg = Annotated[RailLeg | SeaLeg | DelayLeg, Field(discriminator="mode")]
 
 
 class Fleet(Strict):
@@ -716,6 +764,14 @@ class Flow(Strict):
         ZERO,
         description="with empties_of: time from the delivery of the loaded box until the empty "
         "box is back at this route's first node, ready to leave (unpacking, drayage), hours",
+    )
+    market: str | None = Field(
+        None,
+        description="generated: the [markets.*] whose boxes this flow carries on one of its "
+        "route alternatives (never written in a scenario file)",
+    )
+    alternative: str | None = Field(
+        None, description="generated: the [routes.*] alternative this flow is"
     )
     growth_per_year: float = Field(
         0.0,
@@ -963,6 +1019,7 @@ CHANGEABLE: dict[str, tuple[str, ...]] = {
     "fleets": ("vessels", "capacity_teu", "load_factor"),
     "wagon_pools": ("wagons",),
     "flows": ("annual_teu",),
+    "markets": ("annual_teu",),
 }
 """Keys a dated change can set, by table (every one a capacity or a demand level)."""
 
@@ -1114,6 +1171,8 @@ class Period(Strict):
         return self
 
 
+
+
 class Scenario(Strict):
     """A whole scenario: the network, its demand and disruptions, and run settings."""
 
@@ -1124,7 +1183,7 @@ class Scenario(Strict):
     nodes: dict[Annotated[str, Field(pattern=ID_PATTERN)], Node]
     legs: dict[Annotated[str, Field(pattern=ID_PATTERN)], Leg]
     flows: dict[Annotated[str, Field(pattern=ID_PATTERN)], Flow] = Field(
-        max_length=MAX_FLOWS, json_schema_extra=_limit(WHY_FLOWS)
+        default_factory=dict, max_length=MAX_FLOWS, json_schema_extra=_limit(WHY_FLOWS)
     )
     fleets: dict[Annotated[str, Field(pattern=ID_PATTERN)], Fleet] = Field(default_factory=dict)
     wagon_pools: dict[Annotated[str, Field(pattern=ID_PATTERN)], WagonPool] = Field(
@@ -1146,6 +1205,32 @@ class Scenario(Strict):
         description="named periods whose KPIs summary.json reports (beside each calendar "
         "year and each disruption window)",
     )
+    markets: dict[Annotated[str, Field(pattern=ID_PATTERN)], Market] = Field(
+        default_factory=dict,
+        max_length=MAX_FLOWS,
+        description="demand that chooses its route among [routes.*] alternatives",
+    )
+    routes: dict[Annotated[str, Field(pattern=ID_PATTERN)], RouteAlternative] = Field(
+        default_factory=dict, max_length=MAX_FLOWS, description="route alternatives of markets"
+    )
+    operators: dict[Annotated[str, Field(pattern=ID_PATTERN)], Operator] = Field(
+        default_factory=dict, description="who takes bookings on routes, with booking limits"
+    )
+    choice: Choice = Field(default_factory=Choice, description="how bookings choose a route")
+
+    @model_validator(mode="after")
+    def _markets(self) -> Scenario:
+        """Check the markets' references and add their flows (one per market x route)."""
+        if self.markets or self.routes:
+            for key, flow in expand_markets(self).items():
+                self.flows[key] = flow  # generated: left out of dumps (see _dump_flows)
+        if not self.flows and not self.markets:
+            raise ValueError("expected at least one [flows.*] or [markets.*]")
+        return self
+
+    @field_serializer("flows")
+    def _dump_flows(self, flows: dict[str, Flow]) -> dict[str, Flow]:
+        return {k: f for k, f in flows.items() if f.market is None}
 
     def study_flow_ids(self) -> list[str]:
         """Flows marked ``study = true``; all flows when none is marked."""
