@@ -10,6 +10,11 @@ wall time: running the same command again gives the same bytes, which is what
 
 The file written is replaced only if it is one this command wrote (it begins with
 :data:`MARKER`), or with ``--force``; it is written whole or not at all.
+
+The default scenario, notes and output file are those of the source tree
+(:mod:`sim.locations`), wherever the command is run from, and the document names files
+inside the source tree by their path from its root: the same command gives the same bytes
+from any directory.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ import time
 from pathlib import Path
 
 from sim.commands.common import MAX_REPLICATIONS, add_set_option, positive_int
+from sim.locations import BASELINE_REL, baseline_scenario, default_scenario, source_root
 
-DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
+DEFAULT_SCENARIO = BASELINE_REL
 DEFAULT_OUT = Path("docs/stability.md")
+"""The default ``--out-md``, relative to the source tree's root."""
 DEFAULT_NOTES = Path("docs/stability_notes.md")
+"""The notes appended for the default scenario, relative to the source tree's root."""
 DEFAULT_REPLICATIONS = 4
 """Few, so that regenerating the doc fits in the default test suite; the 95% CIs say
 what that costs."""
@@ -48,9 +56,8 @@ def register(sub) -> None:
         "scenario",
         nargs="?",
         type=Path,
-        default=DEFAULT_SCENARIO,
-        help=f"scenario file (default: {DEFAULT_SCENARIO}, relative to the current directory: "
-        "run it from the repository root or pass the path)",
+        default=None,
+        help=f"scenario file (default: the source tree's {DEFAULT_SCENARIO})",
     )
     p.add_argument(
         "--replications",
@@ -62,16 +69,15 @@ def register(sub) -> None:
     p.add_argument(
         "--out-md",
         type=Path,
-        default=DEFAULT_OUT,
+        default=None,
         metavar="PATH",
-        help=f"Markdown file to (re)write (default: {DEFAULT_OUT}, relative to the current "
-        "directory)",
+        help=f"Markdown file to (re)write (default: the source tree's {DEFAULT_OUT})",
     )
     p.add_argument(
         "--notes",
         type=Path,
         metavar="PATH",
-        help="hand-written Markdown appended verbatim (default: "
+        help="hand-written Markdown appended verbatim (default: the source tree's "
         f"{DEFAULT_NOTES} for the default scenario, none otherwise)",
     )
     p.add_argument("--no-notes", action="store_true", help="append no hand-written notes")
@@ -91,26 +97,74 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
+def _scenario_path(args: argparse.Namespace) -> Path:
+    """The scenario to run: the one given, else the source tree's baseline (exit 2 when
+    there is no source tree)."""
+    return args.scenario if args.scenario is not None else default_scenario("stability")
+
+
+def _same_file(a: Path | None, b: Path | None) -> bool:
+    return a is not None and b is not None and a.resolve() == b.resolve()
+
+
+def _is_default_scenario(args: argparse.Namespace) -> bool:
+    return args.scenario is None or _same_file(args.scenario, baseline_scenario())
+
+
+def _default_notes() -> Path | None:
+    root = source_root()
+    return root / DEFAULT_NOTES if root is not None else None
+
+
+def out_path(args: argparse.Namespace) -> Path:
+    """``--out-md``, else the source tree's ``docs/stability.md`` (exit 2 without one)."""
+    from sim.errors import ScenarioError
+
+    if args.out_md is not None:
+        return args.out_md
+    root = source_root()
+    if root is None:
+        raise ScenarioError(
+            "corridor stability", "--out-md",
+            f"expected a file to write: the default {DEFAULT_OUT.as_posix()} is in the "
+            "source tree, which is not beside the installed package; pass --out-md PATH",
+        )
+    return root / DEFAULT_OUT
+
+
+def shown(path: Path) -> str:
+    """A path as the document names it: from the source tree's root when it is inside
+    it (the same text from any directory), else as given."""
+    root = source_root()
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
 def _notes_path(args: argparse.Namespace) -> Path | None:
     if args.no_notes:
         return None
     if args.notes is not None:
         return args.notes
-    return DEFAULT_NOTES if args.scenario == DEFAULT_SCENARIO else None
+    return _default_notes() if _is_default_scenario(args) else None
 
 
 def reproducing_command(args: argparse.Namespace) -> str:
     """The command line that writes the same text (``--out-md``, ``--workers``,
-    ``--force`` and ``--quiet`` do not change it)."""
-    parts = ["corridor", "stability", args.scenario.as_posix()]
+    ``--force`` and ``--quiet`` do not change it; files in the source tree named from its
+    root)."""
+    parts = ["corridor", "stability", shown(_scenario_path(args))]
     if args.replications != DEFAULT_REPLICATIONS:
         parts += ["--replications", str(args.replications)]
     for item in args.overrides:
         parts += ["--set", item]
     notes = _notes_path(args)
-    default_notes = DEFAULT_NOTES if args.scenario == DEFAULT_SCENARIO else None
-    if notes != default_notes:
-        parts += ["--no-notes"] if notes is None else ["--notes", notes.as_posix()]
+    default_notes = _default_notes() if _is_default_scenario(args) else None
+    if not ((notes is None and default_notes is None) or _same_file(notes, default_notes)):
+        parts += ["--no-notes"] if notes is None else ["--notes", shown(notes)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -163,7 +217,8 @@ def build_document(args: argparse.Namespace) -> tuple[str, str]:
             notes_text = notes_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ScenarioError("--notes", None, f"cannot read {notes_path}: {exc}") from None
-    loaded = load_scenario(args.scenario, args.overrides)
+    scenario_path = _scenario_path(args)
+    loaded = load_scenario(scenario_path, args.overrides)
     scen = loaded.model
     settings = scen.scenario
     hand = hand_stages(scen)
@@ -203,9 +258,9 @@ def build_document(args: argparse.Namespace) -> tuple[str, str]:
         records=records,
         check=check,
         command=command,
-        scenario_file=args.scenario.as_posix(),
+        scenario_file=shown(scenario_path),
         notes_text=notes_text,
-        notes_file=notes_path.as_posix() if notes_path is not None else None,
+        notes_file=shown(notes_path) if notes_path is not None else None,
     )
     return text, format_text(hand)
 
@@ -218,13 +273,14 @@ def _max_horizon_days() -> float:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     t0 = time.perf_counter()
-    _check_target(args.out_md, args.force)
+    out = out_path(args)
+    _check_target(out, args.force)
     text, table = build_document(args)
-    _write_atomic(args.out_md, text)
+    _write_atomic(out, text)
     if not args.quiet:
         print(table)
         print(
-            f"\n{args.out_md} written ({args.replications} replications of 1x and 2x the "
+            f"\n{out} written ({args.replications} replications of 1x and 2x the "
             f"horizon, {time.perf_counter() - t0:.1f} s)"
         )
     return 0
