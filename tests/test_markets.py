@@ -178,3 +178,31 @@ def test_a_coarse_route_costs_no_events_per_box():
         events.append(rec["perf"]["events"])
         assert rec["perf"]["containers"] > 0.15 * teu  # 120 d of 1.8-TEU boxes
     assert events[0] == events[1]
+
+
+def test_a_routes_carrier_owned_boxes_come_back_empty_and_only_its_own():
+    """Empties follow the route a box chose: about empty_share of the boxes delivered on
+    the corridor come back empty (binomial), none of the coarse route's."""
+    raw = _raw()
+    raw["nodes"]["depot"] = {"kind": "gateway"}
+    raw["legs"]["z_depot"] = {"mode": "delay", "from": "z", "to": "depot", "transit_h": 48.0}
+    raw["routes"]["corridor"].update(empty_share=0.4, empty_turn_h=24.0,
+                                     empties_route=["z", "depot"])
+    model = _run(raw)
+    table = model.table
+    ids = model.flow_ids
+    corridor, coarse = ids.index("m:corridor"), ids.index("m:coarse")
+    empties = ids.index("m:corridor:empties")
+    end = model.horizon_h
+    delivered = model.delivered_mask(end)
+    # an empty box exists for a delivered corridor box iff its uniform is below 0.4
+    parents = np.flatnonzero((table.flow == corridor) & delivered)
+    made = table.created_h[table.flow == empties] <= end
+    n = len(parents)
+    expected = 0.4 * n
+    assert abs(int(made.sum()) - expected) < 4 * math.sqrt(n * 0.4 * 0.6) + 5, (made.sum(), n)
+    # the coarse route's deliveries made none (every created empty has a corridor parent)
+    child = model.child_of
+    from_coarse = child[(table.flow == coarse) & delivered]
+    assert np.all((from_coarse < 0) | ~np.isfinite(table.created_h[np.maximum(from_coarse, 0)])
+                  | (table.flow[np.maximum(from_coarse, 0)] != empties))

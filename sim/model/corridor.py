@@ -192,6 +192,7 @@ class CorridorModel:
                 for mid, fid in booked.items()
             })
         self.child_of: np.ndarray | None = None  # row of the empty box a loaded box returns as
+        self.empty_u: np.ndarray | None = None  # per row: market bookings' empties uniforms
         self.empty_teu_row: np.ndarray | None = None  # TEU of each row if it is an empty box
         if parent_rows:
             self._link_empties(arrivals, parent_rows)
@@ -345,11 +346,24 @@ class CorridorModel:
         """
         index = {fid: k for k, fid in enumerate(self.flow_ids)}
         chosen: dict[int, np.ndarray] = {}
+        self._parent_slot: dict[int, int] = {}  # empties flow -> flow slot of its parents
+        n = len(self.flow_ids)
+        # share of a flow's boxes that come back empty, decided at delivery: market flows
+        # their route's (0 if none); other flows 1 (their returning boxes are drawn up front)
+        self._empty_share_of = np.array(
+            [0.0 if scenario.flows[f].market is not None else 1.0 for f in self.flow_ids]
+        )
+        self._empties_flow_of = np.full(n, -1, dtype=np.int64)  # market flow -> its empties
+        self._market_u: dict[int, np.ndarray] = {}  # booking slot -> u per booking
         for fi, fid in enumerate(self.flow_ids):
             flow = scenario.flows[fid]
             if flow.empties_of is None:
                 continue
             self.empty_flows[fi] = True
+            if flow.market is not None:
+                self._market_empties(scenario, fi, flow, arrivals, chosen, index, replication)
+                continue
+            self._parent_slot[fi] = index[flow.empties_of]
             parent = arrivals[index[flow.empties_of]]
             u = stream(self.seed, replication, f"empties:{fid}").random(len(parent.time_h))
             rows = np.flatnonzero(u < flow.empty_share)
@@ -357,17 +371,49 @@ class CorridorModel:
             arrivals[fi] = Arrivals(np.full(len(rows), np.inf), parent.teu[rows].copy())
         return chosen
 
+    def _market_empties(
+        self, scenario: Scenario, fi: int, flow: Any, arrivals: list,
+        chosen: dict[int, np.ndarray], index: dict[str, int], replication: int,
+    ) -> None:
+        """Empties of a market's route: which booking returns empty is known only when it
+        has chosen its route. Each booking whose uniform is below the largest empty share
+        among the market's routes gets a row in the slot of the market's first empties flow;
+        at delivery the row becomes an empty box of the chosen route's empties flow if the
+        uniform is below that route's share, or is never created."""
+        self._empty_share_of[index[flow.empties_of]] = flow.empty_share
+        self._empties_flow_of[index[flow.empties_of]] = fi
+        mid = flow.market
+        market = scenario.markets[mid]
+        slot = index[f"{mid}:{market.alternatives[0]}"]  # where the bookings are
+        if slot in self._market_u:  # the market's rows are already made
+            arrivals[fi] = Arrivals(np.empty(0), np.empty(0, dtype=np.int8))
+            return
+        parent = arrivals[slot]
+        u = stream(self.seed, replication, f"empties:{mid}").random(len(parent.time_h))
+        top = max(scenario.routes[r].empty_share for r in market.alternatives)
+        rows = np.flatnonzero(u < top)
+        self._market_u[slot] = u
+        self._parent_slot[fi] = slot
+        chosen[fi] = rows
+        arrivals[fi] = Arrivals(np.full(len(rows), np.inf), parent.teu[rows].copy())
+
     def _link_empties(self, arrivals: list, chosen: dict[int, np.ndarray]) -> None:
         """``child_of[row]`` = the row of the empty box that loaded box ``row`` becomes."""
         starts = np.concatenate(([0], np.cumsum([len(a.time_h) for a in arrivals])))
         index = {fid: k for k, fid in enumerate(self.flow_ids)}
         self.child_of = np.full(len(self.table), -1, dtype=np.int64)
         self._empty_turn: dict[int, Sampler] = {}
+        del index
         for fi, rows in chosen.items():
-            flow = self.scenario.flows[self.flow_ids[fi]]
-            pi = index[flow.empties_of]
+            pi = self._parent_slot[fi]
             self.child_of[starts[pi] + rows] = starts[fi] + np.arange(len(rows))
-            self._empty_turn[fi] = Sampler(
+        if self._market_u:
+            self.empty_u = np.zeros(len(self.table))
+            for slot, u in self._market_u.items():
+                self.empty_u[starts[slot] : starts[slot] + len(u)] = u
+        for fi in np.flatnonzero(self.empty_flows):
+            flow = self.scenario.flows[self.flow_ids[fi]]
+            self._empty_turn[int(fi)] = Sampler(
                 flow.empty_turn_h, self.rng(f"empty_turn:{self.flow_ids[fi]}")
             )
 
@@ -376,6 +422,12 @@ class CorridorModel:
         boxes of their empties flow, at its origin, after the turn time."""
         child = self.child_of[idx]  # type: ignore[index]
         sel = child >= 0
+        if self.empty_u is not None:  # market boxes: does their route's carrier own them?
+            parent_flow = self.table.flow[idx]
+            sel &= self.empty_u[idx] < self._empty_share_of[parent_flow]
+            to = self._empties_flow_of[parent_flow]
+            mine = sel & (to >= 0)
+            self.table.flow[child[mine]] = to[mine]
         n = int(np.count_nonzero(sel))
         if n == 0:
             return

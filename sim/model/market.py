@@ -95,8 +95,9 @@ class MarketRuntime:
         self.expect_spread = np.array([r.prior_spread_days for r in self.routes])
         self.first_choice = np.full(len(rows), -1, dtype=np.int16)  # alternative index
         self.booked_alt = np.full(len(rows), -1, dtype=np.int16)  # -1: lost
-        # per decision: (time_h, GC per class x alternative, expected transit days)
-        self.decisions: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+        # per decision: time_h, GC (class x alternative), expected transit days (per
+        # alternative), probabilities (class x alternative), logsum (per class, USD/TEU)
+        self.decisions: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def costs(self) -> np.ndarray:
         """Generalised cost, USD/TEU, per class × alternative at today's expectations."""
@@ -132,10 +133,10 @@ class MarketRuntime:
         self.next = b
         cost = self.costs()
         scale = self.model.scenario.choice.scale_per_usd
-        prob, _ = nested_logit(cost, self.class_open, scale, self.nest, self.lam)
+        prob, logsum = nested_logit(cost, self.class_open, scale, self.nest, self.lam)
         still = self.class_open & ~refusing
         prob2, _ = nested_logit(cost, still, scale, self.nest, self.lam)
-        self.decisions.append((now, cost, self.expect_days.copy(), prob))
+        self.decisions.append((now, cost, self.expect_days.copy(), prob, logsum))
         if b <= a:
             return
         cls = self.cls[a:b]
@@ -273,5 +274,14 @@ class Markets:
                     "expected_transit_days": np.array(
                         [expect[k_, j].mean() if k_.any() else np.nan for k_ in in_month]),
                 }
-            out[m.id] = {"alternatives": per_alt, "lost_teu": lost}
+            logsum = np.array([weights @ d[4] for d in m.decisions])
+            out[m.id] = {
+                "alternatives": per_alt,
+                "lost_teu": lost,
+                # consumer surplus per TEU: the class-weighted logsum (USD/TEU, higher is
+                # better; only differences between scenarios mean anything)
+                "logsum_usd_per_teu": np.array(
+                    [logsum[k_].mean() if k_.any() else np.nan for k_ in
+                     [d_month == k for k in range(n_months)]]),
+            }
         return out

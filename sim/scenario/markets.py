@@ -38,6 +38,7 @@ from sim.scenario.base import (
     MONTHS,
     Strict,
 )
+from sim.scenario.schema import ZERO, Duration  # schema imports this module after defining them
 
 MAX_ALTERNATIVES = 30
 MAX_DAYS = 3_650.0
@@ -47,6 +48,11 @@ FLOW_SEPARATOR = ":"
 def flow_id(market: str, route: str) -> str:
     """The id of the flow of ``market``'s boxes on ``route``."""
     return f"{market}{FLOW_SEPARATOR}{route}"
+
+
+def empties_flow_id(market: str, route: str) -> str:
+    """The id of the flow of the empties ``market``'s boxes on ``route`` leave behind."""
+    return f"{market}{FLOW_SEPARATOR}{route}{FLOW_SEPARATOR}empties"
 
 
 class CargoClass(Strict):
@@ -100,6 +106,20 @@ class RouteAlternative(Strict):
     )
     prior_spread_days: float = Field(
         0.0, ge=0, le=MAX_DAYS, description="P95 - P50 of transit shippers expect, days"
+    )
+    empty_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of its boxes that are carrier-owned and go back empty (along "
+        "empties_route) once delivered; 0 for routes whose carriers reposition outside the "
+        "modelled network (the sea, the Northern route)",
+    )
+    empty_turn_h: Duration = Field(
+        ZERO, description="time from delivery until the empty box is ready at the route's end"
+    )
+    empties_route: list[str] | None = Field(
+        None, description="node ids the empties travel (default: the route reversed)"
     )
     nest: str | None = Field(None, description="id of the [choice.nests.*] this belongs to")
     operator: str | None = Field(
@@ -333,6 +353,18 @@ def market_problems(scenario) -> list[tuple[str, str]]:
                             f"expected a leg from {r.route[k - 1]!r} to {nid!r} (none exists)"))
         if len(set(r.route)) != len(r.route):
             out.append((f"routes.{rid}.route", "expected each node once"))
+        back = list(r.empties_route or reversed(r.route)) if r.empty_share > 0 else []
+        for k, nid in enumerate(back):
+            if nid not in scenario.nodes:
+                out.append((f"routes.{rid}.empties_route", f"expected node ids, got {nid!r}"))
+            elif k and (back[k - 1], nid) not in pairs:
+                out.append((f"routes.{rid}.empties_route" if r.empties_route else
+                            f"routes.{rid}.empty_share",
+                            f"expected a leg from {back[k - 1]!r} to {nid!r} for the empties "
+                            "(none exists; give empties_route)"))
+        if back and back[0] != r.route[-1]:
+            out.append((f"routes.{rid}.empties_route",
+                        f"expected to start where the route ends ({r.route[-1]!r})"))
         if r.nest is not None and r.nest not in scenario.choice.nests:
             out.append((f"routes.{rid}.nest",
                         f"expected one of [choice.nests] {sorted(scenario.choice.nests)}, "
@@ -395,4 +427,14 @@ def expand_markets(scenario) -> dict:
                 start_date=m.start_date,
                 end_date=m.end_date,
             )
+            if r.empty_share > 0:
+                flows[empties_flow_id(mid, rid)] = Flow(
+                    label=f"{m.label or mid} via {r.label or rid}: empties",
+                    route=list(r.empties_route or reversed(r.route)),
+                    empties_of=flow_id(mid, rid),
+                    empty_share=r.empty_share,
+                    empty_turn_h=r.empty_turn_h,
+                    market=mid,
+                    alternative=rid,
+                )
     return flows

@@ -40,13 +40,6 @@ from sim.scenario.base import (
     MONTHS,
     Strict,
 )
-from sim.scenario.markets import (
-    Choice,
-    Market,
-    Operator,
-    RouteAlternative,
-    expand_markets,
-)
 
 # --------------------------------------------------------------------------------------
 # Limits (see the module docstring); the reasons are rendered into docs/scenarios.md
@@ -1171,6 +1164,15 @@ class Period(Strict):
         return self
 
 
+
+
+from sim.scenario.markets import (  # noqa: E402 - markets use the types above
+    Choice,
+    Market,
+    Operator,
+    RouteAlternative,
+    expand_markets,
+)
 
 
 class Scenario(Strict):
