@@ -39,21 +39,34 @@ KPIS = [
 
 
 class Tags(HTMLParser):
-    """Every start tag with its attributes, and the page text."""
+    """Every start tag with its attributes, the page text, and the text of each
+    ``<style>`` and ``<script>`` block (kept out of the page text)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.text: list[str] = []
+        self.blocks: dict[str, list[str]] = {"style": [], "script": []}
+        self._in: str | None = None
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
+        if tag in self.blocks:
+            self._in = tag
+            self.blocks[tag].append("")
+
+    def handle_endtag(self, tag):
+        if tag == self._in:
+            self._in = None
 
     def handle_startendtag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
 
     def handle_data(self, data):
-        self.text.append(data)
+        if self._in is not None:
+            self.blocks[self._in][-1] += data
+        else:
+            self.text.append(data)
 
 
 def parse_report(path: Path) -> Tags:
@@ -64,8 +77,10 @@ def parse_report(path: Path) -> Tags:
     page.close()
     names = [t for t, _ in page.tags]
     assert names[:2] == ["html", "head"] and "body" in names and "style" in names
-    assert "link" not in names and "script" not in names and "iframe" not in names
+    assert "link" not in names and "iframe" not in names and "object" not in names
     for tag, attrs in page.tags:
+        if tag == "script":  # inline scripts only (the interactive map's plotly.js)
+            assert "src" not in attrs, f"<script src={attrs['src']!r}> loads a file"
         for key in ("src", "href"):
             value = attrs.get(key)
             if value is None:
@@ -77,8 +92,11 @@ def parse_report(path: Path) -> Tags:
             src = attrs["src"] or ""
             assert src.startswith("data:image/png;base64,"), src[:60]
             assert base64.b64decode(src.split(",", 1)[1], validate=True)[:8] == PNG_MAGIC
-    css = path.read_text(encoding="utf-8")
-    assert "@import" not in css and "url(" not in css
+        assert "url(" not in (attrs.get("style") or "")
+    # the page's CSS imports nothing and fetches nothing (plotly.js, an inline script,
+    # holds 'url(' in its own code: only <style> blocks are CSS)
+    for css in page.blocks["style"]:
+        assert "@import" not in css and "url(" not in css
     return page
 
 
@@ -138,6 +156,15 @@ def test_run_report(run_dir):
     assert "2025-01-21 – 2025-03-01" in text  # after the 20-day warm-up, to day 59
     assert fmt_stat("transit_days_mean", year["transit_days_mean"])[0] in text
     assert "bottleneck_by_year.png" in plots
+    # the interactive map: one inline plotly figure with its slider (nothing loaded)
+    assert "The corridor through time (interactive)" in text
+    assert any(t == "div" and a.get("id") == "corridor-interactive-map" for t, a in page.tags)
+    assert page.blocks["script"] and all("src" not in a for t, a in page.tags if t == "script")
+    # the folder's files, those present only (no markets: no routes.csv)
+    files = text[text.index("Files in this folder"):]
+    for name in ("nodes.csv", "legs.csv", "flows.csv", "timeseries.csv", "docs/outputs.md"):
+        assert name in files, name
+    assert "routes.csv" not in files and not (run_dir / "routes.csv").exists()
 
 
 def test_run_report_draws_a_missing_route_map(run_dir, tmp_path):

@@ -13,8 +13,11 @@ file, "estimate", or the flag that set it: ``provenance.json``, see
 warnings (gridlock, biased transit KPIs, failed sweep points), for
 comparisons the paired differences and the economics/ranking, every PNG of
 ``plots/`` (and ``scenarios/*/plots/``) embedded as a base64 data URI, and
-provenance. The page loads nothing: no external CSS, scripts, fonts or
-images, so it can be mailed or archived as one file. A route map is drawn
+provenance. A run report also has an interactive map of the run through time
+(:mod:`sim.outputs.interactive`: plotly.js inlined in the page, coastlines from the
+shipped data). The page loads nothing: its only script is inline, and there is no
+external CSS, script, font or image, so it can be mailed or archived as one file and
+opens offline. A route map is drawn
 for the report (into memory, not into the folder) when a run has node
 coordinates but no map among its plots; comparisons and sweeps without any
 plots get their summary figures the same way.
@@ -309,7 +312,7 @@ def _when() -> str:
 
 def _meta(items: Iterable[tuple[str, Any]]) -> str:
     parts = [f"<span><b>{e(k)}</b> {e(v)}</span>" for k, v in items if v not in (None, "")]
-    return '<p class="meta">' + "".join(parts) + "</p>"
+    return '<p class="meta">' + " ".join(parts) + "</p>"  # a space: the line may break
 
 
 def _toc(entries: Sequence[tuple[str, str]]) -> str:
@@ -842,9 +845,10 @@ def _assumptions_table(scenario) -> str:
     return _table(
         ["Study flow", "Demand (TEU/yr)", "Cost (USD/TEU)", "CO₂ (kg/TEU)"], rows, raw=True,
         num_cols=(1, 2, 3),
-        caption="Assumptions, not results: " + "; ".join(
-            f"{kpi_label(k, unit=False)} is {why}" for k, why in INPUT_KPIS.items()),
-    )
+        caption="Assumptions, not results: cost and CO₂ per TEU of each study route",
+    ) + '<p class="note">' + e("; ".join(
+        f"{kpi_label(k, unit=False)}: {why}" for k, why in INPUT_KPIS.items())
+        + ". The simulation does not change them: no confidence interval.") + "</p>"
 
 
 def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
@@ -873,7 +877,7 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
                 e(_num(wait, 1)),
                 e(_num(wait / 24.0, 1) if _finite(wait) else "–"),
                 e(_num((n.get("queue_teu_mean") or {}).get("mean"), 0)),
-                e(util) + (f' <span class="muted">{e(util_ci)}</span>' if util_ci else ""),
+                e(util) + (f' <span class="muted ci">{e(util_ci)}</span>' if util_ci else ""),
                 e(of or "–"),
                 e(fmt_value("cohort_inside_share", (n.get("yard_utilisation") or {}).get("mean"))),
                 e(_num((n.get("departed_teu") or {}).get("mean"), 0)),
@@ -935,7 +939,7 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
                 [
                     e(what),
                     e(_stage_name(scenario, key, bare=True)) + mark,
-                    e(util) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+                    e(util) + (f' <span class="muted ci">{e(ci)}</span>' if ci else ""),
                     e(extra),
                 ]
             )
@@ -947,6 +951,7 @@ def _stage_tables(summary: Mapping[str, Any], scenario) -> str:
             raw=True,
             num_cols=(2,),
             caption="Fleets, legs and wagon pools",
+            cls="stages",
         )
     return out
 
@@ -967,12 +972,12 @@ def _periods_table(summary: Mapping[str, Any], scenario) -> str:
         for kpi in ("throughput_teu_per_week", "transit_days_mean", "transit_days_p50",
                     "transit_days_p95", "en_route_transit_days_mean"):
             mean, ci = _ci_text(kpi, p.get(kpi), reps=_reps(summary))
-            cells.append(e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""))
+            cells.append(e(mean) + (f' <span class="muted ci">{e(ci)}</span>' if ci else ""))
         b = p.get("bottleneck") or {}
         util, ci = _ci_text("bottleneck_utilisation", b.get("utilisation"), reps=_reps(summary))
         cells.append(
             e(_stage_name(scenario, b.get("element"))) + f" — {e(util)}"
-            + (f' <span class="muted">{e(ci)}</span>' if ci else "")
+            + (f' <span class="muted ci">{e(ci)}</span>' if ci else "")
             if b.get("element") else "–"
         )
         rows.append(cells)
@@ -1008,9 +1013,9 @@ def _by_year_table(summary: Mapping[str, Any], scenario) -> str:
             e(year),
             e(date_span(y.get("from_date"), y.get("to_date"))),
             e(_stage_name(scenario, y.get("element"))),
-            e(util) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+            e(util) + (f' <span class="muted ci">{e(ci)}</span>' if ci else ""),
             e(_stage_name(scenario, second.get("element"))),
-            e(util2) + (f' <span class="muted">{e(ci2)}</span>' if ci2 else ""),
+            e(util2) + (f' <span class="muted ci">{e(ci2)}</span>' if ci2 else ""),
         ])
     if not rows:
         return ""
@@ -1033,8 +1038,11 @@ def _flow_table(summary: Mapping[str, Any], scenario) -> str:
         label = fid
         demand = "–"
         if scenario is not None and fid in scenario.flows:
-            label = scenario.flows[fid].label or fid
-            demand = _num(scenario.flows[fid].annual_teu)
+            flow = scenario.flows[fid]
+            label = flow.label or fid
+            parent = getattr(flow, "empties_of", None)
+            demand = (f"{fmt_value('cohort_inside_share', flow.empty_share)} of {parent}"
+                      if parent else _num(flow.annual_teu))
         tag = ' <span class="tag">study</span>' if fid in study else ""
         cells = [e(label) + tag, e(demand)]
         for kpi in (
@@ -1044,7 +1052,7 @@ def _flow_table(summary: Mapping[str, Any], scenario) -> str:
             "cohort_inside_share",
         ):
             mean, ci = _ci_text(kpi, f.get(kpi), reps=_reps(summary))
-            cells.append(e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""))
+            cells.append(e(mean) + (f' <span class="muted ci">{e(ci)}</span>' if ci else ""))
         rows.append(cells)
     return _table(
         [
@@ -1113,6 +1121,13 @@ def _run_time(pg: Page) -> Section:
     )
 
 
+def _run_map(pg: Page) -> Section:
+    from sim.outputs.interactive import interactive_section_from_folder
+
+    return Section("map", "The corridor through time (interactive)",
+                   interactive_section_from_folder(pg.folder, pg.scenario))
+
+
 def _run_flows(pg: Page) -> Section | None:
     flows = _flow_table(pg.data, pg.scenario)
     return Section("flows", "Flows", flows) if flows else None
@@ -1143,6 +1158,43 @@ def _run_plots(pg: Page) -> Section:
                 " (drawn for this report)",
             ) + figs
     return Section("plots", "Plots", figs or '<p class="muted">No plots in plots/.</p>')
+
+
+RUN_FILES = {
+    "summary.json": "KPIs with 95% CIs, per period and calendar year; nodes, legs, fleets, "
+    "flows, the bottleneck and the warnings",
+    "replications.csv": "one row per replication: its seed, system and study KPIs, "
+    "bottleneck, gridlock",
+    "nodes.csv": "one row per replication × node: mean wait and queue, utilisation of "
+    "tracks, berths and yard, TEU departed",
+    "legs.csv": "one row per replication × leg: direction, departures, TEU carried "
+    "(loaded and empty), utilisation",
+    "flows.csv": "one row per replication × flow: TEU created, delivered and still inside, "
+    "throughput, transit times",
+    "routes.csv": "one row per replication × month × market × route: TEU offered, booked, "
+    "refused and delivered, share, generalised cost (scenarios with markets)",
+    "monthly.csv": "one row per replication × month × flow, by the month the boxes were created",
+    "legs_monthly.csv": "one row per replication × month × leg (and fleet), by the month of "
+    "departure: departures, TEU loaded and empty",
+    "timeseries.csv": "one row per replication × day × node: TEU held, in the yard, departed",
+    "scenario.resolved.json": "the scenario as run, every default and override filled in",
+    "provenance.json": "the source of each input value",
+    "plots": "the figures of this report (PNG)",
+    "report.html": "this report",
+}
+"""The files of a run folder, in the order the report lists them (only those present)."""
+
+
+def _run_files(pg: Page) -> Section:
+    rows = [[f"<code>{e(name)}{'/' if name == 'plots' else ''}</code>", e(what)]
+            for name, what in RUN_FILES.items() if (pg.folder / name).exists()]
+    return Section(
+        "files", "Files in this folder",
+        _table(["File", "What it holds"], rows, raw=True, cls="prov"),
+        "Every CSV column, its unit and how to reproduce one replication: docs/outputs.md in "
+        "the source tree. The same numbers from Python: sim.run(...) (sim/api.py) returns "
+        "summary.json as a dict and the KPIs as a table, and its save() writes this folder.",
+    )
 
 
 def _run_provenance(pg: Page) -> Section:
@@ -1183,9 +1235,11 @@ RUN_SECTIONS: list[SectionBuilder] = [
     _run_kpis,
     _run_stages,
     _run_time,
+    _run_map,
     _run_flows,
     _run_parameters,
     _run_plots,
+    _run_files,
     _run_provenance,
 ]
 """The sections of a run report, in order (add a builder here to add a section)."""
@@ -1346,7 +1400,7 @@ def _economics(c: Mapping[str, Any]) -> str:
             if not isinstance(v, Mapping):
                 return e(_num(v))
             mean, rng = _ci_text(kpi or "x", v, signed=True)
-            return e(mean) + (f' <span class="muted">{e(rng)}</span>' if rng else "")
+            return e(mean) + (f' <span class="muted ci">{e(rng)}</span>' if rng else "")
 
         rows = []
         for alt, x in econ.items():
@@ -1481,7 +1535,7 @@ def _cmp_kpis(pg: Page) -> Section:
         cells = [f"<b>{e(name)}</b>" + (' <span class="tag">base</span>' if name == base else "")]
         for kpi in kpis:
             mean, ci = _ci_text(kpi, kpi_of(summary, kpi), reps=_reps(summary))
-            cells.append(e(mean) + (f'<br><span class="muted">{e(ci)}</span>' if ci else ""))
+            cells.append(e(mean) + (f'<br><span class="muted ci">{e(ci)}</span>' if ci else ""))
         rows.append(cells)
     body = _table(
         ["Scenario"] + [kpi_label(k) for k in kpis], rows, raw=True,
@@ -1527,7 +1581,7 @@ def _cmp_bottlenecks(pg: Page) -> Section:
             [
                 f"<b>{e(name)}</b>",
                 e(_stage_name(scenario, b.get("element"))),
-                e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+                e(mean) + (f' <span class="muted ci">{e(ci)}</span>' if ci else ""),
                 e(_headroom(summary)),
             ]
         )
@@ -1744,7 +1798,7 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
                 e(better),
                 e(str(pick.get("point"))),
                 e(vals),
-                e(mean) + (f' <span class="muted">{e(ci)}</span>' if ci else ""),
+                e(mean) + (f' <span class="muted ci">{e(ci)}</span>' if ci else ""),
             ]
         )
     parts.append(
@@ -1784,7 +1838,7 @@ def _sweep_page(folder: Path, sw: dict) -> tuple[str, str]:
             mean, ci = _ci_text(kpi, stat)
             best = status == "ok" and best_of.get(kpi) == p.get("point")
             text = f"<b>{e(mean)}</b>" if best else e(mean)
-            cells.append(text + (f'<br><span class="muted">{e(ci)}</span>' if ci else ""))
+            cells.append(text + (f'<br><span class="muted ci">{e(ci)}</span>' if ci else ""))
         rows.append(cells)
     head = (
         ["#"]
@@ -1954,6 +2008,8 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
        font-size: 12px; background: #f3f5f7; padding: 1px 4px; border-radius: 3px;
        word-break: break-all; }
 .muted { color: var(--muted); }
+td span.ci { white-space: nowrap; }
+table.stages td:first-child { white-space: nowrap; }
 .tag { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 8px;
        background: #e3edf7; color: var(--accent); font-weight: 600; vertical-align: 1px; }
 .tag.red { background: #fbe3e0; color: var(--bad); }
