@@ -206,3 +206,31 @@ def test_a_routes_carrier_owned_boxes_come_back_empty_and_only_its_own():
     from_coarse = child[(table.flow == coarse) & delivered]
     assert np.all((from_coarse < 0) | ~np.isfinite(table.created_h[np.maximum(from_coarse, 0)])
                   | (table.flow[np.maximum(from_coarse, 0)] != empties))
+
+
+def test_a_demand_surge_raises_transit_and_lowers_share_then_recovers():
+    """Triple the market's demand for 60 days: the corridor's queues grow, its boxes take
+    longer, shippers learn it and its share falls while its backlog grows; once the surge
+    has passed and the backlog cleared, the share comes back."""
+    raw = _raw()
+    raw["scenario"]["horizon_days"] = 330
+    raw.pop("operators")
+    raw["routes"]["corridor"].pop("operator")
+    raw["changes"] = {"surge": {"day": 80.0, "set": {"markets.m.annual_teu": 150_000.0}},
+                      "calm": {"day": 140.0, "set": {"markets.m.annual_teu": 20_000.0}}}
+    raw["choice"].update(info_lag_days=2, info_window_days=10, prior_weight_boxes=5)
+    model = _run(raw)
+    m = model.markets.markets[0]  # type: ignore[union-attr]
+    j = m.alts.index("corridor")
+    t = np.array([d[0] for d in m.decisions]) / 24.0
+    share = np.array([d[3] for d in m.decisions])[:, :, j] @ np.array([0.6, 0.4])
+    expect = np.array([d[2][j] for d in m.decisions])
+    backlog = model.markets.booked_teu  # type: ignore[union-attr]
+    assert backlog is not None
+
+    def mean(x, a, b):
+        return float(x[(t >= a) & (t < b)].mean())
+
+    assert mean(expect, 120, 150) > 1.5 * mean(expect, 40, 80)  # transit rose
+    assert mean(share, 120, 150) < mean(share, 40, 80) - 0.05  # share fell ...
+    assert mean(share, 280, 330) > mean(share, 120, 150) + 0.05  # ... and came back

@@ -131,7 +131,7 @@ def demand_profile(
     year_of = calendar.years(starts)
     level = np.empty(len(starts))
     for k, (t, y) in enumerate(zip(starts, year_of, strict=True)):
-        level[k] = _level(flow, schedule, flow_id, listed, base_year, int(y), float(t))
+        level[k] = _level(flow, schedule, (table, flow_id), listed, base_year, int(y), float(t))
     if flow.start_date is not None:
         level[starts < calendar.hours_of(calendar.parse(flow.start_date))] = 0.0
     if flow.end_date is not None:
@@ -142,7 +142,7 @@ def demand_profile(
 def _level(
     flow: Flow,
     schedule: Schedule,
-    flow_id: str,
+    key: tuple[str, str],
     listed: dict[int, float],
     base_year: int,
     year: int,
@@ -155,7 +155,7 @@ def _level(
     if earlier:
         y0 = max(earlier)
         return listed[y0] * g ** (year - y0)
-    annual = schedule.value("flows", flow_id, "annual_teu", flow.annual_teu, t)
+    annual = schedule.value(*key, "annual_teu", flow.annual_teu, t)  # (table, id)
     return annual * g ** (year - base_year)
 
 

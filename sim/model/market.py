@@ -8,8 +8,10 @@ bookings of the coming interval choose, all at once:
 1. Expected transit and spread per alternative: the boxes of that alternative delivered
    in the window ``[now - lag - window, now - lag]`` (door-to-door days, booking to
    delivery), blended with the published prior as if the prior were
-   ``prior_weight_boxes`` boxes. A window with no delivery keeps the last expectation
-   (shippers do not forget a congested route because its boxes are stuck).
+   ``prior_weight_boxes`` boxes. With no delivery in the window, the belief drifts back
+   from what the last deliveries said to the prior, by exp(-time since / window): news
+   fades, and a route nobody books again (so nothing is delivered to learn from) is not
+   shunned for ever.
 2. Generalised cost per class × alternative, nested-logit probabilities, and a first
    choice per booking (its first uniform).
 3. An alternative whose operator's backlog (TEU booked on its routes and not yet
@@ -93,6 +95,10 @@ class MarketRuntime:
         self.nest, self.lam = nest_arrays(scen, self.alts)
         self.expect_days = np.array([r.prior_transit_days for r in self.routes])
         self.expect_spread = np.array([r.prior_spread_days for r in self.routes])
+        # the last time deliveries were seen, and what they said (for the drift back)
+        self.seen_h = np.zeros(len(self.routes))
+        self.seen_days = self.expect_days.copy()
+        self.seen_spread = self.expect_spread.copy()
         self.first_choice = np.full(len(rows), -1, dtype=np.int16)  # alternative index
         self.booked_alt = np.full(len(rows), -1, dtype=np.int16)  # -1: lost
         # per decision: time_h, GC (class x alternative), expected transit days (per
@@ -115,15 +121,24 @@ class MarketRuntime:
         hi = now - choice.info_lag_days * HOURS_PER_DAY
         lo = hi - choice.info_window_days * HOURS_PER_DAY
         k = choice.prior_weight_boxes
+        window_h = choice.info_window_days * HOURS_PER_DAY
         for j, fi in enumerate(self.flows):
             seen = deliveries[int(fi)].window(lo, hi)
-            if len(seen) == 0:
-                continue  # nothing new: keep what they believed
+            r = self.routes[j]
+            if len(seen) == 0:  # no news: the belief drifts back to the published prior
+                keep = np.exp(-(now - self.seen_h[j]) / window_h)
+                self.expect_days[j] = r.prior_transit_days + keep * (
+                    self.seen_days[j] - r.prior_transit_days)
+                self.expect_spread[j] = r.prior_spread_days + keep * (
+                    self.seen_spread[j] - r.prior_spread_days)
+                continue
             n = len(seen)
             p50, p95 = np.percentile(seen, [50.0, 95.0])
-            r = self.routes[j]
             self.expect_days[j] = (n * seen.mean() + k * r.prior_transit_days) / (n + k)
             self.expect_spread[j] = (n * (p95 - p50) + k * r.prior_spread_days) / (n + k)
+            self.seen_h[j] = now
+            self.seen_days[j] = self.expect_days[j]
+            self.seen_spread[j] = self.expect_spread[j]
 
     def decide(self, now: float, until: float, refusing: np.ndarray) -> None:
         """Bookings made in ``[now, until)`` choose; ``refusing[j]``: alternative j's
@@ -234,6 +249,35 @@ class Markets:
 
     # -- outputs -----------------------------------------------------------------------
 
+    def _measured(self, m: MarketRuntime, per_alt: dict, rows: np.ndarray, teu: np.ndarray,
+                  final: np.ndarray, done: np.ndarray, made: np.ndarray) -> None:
+        """Whole-period numbers per alternative for the economics, over the boxes booked
+        after the warm-up and delivered by the end: ``measured_teu``, their TEU-weighted
+        ``transit_days_mean``, ``node_days_mean`` (days spent at nodes, the rest being on
+        legs) and ``vot_usd_per_teu_day`` (the value of time of the classes that chose it)."""
+        model = self.model
+        table = model.table
+        warm = model.warmup_h
+        after = m.times[made] >= warm
+        vot = np.array([c.vot_usd_per_teu_day for c in m.classes])[m.cls[made]]
+        for j, rid in enumerate(m.alts):
+            sel = (final == j) & done & after
+            r, w = rows[sel], teu[sel]
+            total = float(w.sum())
+            cols = per_alt[rid]
+            cols["measured_teu"] = total
+            if total <= 0:
+                cols["transit_days_mean"] = cols["node_days_mean"] = np.nan
+                cols["vot_usd_per_teu_day"] = np.nan
+                continue
+            stages = len(m.routes[j].route)
+            arrive, depart = table.arrive_h[r, :stages], table.depart_h[r, :stages]
+            transit = (depart[:, -1] - table.created_h[r]) / HOURS_PER_DAY
+            at_nodes = np.nansum(depart - arrive, axis=1) / HOURS_PER_DAY
+            cols["transit_days_mean"] = float(w @ transit / total)
+            cols["node_days_mean"] = float(w @ at_nodes / total)
+            cols["vot_usd_per_teu_day"] = float(w @ vot[sel] / total)
+
     def record(self, end: float, month_of, n_months: int, delivered_by_end: np.ndarray
                ) -> dict[str, dict]:
         """Per market and alternative, by calendar month of booking: offered, booked,
@@ -275,9 +319,19 @@ class Markets:
                         [expect[k_, j].mean() if k_.any() else np.nan for k_ in in_month]),
                 }
             logsum = np.array([weights @ d[4] for d in m.decisions])
+            self._measured(m, per_alt, rows, teu, final, done, made)
+            probs = np.array([weights @ d[3] for d in m.decisions]).reshape(-1, len(m.alts))
             out[m.id] = {
                 "alternatives": per_alt,
                 "lost_teu": lost,
+                # every decision (daily by default): the chance a booking picks each
+                # alternative, its generalised cost and expected transit (class-weighted)
+                "decisions": {
+                    "time_h": np.array([d[0] for d in m.decisions]),
+                    "share": probs.astype(np.float32),
+                    "generalised_cost_usd_per_teu": gc.astype(np.float32),
+                    "expected_transit_days": expect.astype(np.float32),
+                },
                 # consumer surplus per TEU: the class-weighted logsum (USD/TEU, higher is
                 # better; only differences between scenarios mean anything)
                 "logsum_usd_per_teu": np.array(
