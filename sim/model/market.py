@@ -266,6 +266,9 @@ class Markets:
             total = float(w.sum())
             cols = per_alt[rid]
             cols["measured_teu"] = total
+            booked_after = float(teu[(final == j) & after].sum())
+            cols["booked_teu_per_year"] = booked_after / max(
+                self._end - warm, 1e-9) * 8760.0
             if total <= 0:
                 cols["transit_days_mean"] = cols["node_days_mean"] = np.nan
                 cols["vot_usd_per_teu_day"] = np.nan
@@ -285,6 +288,7 @@ class Markets:
         generalised cost (USD/TEU, class-weighted) and expected transit (days) of the
         decisions taken in the month. ``delivered_by_end``: per table row."""
         table = self.model.table
+        self._end = end
         out: dict[str, dict] = {}
         for m in self.markets:
             made = m.times <= end
@@ -331,7 +335,12 @@ class Markets:
                     "share": probs.astype(np.float32),
                     "generalised_cost_usd_per_teu": gc.astype(np.float32),
                     "expected_transit_days": expect.astype(np.float32),
+                    "logsum_usd_per_teu": logsum,
                 },
+                # TEU offered (booked, refused or lost) after the warm-up, per year
+                "offered_teu_per_year": float(
+                    teu[m.times[made] >= self.model.warmup_h].sum()
+                    / max(end - self.model.warmup_h, 1e-9) * 8760.0),
                 # consumer surplus per TEU: the class-weighted logsum (USD/TEU, higher is
                 # better; only differences between scenarios mean anything)
                 "logsum_usd_per_teu": np.array(

@@ -121,6 +121,11 @@ class RouteAlternative(Strict):
     empties_route: list[str] | None = Field(
         None, description="node ids the empties travel (default: the route reversed)"
     )
+    corridor: bool = Field(
+        False,
+        description="part of the corridor under study: its TEU are the corridor's volume "
+        "(induced demand in an appraisal is the change in them)",
+    )
     nest: str | None = Field(None, description="id of the [choice.nests.*] this belongs to")
     operator: str | None = Field(
         None, description="id of the [operators.*] that accepts its bookings (omit: no limit)"

@@ -511,6 +511,10 @@ class WagonPool(Strict):
     )
 
 
+Carrier = Literal["rail_electric", "rail_diesel", "deep_sea", "feeder", "ferry", "road"]
+"""What carries a leg, for its emission factor (``economics.co2_kg_per_teu_km``)."""
+
+
 class RailLeg(Strict):
     """A rail line between two nodes; trains form at its origin by the dispatch rule."""
 
@@ -566,6 +570,9 @@ class RailLeg(Strict):
         json_schema_extra=_limit(WHY_MONEY),
         description="rate charged per TEU carried on this leg, USD/TEU",
     )
+    carrier: Literal["rail_electric", "rail_diesel"] | None = Field(
+        None, description="what carries it, for emissions (see economics.co2_kg_per_teu_km)"
+    )
 
 
 class SeaLeg(Strict):
@@ -593,6 +600,9 @@ class SeaLeg(Strict):
         json_schema_extra=_limit(WHY_MONEY),
         description="rate charged per TEU carried on this leg, USD/TEU",
     )
+    carrier: Literal["deep_sea", "feeder", "ferry"] | None = Field(
+        None, description="what carries it, for emissions (see economics.co2_kg_per_teu_km)"
+    )
 
 
 class DelayLeg(Strict):
@@ -605,9 +615,7 @@ class DelayLeg(Strict):
     to_node: str = Field(alias="to", description="destination node id (a gateway)")
     label: str | None = Field(None, description="display name")
     transit_h: Duration = Field(description="transit of one box, hours (drawn per box)")
-    carrier: Literal["rail_electric", "rail_diesel", "deep_sea", "feeder", "ferry", "road"] = (
-        Field("rail_diesel", description="what carries the boxes (emissions)")
-    )
+    carrier: Carrier = Field("rail_diesel", description="what carries the boxes (emissions)")
     distance_km: float | None = Field(
         None,
         gt=0,
@@ -988,6 +996,23 @@ class Economics(Strict):
         le=10,
         json_schema_extra=_limit(WHY_CO2),
         description="emission factor of sea legs, kg CO2 per TEU-km",
+    )
+    co2_kg_per_teu_km: dict[Carrier, Annotated[float, Field(ge=0, le=10)]] = Field(
+        default_factory=dict,
+        description="well-to-wheel emission factor by what carries a leg (its `carrier`), "
+        "kg CO2e per TEU-km; a leg without a carrier, or a carrier not listed, uses "
+        "co2_rail_kg_per_teu_km or co2_sea_kg_per_teu_km",
+    )
+    storage_usd_per_teu_day: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_USD_PER_TEU,
+        json_schema_extra=_limit(WHY_MONEY),
+        description="waiting and storage charge at nodes, USD per TEU per day beyond "
+        "storage_free_days (summed along the route); part of the cost per TEU",
+    )
+    storage_free_days: float = Field(
+        0.0, ge=0, le=365, description="days at nodes along a route before storage is charged"
     )
 
     def annualised_cost_usd(self) -> float:
