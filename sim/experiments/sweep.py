@@ -305,6 +305,13 @@ def _number(x: Any) -> float | None:
     return float(x)
 
 
+def _text(v: Any) -> str:
+    """A key's value as the note shows it: 800.0 as 800, strings quoted."""
+    if isinstance(v, float) and v.is_integer():
+        return f"{v:.0f}"
+    return repr(v)
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal values of a key (8 and 8.0 alike, but not True and 1)."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -338,8 +345,8 @@ def grid_reference(
         else:
             pick = levels[0]
         ref[key] = pick
-        moved.append(f"{key} is {value!r} in the base, not a level of the grid: "
-                     f"{pick!r} is used")
+        moved.append(f"{key} is {_text(value)} in the base, not a level of the grid: "
+                     f"{_text(pick)} is used")
     note = None
     if moved:
         note = ("The heat maps' reference is the grid point nearest the base scenario ("

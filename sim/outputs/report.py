@@ -2011,7 +2011,8 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
 td span.ci { white-space: nowrap; }
 table.stages td:first-child { white-space: nowrap; }
 .tag { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 8px;
-       background: #e3edf7; color: var(--accent); font-weight: 600; vertical-align: 1px; }
+       background: #e3edf7; color: var(--accent); font-weight: 600; vertical-align: 1px;
+       white-space: nowrap; }
 .tag.red { background: #fbe3e0; color: var(--bad); }
 .diff .ci, .diff .p { font-size: 11.5px; color: var(--muted); }
 .diff.good b, span.good { color: var(--good); }
