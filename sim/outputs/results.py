@@ -263,6 +263,10 @@ def write_run_files(
 
         write_run_plots(records, loaded.model, folder / "plots")
         route_map(loaded.model, summary, folder / "plots" / "route_map.png")
+        if loaded.model.markets:
+            from sim.outputs.plots_routes import write_routes_plot
+
+            write_routes_plot(records, loaded.model, folder / "plots")
     if report:
         from sim.outputs.report import write_report
 
