@@ -36,6 +36,10 @@ Sections (each can be skipped, ``--only`` picks some):
   interleaved; and the model before dated scenarios and two-way traffic (commit
   3dd0c76, unpacked with ``git archive``) against today's on the scenario of that time
   (tests/scenarios/regression/baseline_pre_dates.toml) at 4x demand, interleaved.
+* ``markets``   — the market baseline (route choice; coarse Northern and sea routes,
+  whose boxes cost no events) against the last fixed-flow baseline (from git history),
+  interleaved, per box; and the wall time of the default ``corridor run
+  scenarios/baseline.toml``.
 * ``budget``    — at 2 million TEU/yr: the CPU time of each phase of a
   replication (build, run, conservation check, measure), its carrier trips and
   events, the cost of a bare SimPy event and of single numpy calls on this
@@ -541,6 +545,64 @@ def directions_section(args) -> dict[str, Any]:
     return out
 
 
+def _baseline_before_markets() -> Path | None:
+    """scenarios/baseline.toml as it was in the newest commit where it had no markets
+    (written to a temporary file beside a copy of its folder, so ``extends`` still works)."""
+    revs = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "--format=%H", "--", "scenarios/baseline.toml"],
+        capture_output=True, text=True,
+    ).stdout.split()
+    for rev in revs:
+        text = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{rev}:scenarios/baseline.toml"],
+            capture_output=True, text=True,
+        ).stdout
+        if text and "[markets." not in text:
+            folder = Path(tempfile.mkdtemp(prefix="corridor-fixed-baseline-"))
+            path = folder / "baseline.toml"
+            path.write_text(text, encoding="utf-8")
+            return path
+    return None
+
+
+def markets_section(args) -> dict[str, Any]:
+    """The market baseline (route choice, coarse Northern and sea routes) against the last
+    fixed-flow baseline, side by side: boxes, events per box and CPU per box; and the
+    default `corridor run scenarios/baseline.toml` wall time."""
+    h = 150.0 if args.quick else None
+    jobs: dict[str, dict[str, Any]] = {
+        "market baseline": {"kind": "batch", "file": str(BASELINE), "horizon": h,
+                            "replication": 0},
+    }
+    before = _baseline_before_markets()
+    if before is not None and "[markets." in BASELINE.read_text(encoding="utf-8"):
+        jobs["fixed-flow baseline (before markets)"] = {
+            "kind": "batch", "file": str(before), "horizon": h, "replication": 0}
+    runs = interleaved(jobs, args.repeats)
+    rows = {}
+    for name, rs in runs.items():
+        rows[name] = {
+            "containers": rs[0]["containers"],
+            "events_per_box": rs[0]["events"] / rs[0]["containers"],
+            "cpu_us_per_box": 1e6 * med(rs, "cpu_s") / rs[0]["containers"],
+            "cpu_s": med(rs, "cpu_s"),
+            "runs": rs,
+        }
+        print(f"  {name:38s} {rows[name]['containers']:>9,} boxes "
+              f"{rows[name]['events_per_box']:.3f} ev/box "
+              f"{rows[name]['cpu_us_per_box']:7.2f} us cpu/box", flush=True)
+    out: dict[str, Any] = {"horizon_days": h, "rows": rows}
+    if not args.quick:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "sim", "run", str(BASELINE), "--out",
+                            str(Path(tmp) / "run"), "--quiet"], check=True, cwd=ROOT)
+            out["default_run_wall_s"] = time.perf_counter() - t0
+        print(f"  corridor run scenarios/baseline.toml (defaults): "
+              f"{out['default_run_wall_s']:.1f} s wall", flush=True)
+    return out
+
+
 def budget_section(args) -> dict[str, Any]:
     """Per-trip cost of the run against the budget the throughput target implies."""
     from budget import budget
@@ -627,6 +689,16 @@ def table(result: dict[str, Any]) -> str:
         add(f"  cost per box, both ways / westbound only: {d['two_way_per_box_ratio']:.2f}")
         if "today_vs_before_per_box_ratio" in d:
             add(f"  cost per box, today / before dates: {d['today_vs_before_per_box_ratio']:.2f}")
+    mk = result.get("markets")
+    if mk:
+        add("")
+        add("Markets (route choice) against the fixed-flow baseline, replication 0, interleaved")
+        for name, r in mk["rows"].items():
+            add(f"  {name:38s} {r['containers']:>9,} boxes  {r['events_per_box']:.3f} ev/box"
+                f"  {r['cpu_us_per_box']:7.2f} us cpu/box")
+        if "default_run_wall_s" in mk:
+            wall = mk["default_run_wall_s"]
+            add(f"  corridor run scenarios/baseline.toml (defaults): {wall:.1f} s")
     ref = result.get("reference")
     if ref:
         add("")
@@ -769,7 +841,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="*",
         default=None,
-        choices=["scale", "reference", "agreement", "parallel", "cli", "directions", "budget"],
+        choices=["scale", "reference", "agreement", "parallel", "cli", "directions", "markets",
+                 "budget"],
     )
     p.add_argument("--repeats", type=int, default=None, help="runs per measurement (median)")
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for the JSON")
@@ -793,7 +866,7 @@ def main(argv: list[str] | None = None) -> int:
     args.parallel_replications = 2 if q else 8
     args.overhead_tasks = 8 if q else 100
     sections = args.only or [
-        "scale", "reference", "agreement", "parallel", "cli", "directions", "budget"
+        "scale", "reference", "agreement", "parallel", "cli", "directions", "markets", "budget"
     ]
 
     result: dict[str, Any] = {
@@ -817,6 +890,7 @@ def main(argv: list[str] | None = None) -> int:
         "parallel": parallel_section,
         "cli": cli_section,
         "directions": directions_section,
+        "markets": markets_section,
         "budget": budget_section,
     }
     for name in sections:
