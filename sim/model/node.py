@@ -68,13 +68,27 @@ class CountedResource:
     def acquire(self) -> Generator[simpy.Event, object, object]:
         """Wait for a unit; returns the token to :meth:`release` it with."""
         yield from self.gate.enter()
-        self.busy.add(self.env.now, 1)
-        self._inv.change(self._name, 1, self.env.now)
+        return self._granted()
+
+    def try_acquire(self) -> object | None:
+        """A unit now if one is free and nobody waits (no event, no generator), else None:
+        then :meth:`acquire` waits in line."""
+        gate = self.gate
+        if gate.capacity is None or (gate.in_use < gate.capacity and not gate._waiters):
+            gate.in_use += 1
+            return self._granted()
+        return None
+
+    def _granted(self) -> object:
+        now = self.env.now
+        self.busy.add(now, 1)
+        self._inv.change(self._name, 1, now)
         return object()
 
     def release(self, token: object) -> None:
-        self.busy.add(self.env.now, -1)
-        self._inv.change(self._name, -1, self.env.now)
+        now = self.env.now
+        self.busy.add(now, -1)
+        self._inv.change(self._name, -1, now)
         self.gate.leave()
 
 
@@ -162,9 +176,11 @@ class NodeRuntime:
         """An arrived train: yard space, a track, handling; then wagons are freed."""
         env = self.env
         self.trains_waiting += 1
-        if self.keeps_yard:
+        if self.keeps_yard and not self.yard.try_reserve(teu):
             yield from self.yard.reserve(teu)
-        req = yield from self.tracks.acquire()
+        req = self.tracks.try_acquire()
+        if req is None:
+            req = yield from self.tracks.acquire()
         self.trains_waiting -= 1
         start = self.capacity.next_open(env.now)
         done = self.capacity.finish_time(start, self.handling(), 1.0)
@@ -187,21 +203,24 @@ class NodeRuntime:
         vessel (a dual-cycle call), used before waiting in line for more.
         """
         env = self.env
-        table = self.model.table
+        model = self.model
+        yard = self.yard
+        capacity = self.capacity
         clear_at_offset = self.clearance()
-        yield from self.fixed_call_time()
+        if capacity.constant:  # fixed_call_time without its generator
+            yield env.timeout(self.vessel_fixed())
+        else:
+            yield from self.fixed_call_time()
         pos = 0
         n = len(idx)
         while pos < n:
-            rest = idx[pos:]
-            if reserved > 1e-9:  # space held for this vessel
-                free = reserved
-            else:
-                free = self.yard.free() if not self.yard._waiters else 0.0
+            rest = idx[pos:] if pos else idx
+            # the space held for this vessel, else what is free (none with others in line)
+            free = reserved if reserved > 1e-9 else (0.0 if yard._waiters else yard.free())
             if free + 1e-9 >= teu:  # all that is left fits
-                k, piece = len(rest), teu
+                k, piece = n - pos, teu
             else:
-                cum = table.teu[rest].cumsum(dtype=np.float64)
+                cum = model.table.teu[rest].cumsum(dtype=np.float64)
                 k = max(1, int(cum.searchsorted(free + 1e-9, side="right")))
                 piece = float(cum[k - 1])
             teu -= piece
@@ -209,20 +228,23 @@ class NodeRuntime:
                 held = min(piece, reserved)
                 reserved -= held
                 if piece - held > 1e-9:
-                    yield from self.yard.reserve(piece - held, first=True)
-            else:
-                yield from self.yard.reserve(piece, first=True)
-            start = self.capacity.next_open(env.now)
-            done = self.capacity.finish_time(start, piece, self.crane_rate)
+                    yield from yard.reserve(piece - held, first=True)
+            elif not yard.try_reserve(piece, first=True):
+                yield from yard.reserve(piece, first=True)
+            start = capacity.next_open(env.now)
+            done = capacity.finish_time(start, piece, self.crane_rate)
             if done == math.inf:
                 yield env.event()
             if done > env.now:
                 yield env.timeout(done - env.now)
-            self.model.moved()
-            self.model.holdings.replace(key, rest[k:])
-            self.admit(rest[:k], env.now + clear_at_offset)
+            model.moved()
             pos += k
-        self.model.holdings.drop(key)
+            if pos < n:
+                model.holdings.replace(key, rest[k:])
+                self.admit(rest[:k], env.now + clear_at_offset)
+            else:
+                self.admit(rest, env.now + clear_at_offset)
+        model.holdings.drop(key)
 
     def fixed_call_time(self) -> Generator[simpy.Event, object, None]:
         """A vessel's berth time besides crane work (mooring, documents), at the node's
@@ -250,19 +272,25 @@ class NodeRuntime:
 
     def admit(self, idx: np.ndarray, cleared_h: float | np.ndarray) -> None:
         """Unloaded containers: after clearance and dwell, to the next leg or delivered."""
-        if len(idx) == 0:
+        n = len(idx)
+        if n == 0:
             return
-        model = self.model
-        table = model.table
-        ready = cleared_h + self.dwell.many(len(idx))
-        order = ready.argsort(kind="stable")  # sorted once for the queues and the yard
-        idx, ready = idx[order], ready[order]
+        ready = cleared_h + self.dwell.many(n)
+        if n > 1:
+            order = ready.argsort(kind="stable")  # sorted once for the queues and the yard
+            idx, ready = idx[order], ready[order]
         if self.only_next is not None:  # no need to look at the boxes' routes
             self.onward(self.only_next, idx, ready)
             return
-        code = self.code_by_flow[table.flow[idx]]
-        if code[0] == code[-1] and (code == code[0]).all():  # the usual case: one way on
+        code = self.code_by_flow[self.model.table.flow[idx]]
+        if n <= 512:  # a list counts faster than numpy compares for small batches
+            codes = code.tolist()
+            c = codes[0]
+            one_way = codes.count(c) == n
+        else:
             c = int(code[0])
+            one_way = bool((code == c).all())
+        if one_way:  # the usual case: one way on
             if c < 0:
                 self._deliver(idx, ready)
             else:

@@ -60,13 +60,18 @@ class LegQueue:
             return
         if presorted:
             times = ready_h
-        else:
+        elif len(idx) > 1:
             order = ready_h.argsort(kind="stable")
             idx = idx[order]
             times = ready_h[order]
-        self.table.ready_h[idx] = times
-        self._future.add(times, idx, self.table.teu[idx])
-        self._materialise()
+        else:
+            times = ready_h
+        table = self.table
+        table.ready_h[idx] = times
+        future = self._future
+        future.add(times, idx, table.teu[idx])
+        if self.env.now >= future.next_due:
+            self._materialise()
         self._notify(float(times[0]))
 
     # -- looking --------------------------------------------------------------------
@@ -108,9 +113,16 @@ class LegQueue:
         Returns the indices and their TEU.
         """
         self._materialise()
-        empty = np.empty(0, dtype=np.int64), 0.0
-        if not self._chunks or max_teu <= 0:
-            return empty
+        chunks = self._chunks
+        if not chunks or max_teu <= 0:
+            return np.empty(0, dtype=np.int64), 0.0
+        if self._ready_teu <= max_teu + 1e-9:  # all that is ready fits (whole TEU: exact)
+            line = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            taken_teu = self._ready_teu
+            chunks.clear()
+            self._ready_teu = 0.0
+            self._notify(math.inf)
+            return line, taken_teu
         # a box is at least 1 TEU: the first max_teu + 1 boxes in line decide
         need = int(max_teu) + 1
         front: list[np.ndarray] = []
@@ -124,7 +136,7 @@ class LegQueue:
         cum = self.table.teu[line[:need]].cumsum(dtype=np.float64)
         k = int(cum.searchsorted(max_teu + 1e-9, side="right"))
         if k == 0:
-            return empty
+            return np.empty(0, dtype=np.int64), 0.0
         taken_teu = float(cum[k - 1])  # whole numbers: exact
         left = k
         while left:
@@ -153,16 +165,21 @@ class LegQueue:
 
     def _materialise(self) -> None:
         """Move the future entries that are ready by now to the end of the FIFO."""
-        if self.env.now < self._future.next_due:
+        now = self.env.now
+        if now < self._future.next_due:
             return
-        _, chunk, teu = self._future.pop_until(self.env.now)
-        if len(chunk):
+        _, chunk, teu = self._future.pop_until(now)
+        n = len(chunk)
+        if n:
             self._chunks.append(chunk)
-            self._ready_teu += float(np.add.reduce(teu))  # teu.sum() without its wrapper
+            # teu.sum() without its wrapper; a short list sums faster (whole TEU: exact)
+            self._ready_teu += float(sum(teu.tolist()) if n <= 32 else np.add.reduce(teu))
 
     def _notify(self, first_new_h: float) -> None:
         self.version += 1
-        if self._changed is not None and not self._changed.triggered:
-            self._changed.succeed()
-        for watch in list(self.watchers):
-            watch.on_change(first_new_h)
+        changed = self._changed
+        if changed is not None and not changed.triggered:
+            changed.succeed()
+        if self.watchers:
+            for watch in list(self.watchers):
+                watch.on_change(first_new_h)

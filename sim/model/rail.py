@@ -239,7 +239,11 @@ class RailLegRuntime:
                 if self.forward is not None:  # a backhaul: the wagons unloaded here first
                     from_pool -= self.pool.take_held(self.origin.id, wagons)
                 if from_pool:
-                    yield from self.pool.get(from_pool)
+                    pool = self.pool
+                    if not pool._waiters and from_pool <= pool.free:
+                        pool._take(from_pool)  # get() without its generator
+                    else:
+                        yield from pool.get(from_pool)
                     if self.forward is not None:  # they come empty from the other end
                         yield env.timeout(self.forward.return_time())
             depart = self.line.book(env.now)
@@ -254,16 +258,19 @@ class RailLegRuntime:
             yield env.event()  # the line is closed for good
         if depart > env.now:
             yield env.timeout(depart - env.now)
+        model = self.model
         stage = self.stage if self.stage is not None else table.stage[idx]
-        table.depart_h[idx, stage] = env.now
-        self.origin.yard.release(self.origin.yard_teu(idx, stage, teu))
-        self.departures_h.append(env.now)
+        now = env.now
+        table.depart_h[idx, stage] = now
+        origin = self.origin
+        origin.yard.release(origin.yard_teu(idx, stage, teu))
+        self.departures_h.append(now)
         self.departure_teu.append(teu)
-        self.departure_empty_teu.append(self.model.empty_teu_of(idx) if self.empties else 0.0)
-        self.model.moved()
-        self.model.loaded_in_motion += 1
+        self.departure_empty_teu.append(model.empty_teu_of(idx) if self.empties else 0.0)
+        model.moved()
+        model.loaded_in_motion += 1
         yield env.timeout(self.run_time())
-        self.model.loaded_in_motion -= 1
+        model.loaded_in_motion -= 1
         stage += 1
         table.stage[idx] = stage
         table.arrive_h[idx, stage] = env.now

@@ -82,8 +82,13 @@ class Sampler:
 
     def many(self, n: int) -> np.ndarray:
         """``n`` variates at once (per-container dwell times); a read-only view."""
-        if self._const is not None:
-            return np.full(n, self._const)
+        if self._const is not None:  # views of one constant block, as for drawn values
+            block = self._block
+            if n > len(block):
+                block = np.full(max(BLOCK, n), self._const)
+                block.flags.writeable = False
+                self._block = block
+            return block[:n]
         pos = self._bpos
         block = self._block
         if pos + n <= len(block):

@@ -62,11 +62,22 @@ class Run:
 def _merge(older: Run, newer: Run) -> Run:
     """The remaining entries of two runs as one run (ties: ``older`` first)."""
     a, b = older.pos, newer.pos
-    times = np.concatenate((older.times[a:], newer.times[b:]))
-    order = times.argsort(kind="stable")  # two sorted runs: a linear merge
-    idx = None if older.idx is None else np.concatenate((older.idx[a:], newer.idx[b:]))[order]
-    teu = np.concatenate((older.teu[a:], newer.teu[b:]))[order]
-    return Run(times[order], idx, teu)
+    ot, nt = older.times, newer.times
+    if ot[-1] <= nt[b]:  # the usual case: the newer run starts after the older ends
+        first, second, i, j = older, newer, a, b
+    elif nt[-1] < ot[a]:  # the newer run ends before the older starts
+        first, second, i, j = newer, older, b, a
+    else:
+        times = np.concatenate((ot[a:], nt[b:]))
+        order = times.argsort(kind="stable")  # two sorted runs: a linear merge
+        idx = None if older.idx is None else np.concatenate((older.idx[a:], newer.idx[b:]))[order]
+        teu = np.concatenate((older.teu[a:], newer.teu[b:]))[order]
+        return Run(times[order], idx, teu)
+    # no overlap: the two runs one after the other are sorted, as a stable sort leaves them
+    times = np.concatenate((first.times[i:], second.times[j:]))
+    idx = None if first.idx is None else np.concatenate((first.idx[i:], second.idx[j:]))
+    teu = np.concatenate((first.teu[i:], second.teu[j:]))
+    return Run(times, idx, teu)
 
 
 class SortedRuns:
@@ -90,33 +101,51 @@ class SortedRuns:
         if len(times) == 0:
             return
         runs = self.runs
-        runs.append(Run(times, idx, teu))
-        while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
-            newer = runs.pop()
-            runs[-1] = _merge(runs[-1], newer)
-        self.next_due = min(self.next_due, float(times[0]))
+        new = Run(times, idx, teu)
+        while runs:
+            last = runs[-1]
+            # merge into the previous run while that is not at least twice as long
+            if len(last.times) - last.pos > 2 * (len(new.times) - new.pos):
+                break
+            new = _merge(runs.pop(), new)
+        runs.append(new)
+        first = float(times[0])
+        if first < self.next_due:
+            self.next_due = first
 
     def pop_until(self, now: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Remove the entries with time <= ``now``: (times, idx, teu), in order."""
         moved: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
         keep: list[Run] = []
+        next_due = math.inf
         for r in self.runs:
             if r.head > now:
                 keep.append(r)
+                if r.head < next_due:
+                    next_due = r.head
                 continue
-            k = int(r.times.searchsorted(now, side="right"))
-            idx = None if r.idx is None else r.idx[r.pos : k]
-            moved.append((r.times[r.pos : k], idx, r.teu[r.pos : k]))
-            r.advance(k)
-            if len(r):
+            times = r.times
+            pos = r.pos
+            n = len(times)
+            k = n if times[-1] <= now else int(times.searchsorted(now, side="right"))
+            if pos == 0 and k == n:
+                moved.append((times, r.idx, r.teu))
+            else:
+                idx = None if r.idx is None else r.idx[pos:k]
+                moved.append((times[pos:k], idx, r.teu[pos:k]))
+            if k < n:
+                r.pos = k
+                r.head = head = float(times[k])
                 keep.append(r)
+                if head < next_due:
+                    next_due = head
         self.runs = keep
-        self.next_due = min((r.head for r in keep), default=math.inf)
+        self.next_due = next_due
+        if len(moved) == 1:
+            return moved[0]
         if not moved:
             empty = np.empty(0)
             return empty, np.empty(0, dtype=np.int64), empty
-        if len(moved) == 1:
-            return moved[0]
         times = np.concatenate([m[0] for m in moved])
         order = times.argsort(kind="stable")
         idx = None if moved[0][1] is None else np.concatenate([m[1] for m in moved])[order]
@@ -131,16 +160,22 @@ class SortedRuns:
         """
         total = 0.0
         keep: list[Run] = []
+        next_due = math.inf
         for r in self.runs:
             if r.head <= now:
-                k = int(r.times.searchsorted(now, side="right"))
+                times = r.times
+                n = len(times)
+                k = n if times[-1] <= now else int(times.searchsorted(now, side="right"))
                 total += r.teu_before(k)
-                r.advance(k)
-                if not len(r):
+                if k == n:
                     continue
+                r.pos = k
+                r.head = float(times[k])
             keep.append(r)
+            if r.head < next_due:
+                next_due = r.head
         self.runs = keep
-        self.next_due = min((r.head for r in keep), default=math.inf)
+        self.next_due = next_due
         return total
 
     def time_reaching(self, need: float, before: float = math.inf) -> float:

@@ -168,9 +168,14 @@ class FleetRuntime:
             if aboard is None:
                 # 1. decide to sail (the vessels of a fleet one at a time)
                 self.waiting_cargo.add(env.now, 1)
-                yield from self.loading_turn.enter()
+                turn = self.loading_turn
+                if turn.capacity is None or (turn.in_use < turn.capacity and not turn._waiters):
+                    turn.in_use += 1  # Gate.enter without its generator
+                else:
+                    yield from turn.enter()
                 while True:
-                    yield from self._wait_until_open(self.open)
+                    if self.open.next_open(env.now) > env.now:
+                        yield from self._wait_until_open(self.open)
                     cap = self.nominal_teu * self.open.at(env.now)
                     yield from wait_for_departure(
                         env, leg.queue, self.spec.dispatch, cap, self.slots, origin.yard
@@ -199,7 +204,8 @@ class FleetRuntime:
                         yield env.timeout(idle)
                     self.returning -= 1
                     continue
-            yield from self._wait_until_open(dest.departures_open)
+            if dest.departures_open.next_open(env.now) > env.now:
+                yield from self._wait_until_open(dest.departures_open)
             self.returning += 1
             yield env.timeout(leg.return_time())
             idle = self.turnaround()
@@ -234,8 +240,13 @@ class FleetRuntime:
         if aboard is None:
             key = model.holdings.hold(idx)
             # 2. berth and load; the containers leave the yard once aboard
-            req = yield from origin.berths.acquire()
-            yield from origin.fixed_call_time()
+            req = origin.berths.try_acquire()
+            if req is None:
+                req = yield from origin.berths.acquire()
+            if origin.capacity.constant:  # fixed_call_time without its generator
+                yield env.timeout(origin.vessel_fixed())
+            else:
+                yield from origin.fixed_call_time()
             done = origin.load_time_h(teu)
             if done == math.inf:
                 yield env.event()
@@ -248,30 +259,33 @@ class FleetRuntime:
             key = aboard
             stage = leg.stage if leg.stage is not None else table.stage[idx]
         # 3. storms (and closures of the leg or fleet) stop departures
-        loaded_at = env.now
-        while origin.departures_open.at(env.now) == 0 or open_.at(env.now) == 0:
+        loaded_at = now = env.now
+        while origin.departures_open.at(now) == 0 or open_.at(now) == 0:
             yield from self._wait_until_open(origin.departures_open)
             yield from self._wait_until_open(open_)
-        table.depart_h[idx, stage] = env.now
-        if len(idx):
+            now = env.now
+        loaded = len(idx) > 0
+        if loaded:
+            table.depart_h[idx, stage] = now
             model.moved()
         empty = model.empty_teu_of(idx) if leg.empties else 0.0
         for log in (self, leg):
-            log.departures_h.append(env.now)
+            log.departures_h.append(now)
             log.departure_teu.append(teu)
             log.departure_empty_teu.append(empty)
         self.departure_leg.append(leg.id)
-        self.held_h.append(env.now - loaded_at)
+        self.held_h.append(now - loaded_at)
         # 4. crossing and unloading
-        loaded = len(idx) > 0
         model.loaded_in_motion += loaded
         yield env.timeout(leg.sail_time())
         model.loaded_in_motion -= loaded
-        if len(idx):
+        if loaded:
             stage += 1
             table.stage[idx] = stage
             table.arrive_h[idx, stage] = env.now
-        req = yield from dest.berths.acquire()
+        req = dest.berths.try_acquire()
+        if req is None:
+            req = yield from dest.berths.acquire()
         out, reserved = None, 0.0
         if exchange is not None:
             out, reserved = yield from self._take_on_first(dest, exchange, teu)

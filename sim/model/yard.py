@@ -110,6 +110,16 @@ class Yard:
         self._apply_due()
         self._serve()
 
+    def try_reserve(self, teu: float, first: bool = False) -> bool:
+        """Hold ``teu`` of space now if :meth:`reserve` would get it without waiting (no
+        generator); False: nothing is held, wait with :meth:`reserve`."""
+        self._apply_due()
+        ahead = self._n_first if first else len(self._waiters)
+        if not ahead and self.capacity - self.occupied >= teu - 1e-9:
+            self._change(teu)
+            return True
+        return False
+
     def reserve(self, teu: float, first: bool = False) -> Generator[simpy.Event, object, None]:
         """Hold ``teu`` of space, waiting in line while the yard is short (``yield from``).
 
@@ -187,14 +197,14 @@ class Yard:
     # ------------------------------------------------------------------------------
 
     def _change(self, delta: float) -> None:
+        now = self.env.now
         if delta < 0:
-            self.last_release_h = self.env.now
-        self.occupied += delta
-        if abs(self.occupied) < 1e-9:
-            self.occupied = 0.0
-        self._log_t.append(self.env.now)
+            self.last_release_h = now
+        occupied = self.occupied + delta
+        self.occupied = 0.0 if abs(occupied) < 1e-9 else occupied
+        self._log_t.append(now)
         self._log_d.append(delta)
-        self._invariants.change(self._inv, delta, self.env.now)
+        self._invariants.change(self._inv, delta, now)
 
     def _apply_due(self) -> None:
         """Apply the releases due by now (the monitor places each at its own time)."""
