@@ -30,9 +30,8 @@ saturates).
 from __future__ import annotations
 
 from sim.scenario.references import legs_between
-from sim.scenario.schema import RailLeg, Scenario
+from sim.scenario.schema import Scenario
 
-KM_PER_NM = 1.852
 HOURS_PER_YEAR = 8760.0
 
 
@@ -51,15 +50,12 @@ def route_cost_usd_per_teu(scenario: Scenario, flow_id: str) -> float | None:
 
 def route_co2_kg_per_teu(scenario: Scenario, flow_id: str) -> float | None:
     """Distance times emission factor along the route (None without factors or distances)."""
-    econ = scenario.economics
+    from sim.experiments.appraisal import leg_factor, leg_km
+
     total, known = 0.0, False
     for lid in route_legs(scenario, flow_id):
         leg = scenario.legs[lid]
-        if isinstance(leg, RailLeg):
-            factor, km = econ.co2_rail_kg_per_teu_km, leg.distance_km
-        else:
-            factor = econ.co2_sea_kg_per_teu_km
-            km = leg.distance_nm * KM_PER_NM if leg.distance_nm else None
+        factor, km = leg_factor(scenario, leg), leg_km(leg)
         if factor is not None and km is not None:
             total += factor * km
             known = True
@@ -90,14 +86,30 @@ def _weighted(scenario: Scenario, per_flow) -> float | None:
     return num / den if den else None
 
 
+def input_kpis(scenario: Scenario) -> dict[str, str]:
+    """The KPIs that restate ``scenario``'s inputs: cost and CO2 per TEU of fixed flows;
+    none with markets, where they are model results (:mod:`sim.experiments.appraisal`)."""
+    return {} if scenario.markets else dict(INPUT_KPIS)
+
+
 def cost_per_teu(scenario: Scenario, record: dict | None = None) -> float | None:
-    """USD per TEU of the study flows (an input: ``record`` is not used, kept for the
-    per-replication KPI interface)."""
+    """USD per TEU: with markets, a model result over the routes cargo chose
+    (:func:`sim.experiments.appraisal.cost_per_teu`); else the study flows' tariffs and
+    handling (an input)."""
+    if scenario.markets and record is not None and record.get("routes"):
+        from sim.experiments.appraisal import cost_per_teu as from_results
+
+        return from_results(scenario, record)
     return _weighted(scenario, route_cost_usd_per_teu)
 
 
 def co2_per_teu(scenario: Scenario, record: dict | None = None) -> float | None:
-    """kg CO2 per TEU of the study flows (an input, as :func:`cost_per_teu`)."""
+    """kg CO2 per TEU: with markets, over the routes cargo chose, empties included
+    (:func:`sim.experiments.appraisal.co2_per_teu`); else the study flows' (an input)."""
+    if scenario.markets and record is not None and record.get("routes"):
+        from sim.experiments.appraisal import co2_per_teu as from_results
+
+        return from_results(scenario, record)
     return _weighted(scenario, route_co2_kg_per_teu)
 
 

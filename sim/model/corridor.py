@@ -47,6 +47,7 @@ class Gridlock:
     since_h: float
     detected_h: float
     where: list[str]
+    closures: tuple[str, ...] = ()  # targets closed for good at the standstill
 
 
 @dataclass(frozen=True)
@@ -567,8 +568,11 @@ class CorridorModel:
                 continue
             if self.next_capacity_relief(now, timelines) < math.inf:
                 continue  # a closure explains the standstill; it will lift
-            closed = [f"{c.target} closed for good" for c in self._closures_at(now, timelines)]
-            self.gridlock = Gridlock(since, now, self._describe_standstill(now, closed))
+            shut = self._closures_at(now, timelines)
+            closed = [f"{c.target} closed for good" for c in shut]
+            self.gridlock = Gridlock(
+                since, now, self._describe_standstill(now, closed), tuple(c.target for c in shut)
+            )
             self._halt.succeed()
             return
 

@@ -176,6 +176,10 @@ def _flow_kpis(
         "transit_days_p50": float(p50) if has else None,
         "transit_days_p95": float(p95) if has else None,
         "cohort_inside_share": stuck_teu / cohort_teu if cohort_teu > 0 else None,
+        # for the demand-exceeds-capacity check: TEU created after the warm-up, and TEU
+        # inside (created, not delivered) at the end of the warm-up
+        "created_teu_measured": cohort_teu,
+        "in_system_teu_warm": float(teu[(created <= warm) & (delivered > warm)].sum()),
     }
 
 
@@ -779,6 +783,7 @@ def measure(
             "since_day": gridlock.since_h / 24.0,
             "detected_day": gridlock.detected_h / 24.0,
             "where": gridlock.where,
+            "closures": list(gridlock.closures),
         },
         "closed_at_horizon": _closed_at_horizon(model),
         "system": system,
