@@ -204,8 +204,8 @@ def read_targets(path: Path) -> dict[str, dict[str, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print calibrated ASCs as TOML lines; exit 2 with a one-line error on bad input."""
-    from sim.scenario.markets import prior_shares
     from sim.scenario.loader import load_scenario
+    from sim.scenario.markets import prior_shares
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
