@@ -179,14 +179,18 @@ class Yard:
         if not presorted:
             order = times.argsort(kind="stable")
             times, teus = times[order], teus[order]
-        k = int(times.searchsorted(now, side="right"))  # due already
+        n = len(times)
+        # due already
+        k = 0 if n and times[0] > now else int(times.searchsorted(now, side="right"))
         if k:
             freed_now = float(teus[:k].sum())
             if freed_now:
                 self._change(-freed_now)
-        if k < len(times):
-            self._future.add(times[k:], None, teus[k:])
-            self._scheduled.append((times[k:], teus[k:]))
+        if k < n:
+            if k:
+                times, teus = times[k:], teus[k:]
+            self._future.add(times, None, teus)
+            self._scheduled.append((times, teus))
         self._serve()
 
     def pending_release_teu(self) -> float:
