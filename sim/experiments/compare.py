@@ -5,8 +5,8 @@ it sees the same demand and the same storms; differences are taken pair by
 pair (alt_i − base_i), which removes most of the noise the scenarios share.
 With several alternatives and KPIs, the p-values of the paired t-tests are
 corrected with Holm–Bonferroni (family-wise error 5% over all tests). The KPIs that
-restate the scenario's inputs (:data:`~sim.experiments.economics.INPUT_KPIS`: cost and
-CO2 per TEU, the same in every replication) are not tested: they have no entry in
+restate the scenarios' inputs (:func:`~sim.experiments.economics.input_kpis`: cost and
+CO2 per TEU of fixed flows, the same in every replication) are not tested: they have no entry in
 ``differences`` and do not count in the correction; the summaries and
 ``replications.csv`` still carry their values.
 
@@ -25,10 +25,10 @@ from typing import Any
 
 from sim.errors import ScenarioError
 from sim.experiments.economics import (
-    INPUT_KPIS,
     co2_per_teu,
     corridor_capacity,
     cost_per_teu,
+    input_kpis,
 )
 from sim.experiments.executors import ExecutorSpec, open_executor
 from sim.experiments.replications import kpi_value, run_batches
@@ -50,8 +50,16 @@ KPI_BETTER = {
     "co2_kg_per_teu": "lower",
 }
 KPIS = tuple(KPI_BETTER)
-TESTED_KPIS = tuple(k for k in KPIS if k not in INPUT_KPIS)
-"""The KPIs whose paired differences are tested (model results, not inputs)."""
+
+
+def split_kpis(scenarios: Sequence[LoadedScenario]) -> tuple[list[str], list[str]]:
+    """(tested, inputs): the comparison KPIs that are model results, and those that restate
+    the inputs of every scenario compared (cost and CO2 per TEU of fixed flows; with
+    markets they are results and tested)."""
+    inputs = set(KPIS)
+    for ld in scenarios:
+        inputs &= set(input_kpis(ld.model))
+    return [k for k in KPIS if k not in inputs], [k for k in KPIS if k in inputs]
 
 
 def record_kpi(loaded: LoadedScenario, record: dict, kpi: str) -> float | None:
@@ -172,12 +180,13 @@ def build_comparison(
     base, alts = scenarios[0], scenarios[1:]
     base_name = base.model.scenario.name
     values = kpi_values(scenarios, records)
+    tested, inputs = split_kpis(scenarios)
     diffs: dict[str, dict[str, dict]] = {}
     tests: list[tuple[str, str]] = []
     for alt in alts:
         name = alt.model.scenario.name
         diffs[name] = {}
-        for k in TESTED_KPIS:
+        for k in tested:
             diffs[name][k] = paired_difference(values[name][k], values[base_name][k])
             tests.append((name, k))
     corrected = holm([diffs[a][k]["p_value"] for a, k in tests])
@@ -223,8 +232,8 @@ def build_comparison(
             for ld in scenarios
         },
         "kpis": list(KPIS),
-        "tested_kpis": list(TESTED_KPIS),
-        "input_kpis": [k for k in KPIS if k in INPUT_KPIS],
+        "tested_kpis": tested,
+        "input_kpis": inputs,
         "kpi_better": KPI_BETTER,
         "differences": diffs,
         "correction": "Holm–Bonferroni over all (alternative, result KPI) paired t-tests, "

@@ -825,9 +825,10 @@ def _kpi_table(summary: Mapping[str, Any]) -> str:
 
 def _assumptions_table(scenario) -> str:
     """Cost and CO2 per TEU of each study route: inputs of the scenario, not results."""
-    if scenario is None:
+    from sim.experiments.economics import co2_per_teu, cost_per_teu, input_kpis, route_inputs
+
+    if scenario is None or not input_kpis(scenario):  # with markets they are results
         return ""
-    from sim.experiments.economics import co2_per_teu, cost_per_teu, route_inputs
 
     inputs = route_inputs(scenario)
     if not any(v["cost_usd_per_teu"] is not None or v["co2_kg_per_teu"] is not None
