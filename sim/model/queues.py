@@ -81,6 +81,11 @@ class LegQueue:
         self._materialise()
         return self._ready_teu
 
+    def known_teu(self) -> float:
+        """TEU ready now or known to become ready (future entries)."""
+        self._materialise()
+        return self._ready_teu + self._future.total_teu()
+
     def oldest_ready_h(self) -> float:
         """Ready time of the first container in line (``inf`` if none is known yet)."""
         self._materialise()

@@ -113,6 +113,10 @@ class SortedRuns:
         if first < self.next_due:
             self.next_due = first
 
+    def total_teu(self) -> float:
+        """TEU of all entries not yet taken."""
+        return sum(r.teu_before(len(r.times)) for r in self.runs)
+
     def pop_until(self, now: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Remove the entries with time <= ``now``: (times, idx, teu), in order."""
         moved: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
