@@ -105,3 +105,43 @@ def test_relieving_the_binding_stage_induces_demand_and_a_non_binding_one_does_n
     assert relieve["npv_usd"]["mean"] == pytest.approx(pv - 5e6, rel=1e-9)
     assert relieve["bcr"]["mean"] == pytest.approx(pv / 5e6, rel=1e-9)
     assert math.isfinite(relieve["bcr"]["ci95_high"])
+
+
+def test_compare_values_investments_by_what_they_attract(tmp_path):
+    """`corridor compare` on a market scenario: each alternative's appraisal (NPV, BCR,
+    induced TEU, user benefit with CIs) in comparison.json, investments ranked by NPV,
+    and every scenario's routes.csv and monthly.csv in scenarios/<name>/."""
+    import json
+
+    from sim.cli import main
+
+    common = f'''extends = "{TWO}"
+[scenario]
+horizon_days = 200
+warmup_days = 60
+replications = 3
+[markets.m]
+annual_teu = 70000
+[routes.corridor]
+corridor = true
+[operators.corridor_op]
+booking_limit_teu = 10000000
+'''
+    (tmp_path / "base.toml").write_text(common.replace("[scenario]", '[scenario]\nname = "base"'),
+                                        encoding="utf-8")
+    (tmp_path / "wagons.toml").write_text(
+        common.replace("[scenario]", '[scenario]\nname = "wagons"')
+        + "[wagon_pools.w]\nwagons = 400\n[economics]\ncapex_usd = 2e6\n", encoding="utf-8")
+    out = tmp_path / "cmp"
+    assert main(["compare", str(tmp_path / "base.toml"), str(tmp_path / "wagons.toml"),
+                 "--out", str(out), "--quiet"]) == 0
+    comp = json.loads((out / "comparison.json").read_text())
+    a = comp["economics"]["wagons"]["appraisal"]
+    for key in ("npv_usd", "bcr", "induced_teu_per_year", "user_benefit_usd_per_year"):
+        assert set(a[key]) >= {"mean", "ci95_low", "ci95_high", "n"}
+    assert a["induced_teu_per_year"]["mean"] > 0
+    assert comp["ranking"][0]["metric"] == "npv_usd"
+    assert comp["ranking"][0]["value"] == a["npv_usd"]["mean"]
+    for name in ("base", "wagons"):
+        assert (out / "scenarios" / name / "routes.csv").is_file()
+        assert (out / "scenarios" / name / "monthly.csv").is_file()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
+from sim.experiments.appraisal import appraise
 from sim.experiments.economics import (
     co2_per_teu,
     corridor_capacity,
@@ -151,23 +152,33 @@ def _economics(
 
 
 def _rank(economics: dict[str, dict]) -> list[dict[str, Any]]:
-    """Investments (capex > 0) by annualised cost per extra TEU of capacity, cheapest first."""
+    """Investments (capex or opex > 0): with an appraisal (markets), by NPV, highest
+    first, with the BCR and today's annualised cost per extra TEU of capacity beside it;
+    else by annualised cost per extra TEU of capacity, cheapest first."""
     rows = []
+    by_npv = any("appraisal" in e for e in economics.values())
     for name, e in economics.items():
         if e["capex_usd"] <= 0 and e["opex_usd_per_year"] <= 0:
             continue
-        value = e["annualised_cost_per_extra_teu_usd"]
-        rows.append((value is None, value if value is not None else math.inf, name))
+        if by_npv:
+            value = (e.get("appraisal") or {}).get("npv_usd", {}).get("mean")
+            key = -value if value is not None else math.inf
+        else:
+            value = e["annualised_cost_per_extra_teu_usd"]
+            key = value if value is not None else math.inf
+        rows.append((value is None, key, name, value))
     rows.sort()
-    return [
-        {
-            "rank": k + 1,
-            "scenario": name,
-            "metric": "annualised_cost_per_extra_teu_usd",
-            "value": economics[name]["annualised_cost_per_extra_teu_usd"],
-        }
-        for k, (_, _, name) in enumerate(rows)
-    ]
+    metric = "npv_usd" if by_npv else "annualised_cost_per_extra_teu_usd"
+    out = []
+    for k, (_, _, name, value) in enumerate(rows):
+        row = {"rank": k + 1, "scenario": name, "metric": metric, "value": value}
+        if by_npv:
+            a = economics[name]["appraisal"]
+            row["bcr"] = a["bcr"]["mean"]
+            row["annualised_cost_per_extra_teu_usd"] = economics[name][
+                "annualised_cost_per_extra_teu_usd"]
+        out.append(row)
+    return out
 
 
 def build_comparison(
@@ -203,6 +214,11 @@ def build_comparison(
         )
         for alt in alts
     }
+    if base.model.markets:  # investments valued by what they attract
+        for alt, recs in zip(alts, records[1:], strict=True):
+            economics[alt.model.scenario.name]["appraisal"] = appraise(
+                base.model, alt.model, records[0], recs
+            )
     settings = base.model.scenario
     summaries = {
         ld.model.scenario.name: build_summary(ld, recs, command, version)

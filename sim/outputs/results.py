@@ -299,7 +299,7 @@ def write_comparison_files(
 ) -> None:
     """Write a comparison's files into ``folder``: comparison.json, replications.csv,
     scenarios/<name>/ (summary.json, scenario.resolved.json, nodes.csv, legs.csv,
-    flows.csv), plots/, report."""
+    flows.csv, monthly.csv, routes.csv with markets), plots/, report."""
     from sim.experiments.compare import kpi_values
     from sim.outputs.tables import write_element_tables
 
@@ -311,6 +311,9 @@ def write_comparison_files(
         write_json(sub / "summary.json", comp["scenarios"][ld.model.scenario.name]["summary"])
         write_json(sub / "scenario.resolved.json", ld.resolved)
         write_element_tables(sub, ld.model, recs)
+        write_monthly_csv(sub / "monthly.csv", recs)
+        if ld.model.markets:
+            write_routes_csv(sub / "routes.csv", recs)
     if plots:
         _comparison_plots(folder / "plots", scenarios, comp, records)
     if report:
