@@ -22,7 +22,15 @@ from scipy import stats as _st
 
 from sim.experiments.economics import INPUT_KPIS, demand_headroom
 from sim.experiments.sweep import SATURATED_UTILISATION
-from sim.outputs.present import finite, fmt, fmt_stat, kpi_of, label
+from sim.outputs.present import (
+    finite,
+    fmt,
+    fmt_stat,
+    kpi_of,
+    label,
+    money_stat,
+    ratio_stat,
+)
 
 ALPHA = 0.05
 """Family-wise error of the comparison's Holm–Bonferroni correction."""
@@ -146,10 +154,13 @@ def _headroom_text(stat: Mapping[str, Any] | None) -> str:
 
 
 def run_answer(
-    summary: Mapping[str, Any], scenario=None, calibration: str | None = None
+    summary: Mapping[str, Any], scenario=None, calibration: str | None = None,
+    routes: Mapping[str, Any] | None = None,
 ) -> list[Line]:
     """The summary lines of a run: transit median and P95, throughput against demand,
-    the bottleneck and its utilisation, every warning, the calibration status."""
+    the bottleneck and its utilisation, with markets the corridor's share of bookings
+    (``routes``: :func:`sim.outputs.route_choice.from_folder`), every warning, the
+    calibration status."""
     reps = summary.get("replications")
     lines = []
     if calibration:
@@ -185,10 +196,97 @@ def run_answer(
                       f"; all demand could grow by about {room} before it saturates."))))
     else:
         lines.append(Line("info", "Bottleneck: no capacity-limited stage."))
+    if routes:
+        lines += route_lines(routes, reps)
     warnings = run_warnings(summary)
-    lines += warnings or [Line("ok", "No warnings: no gridlock, the warm-up is long enough "
-                                     "and the transit KPIs are not biased.")]
+    lines += warnings or [Line("ok", no_warning_text(summary))]
     return lines
+
+
+def no_warning_text(summary: Mapping[str, Any]) -> str:
+    """What a run without warnings was checked for (the warm-up as its check judged it)."""
+    check = summary.get("warmup_check")
+    verdict = check.get("verdict") if isinstance(check, Mapping) else None
+    if verdict == "not judged":
+        warm = f"the warm-up was not judged ({check.get('note')})"
+    elif verdict == "ok" or (isinstance(check, Mapping) and check.get("ok")):
+        warm = "the warm-up is long enough"
+    else:
+        warm = "no warm-up check"
+    return (f"No warnings: no gridlock, {warm}; no flow's transit KPIs are biased (every "
+            f"flow has at most {_bias_pct()} of its TEU still inside at the horizon) and no "
+            "flow's demand exceeds capacity.")
+
+
+def _bias_pct() -> str:
+    from sim.outputs.summary import BIAS_THRESHOLD
+
+    return f"{BIAS_THRESHOLD:.0%}"
+
+
+# --------------------------------------------------------------------------------------
+# Route choice (markets): sim.outputs.route_choice reads it from the run folder
+# --------------------------------------------------------------------------------------
+
+
+def share_text(stat: Mapping[str, Any] | None, reps: int | None = None) -> str:
+    """A share with its CI: ``74% [72%, 77%]``."""
+    mean, ci = fmt_stat("share", stat, replications=reps)
+    return f"{mean} {ci}".strip()
+
+
+def market_line(mid: str, m: Mapping[str, Any], reps: int | None = None) -> str:
+    """One market's route shares over the measured period, compact, largest first:
+    ``China -> Türkiye: MC Khorgos 65% [61%, 69%], sea 35% [31%, 39%]; refused 1,200
+    TEU/yr; lost 0; shares settle (...)``."""
+    alts = sorted((m.get("alternatives") or {}).items(),
+                  key=lambda kv: -((kv[1].get("share") or {}).get("mean") or 0.0))
+    parts = [f"{a.get('label') or rid}{' (corridor)' if a.get('corridor') else ''} "
+             f"{share_text(a.get('share'), reps)}" for rid, a in alts]
+    refused = sum(((a.get("refused_teu_per_year") or {}).get("mean") or 0.0)
+                  for _, a in alts)
+    lost = (m.get("lost_teu_per_year") or {}).get("mean") or 0.0
+    extra = []
+    if refused > 0:
+        extra.append(f"refused by booking limits {fmt('created_teu', refused)} TEU/yr")
+    if lost > 0:
+        extra.append(f"lost (no route open) {fmt('created_teu', lost)} TEU/yr")
+    text = f"{m.get('label') or mid}: " + ", ".join(parts)
+    if extra:
+        text += "; " + "; ".join(extra)
+    return text
+
+
+def route_lines(routes: Mapping[str, Any], reps: int | None = None) -> list[Line]:
+    """The answer's route-choice line: the corridor routes' share of the markets'
+    bookings (routes with ``corridor = true``), else the largest route per market."""
+    markets = routes.get("markets") or {}
+    if not markets:
+        return []
+    corridor = routes.get("corridor")
+    unsettled = [m.get("label") or mid for mid, m in markets.items() if m.get("settles") is False]
+    tail = (f" Shares still move month to month in {', '.join(unsettled)} (no settled split)."
+            if unsettled else "")
+    if corridor:
+        teu, teu_ci = fmt_stat("created_teu", corridor.get("booked_teu_per_year"),
+                               replications=reps)
+        names = sorted({a.get("label") or rid for m in markets.values()
+                        for rid, a in (m.get("alternatives") or {}).items() if a.get("corridor")})
+        return [Line("info", (
+            f"Route choice: the corridor's routes take {share_text(corridor.get('share'), reps)}"
+            f" of the markets' bookings over the measured period, {teu} TEU/yr {teu_ci} "
+            f"({len(names)} corridor route{'s' if len(names) != 1 else ''}: "
+            f"{', '.join(names)}; corridor = true in the scenario).{tail}"))]
+    tops = []
+    for mid, m in markets.items():
+        alts = m.get("alternatives") or {}
+        if not alts:
+            continue
+        rid, a = max(alts.items(), key=lambda kv: (kv[1].get("share") or {}).get("mean") or 0.0)
+        tops.append(f"{m.get('label') or mid}: {a.get('label') or rid} "
+                    f"{share_text(a.get('share'), reps)}")
+    return [Line("info", "Route choice (no route is marked corridor = true), the largest "
+                         "share of bookings per market: " + "; ".join(tops) + "." + tail)]
 
 
 # --------------------------------------------------------------------------------------
@@ -272,15 +370,24 @@ def difference_text(comp: Mapping[str, Any], alt: str, kpi: str,
     }
 
 
+def input_kpis(comp: Mapping[str, Any]) -> list[str]:
+    """The comparison's KPIs that are inputs, not model results: ``comparison.json``'s
+    ``input_kpis`` (empty with markets: cost and CO2 per TEU are then results); a file
+    written before that key: cost and CO2 per TEU."""
+    listed = comp.get("input_kpis")
+    return list(listed) if isinstance(listed, list) else list(INPUT_KPIS)  # also plots_compare
+
+
 def result_kpis(comp: Mapping[str, Any]) -> list[str]:
-    """The comparison's KPIs that are model results (inputs such as cost/TEU left out)."""
-    return [k for k in comp.get("kpis") or [] if k not in INPUT_KPIS]
+    """The comparison's KPIs that are model results (:func:`input_kpis` left out)."""
+    inputs = set(input_kpis(comp))
+    return [k for k in comp.get("kpis") or [] if k not in inputs]
 
 
 def input_values(comp: Mapping[str, Any]) -> dict[str, dict[str, float | None]]:
-    """Per input KPI (cost/TEU, CO2/TEU), its value in each scenario."""
+    """Per input KPI (:func:`input_kpis`), its value in each scenario."""
     out: dict[str, dict[str, float | None]] = {}
-    for kpi in INPUT_KPIS:
+    for kpi in input_kpis(comp):
         if kpi not in (comp.get("kpis") or []):
             continue
         out[kpi] = {
@@ -336,6 +443,14 @@ def throughput_sentence(comp: Mapping[str, Any]) -> str | None:
         busy = fmt("bottleneck_utilisation", base_rho["mean"])
         return (f"The base is saturated (busiest stage {busy} busy), so throughput can rise: "
                 f"changes of {rng} TEU/yr ({sig} of {len(gains)} significant).")
+    if any(isinstance((e or {}).get("appraisal"), Mapping)
+           for e in (comp.get("economics") or {}).values()):
+        return (f"Study-flow throughput is demand-bound: the markets offer the same cargo in "
+                f"every scenario{demand_text} (common random numbers; route choice moves it "
+                f"between routes, not in or out), so deliveries cannot rise; the changes of "
+                f"{rng} TEU/yr ({sig} of {len(gains)} significant) are boxes still in transit "
+                "at the horizon on faster or slower routes, not a benefit. The appraisal "
+                "values what an investment changes: induced demand and user benefit.")
     text = (
         f"Throughput is demand-bound: every scenario is sent the same study demand"
         f"{demand_text} below its capacity (common random numbers), so deliveries cannot "
@@ -363,7 +478,11 @@ def comparison_answer(comp: Mapping[str, Any]) -> list[Line]:
     intervals = decision_intervals(comp)
     ranking = comp.get("ranking") or []
     econ = comp.get("economics") or {}
-    if ranking:
+    appraised = {alt: (e or {}).get("appraisal") for alt, e in econ.items()
+                 if isinstance((e or {}).get("appraisal"), Mapping)}
+    if appraised:
+        lines += appraisal_lines(comp)
+    elif ranking:
         parts = []
         for r in ranking:
             name = r.get("scenario")
@@ -411,6 +530,90 @@ def comparison_answer(comp: Mapping[str, Any]) -> list[Line]:
             any_warning = True
     if not any_warning:
         lines.append(Line("ok", "No warnings in any scenario."))
+    return lines
+
+
+def _period_text(e: Mapping[str, Any]) -> str:
+    years, rate = e.get("lifetime_years"), e.get("discount_rate")
+    if finite(years) and finite(rate):
+        return f"over {years:g} years at {100 * rate:g}%/yr"
+    return "over the appraisal period"
+
+
+def ranking_text(comp: Mapping[str, Any]) -> str | None:
+    """The ranking by NPV as one sentence: NPV, BCR and today's annualised cost per extra
+    TEU/yr of capacity of each investment (None without an NPV ranking)."""
+    econ = comp.get("economics") or {}
+    rows = [r for r in comp.get("ranking") or [] if r.get("metric") == "npv_usd"]
+    if not rows:
+        return None
+    parts = []
+    for r in rows:
+        a = (econ.get(r.get("scenario")) or {}).get("appraisal") or {}
+        per = r.get("annualised_cost_per_extra_teu_usd")
+        cost = (f"{fmt('cost_usd_per_teu', per)} USD per extra TEU/yr of capacity"
+                if finite(per) else "no extra capacity to price")
+        parts.append(f"{r.get('rank')}. {r.get('scenario')}: NPV "
+                     f"{money_stat(a.get('npv_usd'))}, BCR {ratio_stat(a.get('bcr'))}, {cost}")
+    return ("Ranking by net present value (highest first; mean [95% CI] over the paired "
+            "replications): " + "; ".join(parts) + ".")
+
+
+def appraisal_lines(comp: Mapping[str, Any]) -> list[Line]:
+    """The appraisal's answer: the ranking by NPV, the best investment with whether its
+    NPV's CI excludes 0, and its induced demand next to the capacity it adds."""
+    econ = comp.get("economics") or {}
+    lines = []
+    text = ranking_text(comp)
+    if text:
+        lines.append(Line("info", text))
+    rows = [r for r in comp.get("ranking") or [] if r.get("metric") == "npv_usd"]
+    best = rows[0].get("scenario") if rows else None
+    if best is None:
+        cands = [(alt, ((e or {}).get("appraisal") or {}).get("npv_usd") or {})
+                 for alt, e in econ.items()]
+        cands = [(alt, n) for alt, n in cands if finite(n.get("mean"))]
+        best = max(cands, key=lambda c: c[1]["mean"])[0] if cands else None
+    if best is None:
+        return lines
+    e = econ.get(best) or {}
+    a = e.get("appraisal") or {}
+    npv = a.get("npv_usd") or {}
+    lo, hi = npv.get("ci95_low"), npv.get("ci95_high")
+    if finite(lo) and lo > 0:
+        verdict, level = "its 95% CI lies above 0: it is worth more than it costs", "ok"
+    elif finite(hi) and hi < 0:
+        verdict, level = ("its 95% CI lies below 0: even the best option costs more than it "
+                          "returns"), "warn"
+    elif finite(lo) and finite(hi):
+        verdict, level = ("its 95% CI includes 0: not clearly worth its cost at this number "
+                          "of replications"), "warn"
+    else:
+        verdict, level = "no CI (one replication)", "warn"
+    lines.append(Line(level, (
+        f"Best investment by NPV: {best}, NPV {money_stat(npv)} {_period_text(e)}, BCR "
+        f"{ratio_stat(a.get('bcr'))}; {verdict}.")))
+    induced = a.get("induced_teu_per_year") or {}
+    benefit = a.get("user_benefit_usd_per_year") or {}
+    if finite(induced.get("mean")):
+        ind, ind_ci = fmt_stat("created_teu", induced, signed=True)
+        cap = e.get("extra_capacity_teu_per_year") or {}
+        cap_text = ""
+        if finite(cap.get("mean")):
+            c, c_ci = fmt_stat("created_teu", cap, signed=True)
+            cap_text = f" next to the extra capacity it measures, {c} TEU/yr {c_ci}"
+            if induced["mean"] > 0 > cap["mean"]:
+                cap_text += (" (that capacity measure divides every route's throughput, "
+                             "capacity-free routes included, by the busiest stage's "
+                             "utilisation, so cargo moving onto the corridor lowers it)")
+        text = (f"{best} draws {ind} TEU/yr {ind_ci} of induced demand onto the corridor's "
+                f"routes (cargo won from other routes; market totals are fixed){cap_text}.")
+        if finite(benefit.get("mean")):
+            text += (f" Its user benefit, {money_stat(benefit)} per year, is the change in "
+                     "all the markets' shippers' consumer surplus (logsum): it is not split "
+                     "between the cargo that switches to the corridor and the cargo that "
+                     "stays on its route.")
+        lines.append(Line("info", text))
     return lines
 
 

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from sim.outputs import answer as _answer
-from sim.outputs.present import fmt, fmt_stat, label, run_kpi_rows
+from sim.outputs.present import (
+    fmt,
+    fmt_stat,
+    label,
+    money_stat,
+    ratio_stat,
+    run_kpi_rows,
+)
 
 WIDTH = 100
 """Console lines are wrapped at this width."""
@@ -254,6 +261,13 @@ def format_comparison(comp: Mapping[str, Any]) -> str:
             ci = f"{t['ci']} ({t['level']})"
             lines.append(f"  {name:<{width}}{t['mean']:>12}  {ci:<34}{t['p']:<16}{t['verdict']}")
         e = comp["economics"].get(alt) or {}
+        a = e.get("appraisal")
+        if isinstance(a, Mapping):
+            ind, ind_ci = fmt_stat("created_teu", a.get("induced_teu_per_year"), signed=True)
+            lines.append(f"  appraisal {_answer._period_text(e)}: "
+                         f"NPV {money_stat(a.get('npv_usd'))}, BCR {ratio_stat(a.get('bcr'))}")
+            lines.append(f"  induced demand {ind} TEU/yr {ind_ci}, user benefit "
+                         f"{money_stat(a.get('user_benefit_usd_per_year'))} per year")
         if e.get("annualised_cost_usd", 0) > 0:
             per = e.get("annualised_cost_per_extra_teu_usd")
             per_text = (f"{fmt('cost_usd_per_teu', per)} USD per extra TEU/yr of capacity"
@@ -261,7 +275,19 @@ def format_comparison(comp: Mapping[str, Any]) -> str:
             lines.append(f"  annualised cost {fmt('cost_usd_per_teu', e['annualised_cost_usd'])} "
                          f"USD/yr -> {per_text}")
         lines.append("")
-    if comp.get("ranking"):
+    npv_rows = [r for r in comp.get("ranking") or [] if r.get("metric") == "npv_usd"]
+    if npv_rows:
+        lines.append("Ranking by NPV (highest first), BCR and today's annualised cost per extra "
+                     "TEU/yr of capacity beside it:")
+        econ = comp.get("economics") or {}
+        for row in npv_rows:
+            a = (econ.get(row["scenario"]) or {}).get("appraisal") or {}
+            per = row.get("annualised_cost_per_extra_teu_usd")
+            lines.append(f"  {row['rank']}. {row['scenario']}: NPV {money_stat(a.get('npv_usd'))}"
+                         f", BCR {ratio_stat(a.get('bcr'))}, "
+                         + (f"{fmt('cost_usd_per_teu', per)} USD per extra TEU/yr"
+                            if per is not None else "adds no capacity"))
+    elif comp.get("ranking"):
         lines.append("Ranking (annualised cost per extra TEU/yr of corridor capacity):")
         for row in comp["ranking"]:
             v = row["value"]

@@ -179,6 +179,20 @@ def _write(fig, out: Path) -> Path:
 # --------------------------------------------------------------------------------------
 
 
+def result_kpis(comparison: dict) -> list[str]:
+    """The comparison's KPIs less its ``input_kpis`` (inputs such as cost and CO2 per TEU
+    without markets are the scenario's numbers, not results: no bar, no difference); a
+    file written before ``input_kpis``: cost and CO2 per TEU, as
+    :func:`sim.outputs.answer.input_kpis`."""
+    listed = comparison.get("input_kpis")
+    if not isinstance(listed, list):
+        from sim.experiments.economics import INPUT_KPIS
+
+        listed = list(INPUT_KPIS)
+    inputs = set(listed)
+    return [k for k in comparison.get("kpis") or [] if k not in inputs]
+
+
 def kpi_bars(comparison: dict, out: Path) -> Path:
     """One panel per KPI: a horizontal bar per scenario (mean) with its 95% CI whiskers.
 
@@ -187,7 +201,7 @@ def kpi_bars(comparison: dict, out: Path) -> Path:
     to the base is significant (after the correction) and better/worse.
     """
     order = _order(comparison)
-    kpis = list(comparison.get("kpis") or [])
+    kpis = result_kpis(comparison)
     scen = comparison.get("scenarios") or {}
     base = comparison.get("base")
     diffs = comparison.get("differences") or {}
@@ -316,7 +330,7 @@ def forest(comparison: dict, out: Path) -> Path:
     better, red: worse); hollow grey is not. The better side of zero is shaded.
     Next to each row: the difference, its CI and the adjusted p-value.
     """
-    kpis = list(comparison.get("kpis") or [])
+    kpis = result_kpis(comparison)
     alts = _alternatives(comparison)
     diffs = comparison.get("differences") or {}
     base = comparison.get("base")

@@ -390,7 +390,9 @@ def _reference_cell(
     ys: list,
 ) -> tuple[Any, Any, str]:
     """The reference cell (x, y) and how it was chosen: ``reference`` (the base scenario's
-    values of the varied keys), else ``sweep["reference"]``, else the first grid cell."""
+    values of the varied keys), else ``sweep["reference"]``, else the first grid cell. With
+    ``sweep["reference_note"]`` set, the reference is the grid point nearest the base
+    (the base's own values are off the grid) and the legend says so."""
     ref = reference if reference is not None else sweep.get("reference")
     if isinstance(ref, Mapping):
         xv = _num(ref.get(x_key)) if _num(ref.get(x_key)) is not None else str(ref.get(x_key))
@@ -399,6 +401,8 @@ def _reference_cell(
             raw = ref.get(y_key)
             yv = _num(raw) if _num(raw) is not None else str(raw)
         if xv in xs and yv in ys:
+            if sweep.get("reference_note"):  # the base's values are not on the grid
+                return xv, yv, "the grid point nearest the base scenario"
             return xv, yv, "the base scenario's values"
     return xs[0], ys[0], "the first grid point"
 

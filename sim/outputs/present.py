@@ -5,6 +5,8 @@ Rules (so the console and the report print the same text for the same number):
 * utilisations and shares in percent: ``87%`` (one decimal below 10 %: ``4.2%``);
   differences of shares in percentage points with one decimal: ``+2.4 pp``;
 * days with one decimal: ``39.8``;
+* a difference that one decimal would show as ``0.0`` gets two significant figures
+  (``+0.012 days``), so a non-zero change never reads as none;
 * everything else (TEU, TEU/week, TEU/yr, USD, kg) to three significant figures,
   thousands separated and at most one decimal: ``+2,450``, ``338,000``, ``17.8``;
 * a mean and its CI bounds are rounded to the same step (the one of the largest of the
@@ -55,7 +57,7 @@ def finite(x: Any) -> bool:
 
 def kind_of(kpi: str) -> str:
     """``"share"`` (fraction shown in %), ``"days"`` or ``"num"`` (everything else)."""
-    if kpi.endswith("_share") or kpi.endswith("utilisation") or kpi == "utilisation":
+    if kpi.endswith("_share") or kpi.endswith("utilisation") or kpi in ("utilisation", "share"):
         return "share"
     info = KPI_INFO.get(kpi)
     if info and info[3] == "share":
@@ -91,6 +93,14 @@ def _signed(text: str, x: float, signed: bool) -> str:
     return text
 
 
+def _small_digits(mag: float) -> int:
+    """Decimals of a difference: one, or two significant figures when one decimal would
+    show a non-zero difference as 0.0 (at most 6)."""
+    if not 0 < mag < 0.05 or not math.isfinite(mag):
+        return 1
+    return min(6, 1 - math.floor(math.log10(mag)))
+
+
 def fmt(
     kpi: str, x: Any, signed: bool = False, scale: float | None = None, bare: bool = False
 ) -> str:
@@ -104,10 +114,16 @@ def fmt(
     mag = abs(x) if scale is None else scale
     if kind == "share":
         if signed:
-            return _signed(f"{100 * x:.1f}", x, True) + ("" if bare else " pp")
+            digits = _small_digits(100 * mag)
+            text = f"{100 * x:.{digits}f}"
+            if text.lstrip("-").strip("0.") == "":  # -0.0 -> 0.0
+                text = text.lstrip("-")
+            return _signed(text, x, True) + ("" if bare else " pp")
         digits = 1 if 100 * mag < 10 else 0
         return f"{100 * x:.{digits}f}%"
-    if kind == "days":
+    if signed and _small_digits(mag) > 1:  # a difference that one decimal shows as 0.0
+        text = f"{x:,.{_small_digits(mag)}f}"
+    elif kind == "days":
         text = f"{x:,.1f}"
     else:
         step = _step(mag)
@@ -175,3 +191,54 @@ def run_kpi_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str, s
         mean, ci = fmt_stat(kpi, stat, replications=reps)
         rows.append((kpi, label(kpi), SCOPE.get(kpi, "study flows"), mean, ci))
     return rows
+
+
+# --------------------------------------------------------------------------------------
+# Money and ratios (appraisal)
+# --------------------------------------------------------------------------------------
+
+_MONEY_UNITS = ((1e9, " bn"), (1e6, " M"), (1e3, " k"), (1.0, ""))
+
+
+def _sig3(x: float, scale: float) -> str:
+    """``x`` to three significant figures of ``scale`` (at most two decimals)."""
+    decimals = 0 if scale <= 0 else min(2, max(0, 2 - math.floor(math.log10(scale))))
+    text = f"{x:,.{decimals}f}"
+    return text.lstrip("-") if text.lstrip("-").strip("0.,") == "" else text
+
+
+def money(x: Any, scale: float | None = None) -> str:
+    """USD in human units: ``USD 12.3 M``, ``USD -950 k``, ``USD 2.44 bn``."""
+    if not finite(x):
+        return "–"
+    x = float(x)
+    mag = abs(x) if scale is None else scale
+    div, unit = next(((d, u) for d, u in _MONEY_UNITS if mag >= d), (1.0, ""))
+    return f"USD {_sig3(x / div, mag / div)}{unit}"
+
+
+def money_stat(stat: Mapping[str, Any] | None) -> str:
+    """A money mean with its CI in the same unit: ``USD 12.3 M [8.1, 16.5]``."""
+    if not stat or not finite(stat.get("mean")):
+        return "–"
+    lo, hi = stat.get("ci95_low"), stat.get("ci95_high")
+    vals = [float(stat["mean"])] + [float(v) for v in (lo, hi) if finite(v)]
+    mag = max(abs(v) for v in vals)
+    text = money(stat["mean"], mag)
+    if finite(lo) and finite(hi):
+        div = next((d for d, _ in _MONEY_UNITS if mag >= d), 1.0)
+        text += f" [{_sig3(float(lo) / div, mag / div)}, {_sig3(float(hi) / div, mag / div)}]"
+    return text
+
+
+def ratio_stat(stat: Mapping[str, Any] | None) -> str:
+    """A ratio (benefit-cost) with its CI: ``1.42 [1.10, 1.74]``, ``1,220 [1,190, 1,250]``."""
+    if not stat or not finite(stat.get("mean")):
+        return "–"
+    lo, hi = stat.get("ci95_low"), stat.get("ci95_high")
+    vals = [float(stat["mean"])] + [float(v) for v in (lo, hi) if finite(v)]
+    mag = max(abs(v) for v in vals)
+    text = _sig3(float(stat["mean"]), mag)
+    if finite(lo) and finite(hi):
+        text += f" [{_sig3(float(lo), mag)}, {_sig3(float(hi), mag)}]"
+    return text

@@ -452,7 +452,7 @@ def _parameters(scenario, prov: Provenance | None = None) -> str:
 
     With ``prov`` (see :func:`_input_provenance`) every value carries its source tag.
     """
-    from sim.scenario.schema import PortNode, RailLeg
+    from sim.scenario.schema import DelayLeg, PortNode, RailLeg
 
     parts = []
     flows = []
@@ -595,6 +595,17 @@ def _parameters(scenario, prov: Provenance | None = None) -> str:
                     ),
                     _v(pool, prov, *pool_keys),
                     _v(_dispatch(leg.dispatch), prov, k + "dispatch"),
+                ]
+            )
+        elif isinstance(leg, DelayLeg):  # coarse: a delay per box, no capacity
+            rows.append(
+                [
+                    e((leg.label or _leg_ends(scenario, lid)) + " (coarse delay)"),
+                    _v(_dist(leg.transit_h), prov, k + "transit_h"),
+                    "–",
+                    "–",
+                    "–",
+                    "per box, no capacity limit",
                 ]
             )
         else:
