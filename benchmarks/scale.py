@@ -1,14 +1,20 @@
 """Scale a corridor scenario with its demand: k x demand, k x the capacity that carries it.
 
 ``scaled_overrides(model, k)`` returns ``--set`` style overrides that multiply
-every flow's ``annual_teu`` by ``k`` and grow the corridor with it, so that the
-load is carried rather than queued at the origin:
+every flow's and every market's ``annual_teu`` (and ``teu_by_year``) by ``k`` and
+grow the corridor with it, so that the load is carried rather than queued at the
+origin:
 
 - fleets: ``vessels`` x k (rounded up); a timetable's ``interval_h`` / k;
 - ports: ``berths`` x k; every node: ``handling_tracks`` x k, ``yard_capacity_teu`` x k;
 - rail legs: ``paths_per_day`` x k; a timetable's ``interval_h`` / k;
 - wagon pools: ``wagons`` x k (rounded up);
+- operators: ``booking_limit_teu`` and ``capacity_teu_per_day`` x k (a limit that
+  stayed put would refuse the scaled bookings);
 - dated changes: the new values of those keys, scaled alike.
+
+The flows a market generates (one per market x route, ``flow.market`` set) are not
+scaled themselves: they follow their market.
 
 Train lengths, vessel sizes, crane rates, times and weather stay as they are, so
 each carrier does the same work and there are k times as many of them.
@@ -35,13 +41,31 @@ def _up(x: float) -> int:
     return int(math.ceil(x - 1e-9))
 
 
+def _table(by_year: dict[str, float], k: float) -> str:
+    """A ``teu_by_year`` table scaled by ``k``, as an inline TOML table."""
+    return "{" + ", ".join(f'"{y}" = {v * k!r}' for y, v in by_year.items()) + "}"
+
+
 def scaled_overrides(model: Scenario, k: float) -> list[str]:
     """``key.path=value`` overrides that scale ``model`` by ``k`` (k = 1: no change)."""
     if k == 1:
         return []
     out: list[str] = []
     for fid, flow in model.flows.items():
+        if getattr(flow, "market", None) is not None:  # generated from a market: follows it
+            continue
         out.append(f"flows.{fid}.annual_teu={flow.annual_teu * k!r}")
+        if flow.teu_by_year:
+            out.append(f"flows.{fid}.teu_by_year={_table(flow.teu_by_year, k)}")
+    for mid, market in getattr(model, "markets", {}).items():  # older models have none
+        out.append(f"markets.{mid}.annual_teu={market.annual_teu * k!r}")
+        if market.teu_by_year:
+            out.append(f"markets.{mid}.teu_by_year={_table(market.teu_by_year, k)}")
+    for oid, op in getattr(model, "operators", {}).items():
+        if op.booking_limit_teu is not None:
+            out.append(f"operators.{oid}.booking_limit_teu={op.booking_limit_teu * k!r}")
+        if op.capacity_teu_per_day is not None:
+            out.append(f"operators.{oid}.capacity_teu_per_day={op.capacity_teu_per_day * k!r}")
     for fid, fleet in model.fleets.items():
         out.append(f"fleets.{fid}.vessels={_up(fleet.vessels * k)}")
         if isinstance(fleet.dispatch, DispatchTimetable):

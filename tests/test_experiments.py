@@ -139,15 +139,16 @@ def test_annualised_cost_is_the_capital_recovery_factor():
 
 def test_route_cost_and_co2_add_up_along_the_route():
     s = load_scenario(TINY.parents[2] / "scenarios" / "baseline.toml").model
+    fid = "cn_baltic:mc_khorgos_aktau_poti"  # the China -> Klaipėda market's main MC route
     legs = ["xian_khorgos", "khorgos_aktau", "aktau_alat", "alat_poti", "poti_constanta",
             "constanta_sestokai", "sestokai_klaipeda"]
     tariffs = sum(s.legs[lid].tariff_usd_per_teu for lid in legs)
-    handling = sum(s.nodes[n].handling_usd_per_teu or 0 for n in s.flows["study_aktau"].route)
-    assert route_cost_usd_per_teu(s, "study_aktau") == pytest.approx(tariffs + handling)
+    handling = sum(s.nodes[n].handling_usd_per_teu or 0 for n in s.flows[fid].route)
+    assert route_cost_usd_per_teu(s, fid) == pytest.approx(tariffs + handling)
     km = sum(getattr(s.legs[lid], "distance_km", None) or 0 for lid in legs)
     nm = sum(getattr(s.legs[lid], "distance_nm", None) or 0 for lid in legs)
     co2 = km * s.economics.co2_rail_kg_per_teu_km + nm * 1.852 * s.economics.co2_sea_kg_per_teu_km
-    assert route_co2_kg_per_teu(s, "study_aktau") == pytest.approx(co2)
+    assert route_co2_kg_per_teu(s, fid) == pytest.approx(co2)
 
 
 def test_corridor_capacity_is_throughput_over_bottleneck_utilisation():

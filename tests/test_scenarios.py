@@ -24,6 +24,7 @@ REQUIRED = {
     "disrupt_caspian_storms", "disrupt_georgia_closure", "disrupt_low_water",
     "invest_caspian_ships", "invest_aktau_phase2", "invest_alat_phase2",
     "growth_2030", "growth_2030_no_invest",
+    "redsea_crisis", "northern_closed", "northern_closed_eu", "one_stop_tariff", "border_digital",
 }
 
 
@@ -78,20 +79,27 @@ def test_baseline_content_does_not_grow_with_the_horizon():
 
 
 def test_baseline_carries_traffic_both_ways_and_through_both_crossings():
-    """Both China-Kazakhstan crossings carry study boxes, and the eastbound loaded and
-    empty flows ride the westbound flows' ships (return_leg) and wagons (backhaul_of)."""
+    """Both China-Kazakhstan crossings carry corridor boxes; the eastbound loaded boxes (the
+    background's imports, the Europe -> China market's corridor boxes) and the empties of
+    the background and of the Middle Corridor routes ride the westbound flows' ships
+    (return_leg) and wagons (backhaul_of)."""
     scen = load_scenario(SCENARIOS / "baseline.toml", SHORT).model
     assert any("dostyk" in nid for nid in scen.nodes)
     rec = replicate(scen, 1, workers=1)[0]
     for nid in ("khorgos", "dostyk"):
         assert rec["nodes"][nid]["departed_teu"] > 0, nid
-    east = [f for f, fl in scen.flows.items() if fl.empties_of is None and fl.route[-1] in
-            ("xian", "kz_hinterland")]
-    empties = [f for f, fl in scen.flows.items() if fl.empties_of is not None]
-    assert east and len(empties) == sum(1 for fl in scen.flows.values() if fl.empties_of is None
-                                        and fl.route[0] in ("xian", "kz_hinterland"))
-    for fid in east + empties:
+    # fixed flows: each eastbound and empties flow delivers
+    for fid in ("bg_east", "bg_aktau_empties", "bg_kuryk_empties"):
         assert rec["flows"][fid]["delivered_teu"] > 0, fid
+    # markets: every route whose carrier owns boxes has its empties flow, in each market
+    owned = [(mid, rid) for mid, m in scen.markets.items() for rid in m.alternatives
+             if scen.routes[rid].empty_share > 0]
+    empties = [f for f, fl in scen.flows.items() if fl.market and fl.empties_of is not None]
+    assert owned and len(empties) == len(owned)
+    assert sum(rec["flows"][f]["delivered_teu"] for f in empties) > 0
+    east = [f for f, fl in scen.flows.items()
+            if fl.market == "eu_cn" and fl.empties_of is None and fl.route[-1] == "xian"]
+    assert east and sum(rec["flows"][f]["delivered_teu"] for f in east) > 0
     assert all(f.return_leg for f in scen.fleets.values())
     backs = {leg.backhaul_of for leg in scen.legs.values() if getattr(leg, "backhaul_of", None)}
     assert {"xian_khorgos", "xian_dostyk", "hinterland_aktau", "constanta_sestokai"} <= backs
@@ -125,13 +133,20 @@ def _paired(stem: str, reps: int = 2) -> tuple[list[dict], list[dict]]:
 
 
 def _demand_teu(rec: dict, scen) -> float:
-    """TEU created by the loaded flows: the demand (empties are created as their loaded
-    boxes are delivered, so their count depends on the run, not only on the demand)."""
-    return sum(
+    """The demand: TEU created by the fixed loaded flows, plus the TEU the markets offered
+    (booked on some route, or lost when every operator refused). Empties are created as
+    their loaded boxes are delivered, and a market's boxes are created on the route they
+    choose, so those counts depend on the run, not only on the demand."""
+    fixed = sum(
         rec["flows"][fid]["created_teu"]
         for fid, flow in scen.flows.items()
-        if flow.empties_of is None
+        if flow.empties_of is None and flow.market is None
     )
+    offered = sum(
+        float(np.sum(alt["booked_teu"])) for m in rec["routes"].values()
+        for alt in m["alternatives"].values()
+    ) + sum(float(np.sum(m["lost_teu"])) for m in rec["routes"].values())
+    return fixed + offered
 
 
 def _u(rec: dict, element: str) -> float:

@@ -168,9 +168,9 @@ def test_provenance_of_baseline_keys():
     assert storms.estimate and {"S46", "G19", "G20", "S46e"} <= set(storms.sources)
     # no source given; a data-sheet section only; a key no line sets
     assert lookup(prov, "scenario.gridlock_days").label == "—"
-    # the planner's demand split by estimated shares is an estimate with no source
-    assert lookup(prov, "flows.study_aktau.annual_teu").label == "estimate"
-    assert lookup(prov, "flows.study_aktau.block_train_teu").label == "§7.1"
+    # a market's size is an estimate with no source
+    assert lookup(prov, "markets.cn_baltic.annual_teu").label == "estimate"
+    assert lookup(prov, "flows.bg_aktau.block_train_teu").label == "§7.1"
     assert lookup(prov, "nodes.xian.yard_capacity_teu") is None
     assert "scenario.description" in prov and "extends" not in prov
 
