@@ -251,6 +251,10 @@ def market_line(mid: str, m: Mapping[str, Any], reps: int | None = None) -> str:
         extra.append(f"refused by booking limits {fmt('created_teu', refused)} TEU/yr")
     if lost > 0:
         extra.append(f"lost (no route open) {fmt('created_teu', lost)} TEU/yr")
+    if m.get("settles") is True:
+        extra.append("shares settle")
+    elif m.get("settles") is False:
+        extra.append("shares still move month to month")
     text = f"{m.get('label') or mid}: " + ", ".join(parts)
     if extra:
         text += "; " + "; ".join(extra)

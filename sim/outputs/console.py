@@ -192,20 +192,38 @@ def stage_table(summary: Mapping[str, Any], scenario) -> list[str]:
     return lines
 
 
+def market_lines(routes: Mapping[str, Any] | None, reps: int | None = None) -> list[str]:
+    """One compact line per market: each route's share of bookings over the measured
+    period (mean [95% CI]), largest first; then a blank line. None without markets."""
+    markets = (routes or {}).get("markets") or {}
+    if not markets:
+        return []
+    out = ["Route shares of bookings, measured period (mean [95% CI]; routes.csv, report):"]
+    for mid, m in markets.items():
+        out += textwrap.wrap(_answer.market_line(mid, m, reps), WIDTH, initial_indent="  ",
+                             subsequent_indent="    ", break_on_hyphens=False)
+    return out + [""]
+
+
 def format_summary(
     summary: dict[str, Any], out_dir: str | None = None, scenario=None
 ) -> str:
     """The answer first (summary lines of :func:`sim.outputs.answer.run_answer`, with the
     calibration status), then the KPI table, nodes, stages, periods and gridlocks."""
+    from sim.outputs.route_choice import from_folder
+
     _resolved, loaded = load_resolved(out_dir)
     scenario = scenario if scenario is not None else loaded
+    routes = from_folder(out_dir, summary, scenario)
     lines = [
         f"Scenario {summary['scenario']['name']}: {summary['replications']} replication(s), "
         f"seed {summary['seed']}, horizon {summary['horizon_days']:g} d "
         f"(warm-up {summary['warmup_days']:g} d)" + _start_text(summary),
         "",
-        *answer_lines(_answer.run_answer(summary, scenario, _answer.calibration_line(summary))),
+        *answer_lines(_answer.run_answer(summary, scenario, _answer.calibration_line(summary),
+                                         routes)),
         "",
+        *market_lines(routes, summary.get("replications")),
         f"Study flows: {', '.join(summary['study_flows'])}",
         *kpi_table(summary),
         "",

@@ -41,7 +41,7 @@ from sim.errors import ScenarioError
 from sim.experiments.economics import INPUT_KPIS
 from sim.outputs import answer as _answer
 from sim.outputs.plots_compare import better_of, kpi_label, kpi_of
-from sim.outputs.present import fmt, fmt_stat, run_kpi_rows
+from sim.outputs.present import fmt, fmt_stat, money_stat, ratio_stat, run_kpi_rows
 
 REPORT_NAME = "report.html"
 KINDS = {"comparison": "comparison.json", "sweep": "sweep.json", "run": "summary.json"}
@@ -259,8 +259,30 @@ def _section(anchor: str, title: str, body: str, intro: str | None = None) -> st
     return f'<section id="{e(anchor)}"><h2>{e(title)}</h2>{p}{body}</section>'
 
 
+def _png_bytes(path: Path) -> bytes:
+    """A plot's PNG for embedding: re-encoded with a 256-colour palette when that is
+    smaller (plots have few colours; it halves to quarters a report's images, keeping a
+    baseline report with its interactive map under 10 MB), else the file as it is."""
+    raw = path.read_bytes()
+    try:
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(raw)) as im:
+            rgb = im.convert("RGBA")
+            flat = Image.new("RGB", rgb.size, "white")
+            flat.paste(rgb, mask=rgb.getchannel("A"))
+            pal = flat.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+            out = io.BytesIO()
+            pal.save(out, "PNG", optimize=True)
+    except Exception:  # not a PNG Pillow reads: embed it unchanged
+        return raw
+    return out.getvalue() if len(out.getvalue()) < len(raw) else raw
+
+
 def _img(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    data = base64.b64encode(_png_bytes(path)).decode("ascii")
     return (
         f'<figure><img alt="{e(caption)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{e(caption)}</figcaption></figure>"
@@ -336,6 +358,7 @@ class Page(NamedTuple):
     folder: Path
     data: dict
     scenario: Any = None
+    routes: Any = None  # a run with markets: sim.outputs.route_choice.from_folder
 
 
 SectionBuilder = Callable[[Page], Section | None]
@@ -749,45 +772,6 @@ def _parameters_intro(base: str, prov: Provenance | None, prov_from: str) -> str
 # --------------------------------------------------------------------------------------
 
 
-def _warnings(summary: Mapping[str, Any], who: str = "") -> list[str]:
-    out = []
-    prefix = f"{who}: " if who else ""
-    for g in summary.get("gridlock") or []:
-        where = "; ".join(g.get("where") or [])
-        day = g.get("since_day")
-        out.append(
-            _alert(
-                "bad",
-                f"{prefix}Gridlock",
-                f"replication {g.get('replication')} stopped: nothing moved since day "
-                f"{_num(day, 1)}"
-                + (f" ({where})" if where else "")
-                + ". Its KPIs cover only the time before the stop.",
-            )
-        )
-    check = summary.get("warmup_check")
-    if isinstance(check, Mapping) and check.get("ok") is False:
-        out.append(
-            _alert(
-                "warn",
-                f"{prefix}Warm-up may be too short:",
-                f"{check.get('method') or 'the warm-up check'} suggests "
-                f"{_num(check.get('suggested_warmup_days'), 0)} d; the run used "
-                f"{_num(check.get('warmup_days'), 0)} d.",
-            )
-        )
-    if summary.get("transit_biased"):
-        out.append(
-            _alert(
-                "warn",
-                f"{prefix}Transit KPIs biased:",
-                summary.get("transit_bias_note")
-                or "many containers were still inside at the horizon",
-            )
-        )
-    return out
-
-
 def _stage_name(scenario, key: str | None, bare: bool = False) -> str:
     """Readable name of a stage key (the key itself without a scenario)."""
     if not key:
@@ -1162,6 +1146,8 @@ def _run_parameters(pg: Page) -> Section:
 
 def _run_plots(pg: Page) -> Section:
     pngs = _pngs(pg.folder / "plots")
+    if (pg.routes or {}).get("markets"):  # shown under Route choice
+        pngs = [p for p in pngs if p.name != ROUTES_PNG]
     figs = _figures(pngs)
     if not any("map" in p.name for p in pngs):
         with tempfile.TemporaryDirectory() as tmp:
@@ -1209,6 +1195,18 @@ def _run_files(pg: Page) -> Section:
     )
 
 
+def warmup_text(check: Mapping[str, Any]) -> str:
+    """The warm-up check as one line: its verdict ("ok", "too short", "not judged"), the
+    warm-up used, MSER's point when judged, its note (why, with the evidence) and method."""
+    verdict = check.get("verdict") or ("ok" if check.get("ok") else "too short")
+    used = f"{_num(check.get('warmup_days'), 0)} d used"
+    point = check.get("suggested_warmup_days")
+    mser = f", MSER-5 truncation point {_num(point, 0)} d" if _finite(point) else ""
+    note = check.get("note")  # the method names the days judged and why they end there
+    return (f"{verdict}: {used}{mser}" + (f"; {note}" if note else "")
+            + (f". Method: {check.get('method')}" if check.get("method") else ""))
+
+
 def _run_provenance(pg: Page) -> Section:
     summary = pg.data
     sc = summary.get("scenario") or {}
@@ -1218,12 +1216,7 @@ def _run_provenance(pg: Page) -> Section:
     check = summary.get("warmup_check")
     check_text = None
     if isinstance(check, Mapping):
-        check_text = (
-            f"{check.get('method')}: suggests "
-            f"{_num(check.get('suggested_warmup_days'), 0)} d, used "
-            f"{_num(check.get('warmup_days'), 0)} d "
-            f"({'ok' if check.get('ok') else 'too short?'})"
-        )
+        check_text = warmup_text(check)
     algorithm = summary.get("replications_algorithm")
     if isinstance(algorithm, Mapping):
         algorithm = ", ".join(f"{k} = {_value_text(v)}" for k, v in algorithm.items())
@@ -1243,7 +1236,77 @@ def _run_provenance(pg: Page) -> Section:
     ]))
 
 
+ROUTES_PNG = "routes.png"
+
+
+def _route_choice_table(mid: str, m: Mapping[str, Any], reps: int | None) -> str:
+    """One market's route alternatives: share, TEU booked and refused per year, expected
+    transit and generalised cost when chosen, measured transit."""
+    def cell(kpi: str, stat: Any) -> str:
+        if isinstance(stat, Mapping) and all(stat.get(k) == 0 for k in
+                                             ("mean", "ci95_low", "ci95_high")):
+            return "0"  # none in any replication
+        mean, ci = fmt_stat(kpi, stat, replications=reps)
+        return e(mean) + (f' <span class="muted ci">{e(ci)}</span>' if ci else "")
+
+    rows = []
+    alts = sorted((m.get("alternatives") or {}).items(),
+                  key=lambda kv: -((kv[1].get("share") or {}).get("mean") or 0.0))
+    for rid, a in alts:
+        tag = ' <span class="tag">corridor</span>' if a.get("corridor") else ""
+        name = e(a.get("label") or rid)
+        code = f'<br><code class="muted">{e(rid)}</code>' if (a.get("label") or rid) != rid else ""
+        rows.append([
+            name + tag + code,
+            cell("share", a.get("share")),
+            cell("created_teu", a.get("booked_teu_per_year")),
+            cell("created_teu", a.get("refused_teu_per_year")),
+            cell("transit_days_mean", a.get("expected_transit_days")),
+            cell("cost_usd_per_teu", a.get("generalised_cost_usd_per_teu")),
+            cell("transit_days_mean", a.get("measured_transit_days")),
+        ])
+    offered, _ = fmt_stat("created_teu", m.get("offered_teu_per_year"))
+    lost_stat = m.get("lost_teu_per_year") or {}
+    lost, lost_ci = fmt_stat("created_teu", lost_stat, replications=reps)
+    lost_text = ("none lost" if not lost_stat.get("mean") else
+                 f"lost (no route open) {lost} TEU/yr {lost_ci}".strip())
+    caption = f"{m.get('label') or mid}: {offered} TEU/yr offered, {lost_text}"
+    table = _table(
+        ["Route", "Share of bookings", "Booked (TEU/yr)", "Refused (TEU/yr)",
+         "Expected transit (d)", "Generalised cost (USD/TEU)", "Measured transit (d)"],
+        rows, raw=True, num_cols=range(1, 7), cls="routes", caption=caption,
+    )
+    settle = m.get("settles")
+    cls = "ok" if settle else "warn" if settle is False else "muted"
+    text = m.get("settles_text") or ""
+    return table + f'<p class="note {cls}">{e(text[:1].upper() + text[1:])}.</p>'
+
+
+def _run_routes(pg: Page) -> Section | None:
+    """Route choice (markets): the routes plot and one table per market."""
+    markets = (pg.routes or {}).get("markets") or {}
+    if not markets:
+        return None
+    png = pg.folder / "plots" / ROUTES_PNG
+    body = _img(png, "Route choice: share of bookings and generalised cost per route over "
+                     "time") if png.is_file() else ""
+    reps = _reps(pg.data)
+    body += "".join(_route_choice_table(mid, m, reps) for mid, m in markets.items())
+    return Section(
+        "routes", "Route choice", body,
+        "Per market, each route alternative over the measured period (after the warm-up), "
+        "mean [95% CI] across replications: its share of the market's booked TEU; TEU booked "
+        "and refused (its operator's booking limit was reached, the cargo booked elsewhere) "
+        "per year; the transit and generalised cost (tariff + handling + risk + ASC + value of "
+        "time × expected transit + value of reliability × spread, class-weighted) shippers "
+        "expected when they chose; and the mean transit its boxes had. By month: routes.csv. "
+        "Shares settle when the monthly equilibrium gap (the share of bookings that would "
+        "have to move to repeat last month's split) of the last months is at most 5%.",
+    )
+
+
 RUN_SECTIONS: list[SectionBuilder] = [
+    _run_routes,
     _run_kpis,
     _run_stages,
     _run_time,
@@ -1258,8 +1321,10 @@ RUN_SECTIONS: list[SectionBuilder] = [
 
 
 def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
+    from sim.outputs.route_choice import from_folder
+
     scenario = _load_scenario(folder / "scenario.resolved.json")
-    pg = Page(folder, summary, scenario)
+    pg = Page(folder, summary, scenario, from_folder(folder, summary, scenario))
     sc = summary.get("scenario") or {}
     name = sc.get("name") or (scenario.scenario.name if scenario else folder.name)
     title = f"Run report — scenario '{name}'"
@@ -1271,7 +1336,7 @@ def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
         ("Study flows", ", ".join(summary.get("study_flows") or []) or None),
         ("Generated", _when()),
     ])
-    lines = _answer.run_answer(summary, scenario, _answer.calibration_line(summary))
+    lines = _answer.run_answer(summary, scenario, _answer.calibration_line(summary), pg.routes)
     desc = sc.get("description") or (scenario.scenario.description if scenario else "")
     lead = f'<p class="desc">{e(desc)}</p>' if desc else ""
     return title, head + _render(_sections(pg, RUN_SECTIONS), _answer_html(lines), lead)
@@ -1326,11 +1391,22 @@ def _diff_rows(base: dict, alt: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+DIFF_COLUMNS = 4
+"""KPIs per paired-differences table (more KPIs: several tables, none wider than the page)."""
+
+
 def _diff_table(c: Mapping[str, Any], base: str) -> str:
-    """Paired differences of the result KPIs: mean, the interval the Holm decision used
-    (with its level), the adjusted p and the verdict; the single-test 95% CI below."""
-    intervals = _answer.decision_intervals(c)
+    """Paired differences of the result KPIs, :data:`DIFF_COLUMNS` KPIs per table."""
     kpis = _answer.result_kpis(c)
+    intervals = _answer.decision_intervals(c)
+    return "".join(_diff_chunk(c, base, kpis[i : i + DIFF_COLUMNS], intervals)
+                   for i in range(0, len(kpis), DIFF_COLUMNS))
+
+
+def _diff_chunk(c: Mapping[str, Any], base: str, kpis: list[str],
+                intervals: Mapping[str, Any]) -> str:
+    """Paired differences of ``kpis``: mean, the interval the Holm decision used (with its
+    level), the adjusted p and the verdict; the single-test 95% CI below."""
     rows = []
     for alt in c.get("differences") or {}:
         cells = []
@@ -1373,9 +1449,61 @@ def _headroom(summary: Mapping[str, Any]) -> str:
     return _answer._headroom_text((summary.get("bottleneck") or {}).get("utilisation"))
 
 
+def _appraisal_table(c: Mapping[str, Any]) -> str:
+    """Each appraised alternative, best NPV first: NPV, BCR, induced demand and user
+    benefit (mean [95% CI] over the paired replications) and today's annualised cost per
+    extra TEU/yr of capacity."""
+    econ = c.get("economics") or {}
+    appraised = [a for a, x in econ.items() if isinstance((x or {}).get("appraisal"), Mapping)]
+    if not appraised:
+        return ""
+    rank = {r.get("scenario"): r.get("rank") for r in c.get("ranking") or []
+            if r.get("metric") == "npv_usd"}
+    appraised.sort(key=lambda a: (rank.get(a) is None, rank.get(a) or 0))
+
+    def two(text: str) -> str:  # "USD 12.3 M [8.1, 16.5]": the CI muted below the mean
+        mean, _, ci = text.partition(" [")
+        return e(mean) + (f'<br><span class="muted ci">[{e(ci)}</span>' if ci else "")
+
+    rows = []
+    for alt in appraised:
+        x = econ[alt] or {}
+        a = x["appraisal"]
+        ind, ind_ci = _ci_text("created_teu", a.get("induced_teu_per_year"), signed=True)
+        cap, cap_ci = _ci_text("created_teu", x.get("extra_capacity_teu_per_year"), signed=True)
+        per = x.get("annualised_cost_per_extra_teu_usd")
+        rows.append([
+            e(str(rank.get(alt) or "")),
+            f"<b>{e(alt)}</b><br><span class=\"muted\">{e(_answer._period_text(x))}</span>",
+            two(money_stat(a.get("npv_usd"))),
+            two(ratio_stat(a.get("bcr"))),
+            e(ind) + (f'<br><span class="muted ci">{e(ind_ci)}</span>' if ind_ci else ""),
+            two(money_stat(a.get("user_benefit_usd_per_year"))),
+            e(cap) + (f'<br><span class="muted ci">{e(cap_ci)}</span>' if cap_ci else ""),
+            e(fmt("cost_usd_per_teu", per) + " USD" if _finite(per) else "adds no capacity"),
+        ])
+    return _table(
+        ["Rank", "Alternative", "NPV", "Benefit–cost ratio", "Induced demand (TEU/yr)",
+         "User benefit (per yr)", "Extra capacity (TEU/yr)",
+         "Today's annualised cost per extra TEU/yr of capacity"],
+        rows, raw=True, num_cols=range(2, 8), cls="econ",
+        caption="Appraisal: investments ranked by net present value (mean [95% CI] over the "
+        "paired replications)",
+    ) + '<p class="note">' + e(
+        "User benefit: the change in the markets' shippers' consumer surplus (logsum × TEU "
+        "offered per year). Induced demand: the change in TEU booked per year on the "
+        "corridor's routes (corridor = true), cargo won from other routes. NPV: − capex + "
+        "the discounted benefit less opex over the alternative's lifetime; BCR: discounted "
+        "benefit / (capex + discounted opex). Extra capacity: the paired change of all "
+        "flows' throughput divided by the busiest stage's utilisation (with route choice it "
+        "counts capacity-free routes too, so cargo moving onto the corridor lowers it).") + "</p>"
+
+
 def _economics(c: Mapping[str, Any]) -> str:
-    out = ""
+    out = _appraisal_table(c)
     ranking = c.get("ranking") or []
+    if out:
+        ranking = []  # the appraisal table is the ranking (by NPV)
     if ranking:
         rows = []
         for r in ranking:
@@ -1982,6 +2110,9 @@ nav.toc a { font-size: 13px; color: var(--accent); text-decoration: none; paddin
 .answer li.calib { font-weight: 600; list-style: none; margin-left: -20px; padding: 6px 10px;
                    background: #eef2f6; border-left: 4px solid var(--accent); }
 .tag.amber { background: #fff1cc; color: var(--warn); }
+p.note.ok { color: var(--good); }
+p.note.warn { color: #6d4c00; background: #fff8e1; border-radius: 4px; padding: 2px 6px; }
+table.routes td:first-child { width: 28%; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px;
          margin: 10px 0 16px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px;
