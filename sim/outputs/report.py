@@ -1320,6 +1320,15 @@ RUN_SECTIONS: list[SectionBuilder] = [
 """The sections of a run report, in order (add a builder here to add a section)."""
 
 
+def _study_flows_text(flows: Sequence[str], most: int = 4) -> str:
+    """The study flows for the page's meta line: their ids, or with more than ``most``
+    (a market's flows are ``market:route``) how many and of which markets."""
+    if len(flows) <= most:
+        return ", ".join(flows)
+    markets = list(dict.fromkeys(f.split(":")[0] for f in flows if ":" in f))
+    return f"{len(flows)} flows" + (f" of markets {', '.join(markets)}" if markets else "")
+
+
 def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
     from sim.outputs.route_choice import from_folder
 
@@ -1333,7 +1342,7 @@ def _run_page(folder: Path, summary: dict) -> tuple[str, str]:
         ("Seed", summary.get("seed")),
         ("Horizon", f"{_num(summary.get('horizon_days'))} d (warm-up "
                     f"{_num(summary.get('warmup_days'))} d)"),
-        ("Study flows", ", ".join(summary.get("study_flows") or []) or None),
+        ("Study flows", _study_flows_text(summary.get("study_flows") or []) or None),
         ("Generated", _when()),
     ])
     lines = _answer.run_answer(summary, scenario, _answer.calibration_line(summary), pg.routes)
