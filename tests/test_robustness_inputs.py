@@ -531,7 +531,9 @@ def test_the_baseline_is_accepted():
     limits.check_run_size(model, "scenarios/baseline.toml", 2)  # this machine
     limits.check_run_size(model, "scenarios/baseline.toml", 2, available_bytes=1 * GIB)
     one = limits.estimate_replication_bytes(model)
-    assert 30e6 < one < 80e6  # 43.5 MB measured (module docstring)
+    # the market baseline: 142 MB estimated, ~206 MB peak RSS growth measured for one
+    # replication (2026-12; the pre-market baseline of the module docstring: 43.5 MB)
+    assert 100e6 < one < 260e6
 
 
 def test_a_billion_teu_a_year_is_refused_with_the_estimate():
