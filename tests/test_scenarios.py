@@ -72,10 +72,18 @@ def test_baseline_content_does_not_grow_with_the_horizon():
     growth = b - a
     se = growth.std(ddof=1) / math.sqrt(reps)
     assert growth.mean() < 3 * se + 0.1 * a.mean(), (a, b)
-    # and what went in came out: the post-warm-up throughput matches demand
-    created_per_day = np.mean([r["system"]["created_teu"] for r in two]) / (2 * horizon)
-    delivered_per_day = np.mean([r["system"]["delivered_teu"] for r in two]) / (2 * horizon)
-    assert delivered_per_day == pytest.approx(created_per_day, rel=0.01)
+    # and what went in came out: what was created and not delivered by 2H is the TEU still
+    # en route, which Little's law puts at the sum over flows of TEU created a day x mean
+    # transit days (the market baseline's ~45-d sea and ~22-d Northern boxes are ~1.1% of
+    # what it creates; the pre-market baseline's 0.6% fitted a flat 1% bound). More than
+    # that would be boxes stuck or lost. Measured: 0.97-1.01 x the pipeline.
+    gap = np.mean([r["system"]["created_teu"] - r["system"]["delivered_teu"] for r in two])
+    pipeline = np.mean([
+        sum(f["created_teu"] / (2 * horizon) * f["transit_days_mean"]
+            for f in r["flows"].values() if f.get("transit_days_mean") is not None)
+        for r in two
+    ])
+    assert 0 < gap < 1.25 * pipeline, (gap, pipeline)
 
 
 def test_baseline_carries_traffic_both_ways_and_through_both_crossings():
