@@ -537,6 +537,8 @@ class CorridorModel:
         while True:
             yield self.env.timeout(step)
             now = self.env.now
+            if now >= self.horizon_h:  # the run ends here: nothing is left to judge
+                return
             # a yard stuck while the rest of the corridor still moves (when nothing moves
             # at all, the stall below is the gridlock)
             moving = self._progress_under_way() or now - self.last_move_h <= 2 * step
