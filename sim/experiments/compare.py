@@ -66,7 +66,7 @@ def split_kpis(scenarios: Sequence[LoadedScenario]) -> tuple[list[str], list[str
 def record_kpi(loaded: LoadedScenario, record: dict, kpi: str) -> float | None:
     """One comparison KPI of one replication."""
     if kpi == "corridor_capacity_teu_per_year":
-        return corridor_capacity(record)
+        return corridor_capacity(record, loaded.model)
     if kpi == "cost_usd_per_teu":
         return cost_per_teu(loaded.model, record)
     if kpi == "co2_kg_per_teu":

@@ -135,10 +135,37 @@ def demand_headroom(rho: float | None) -> float | None:
     return 1.0 / rho - 1.0
 
 
-def corridor_capacity(record: dict) -> float | None:
-    """TEU/yr all flows could carry if they grew in proportion until a stage saturates."""
+def flows_through(scenario: Scenario, element: str) -> list[str]:
+    """Flows whose boxes pass a stage (``nodes.<id>``, ``legs.<id>``, ``fleets.<id>``,
+    ``wagon_pools.<id>``); every flow for an unknown element."""
+    table, _, ident = element.partition(".")
+    legs_of = {fid: set(route_legs(scenario, fid)) for fid in scenario.flows}
+    if table == "nodes":
+        return [f for f, flow in scenario.flows.items() if ident in flow.route]
+    if table == "legs":
+        return [f for f, legs in legs_of.items() if ident in legs]
+    if table == "fleets" and ident in scenario.fleets:
+        fleet = scenario.fleets[ident]
+        served = {fleet.leg, getattr(fleet, "return_leg", None)} - {None}
+        return [f for f, legs in legs_of.items() if legs & served]
+    if table == "wagon_pools":
+        pooled = {lid for lid, leg in scenario.legs.items()
+                  if getattr(leg, "wagon_pool", None) == ident}
+        return [f for f, legs in legs_of.items() if legs & pooled]
+    return list(scenario.flows)
+
+
+def corridor_capacity(record: dict, scenario: Scenario | None = None) -> float | None:
+    """TEU/yr the flows through the binding stage could carry if they grew in proportion
+    until it saturates: their throughput / ρ of that stage. Flows that do not pass it
+    (coarse routes, other branches) neither use nor limit it, so they are left out (with
+    no ``scenario``, every flow counts)."""
     rho = record["bottleneck"]["utilisation"]
-    weekly = [f["throughput_teu_per_week"] for f in record["flows"].values()]
-    if not rho or rho <= 0 or any(w is None for w in weekly):
+    element = record["bottleneck"].get("element")
+    fids = (flows_through(scenario, element) if scenario is not None and element
+            else list(record["flows"]))
+    weekly = [record["flows"][f]["throughput_teu_per_week"] for f in fids
+              if f in record["flows"]]
+    if not rho or rho <= 0 or not weekly or any(w is None for w in weekly):
         return None
     return sum(weekly) * (HOURS_PER_YEAR / 168.0) / rho
