@@ -212,7 +212,8 @@ SURGE_NOTE = _NOTES.get("surge", "")
 def _instrument_berths(model: CorridorModel) -> dict[str, list[tuple[float, float, float]]]:
     """Log ``(requested_h, granted_h, released_h)`` of every berth use at every port.
 
-    Wraps ``acquire``/``release`` of the node's berth resource on this instance only;
+    Wraps ``acquire``/``try_acquire``/``release`` of the node's berth resource on this
+    instance only;
     the wrappers add no events and draw no random numbers, so the run is unchanged.
     """
     env = model.env
@@ -244,7 +245,17 @@ def _instrument_berths(model: CorridorModel) -> dict[str, list[tuple[float, floa
             log.append((asked, granted, env.now))
             orig(req)
 
+        def try_acquire(
+            orig: Callable[[], Any] = res.try_acquire,
+            started: dict[int, tuple[float, float]] = started,
+        ) -> Any:
+            req = orig()
+            if req is not None:  # granted at once: asked and granted now
+                started[id(req)] = (env.now, env.now)
+            return req
+
         res.acquire = acquire  # type: ignore[method-assign]
+        res.try_acquire = try_acquire  # type: ignore[method-assign]
         res.release = release  # type: ignore[method-assign]
     return calls
 

@@ -197,8 +197,9 @@ class Markets:
             for rid, r in scen.routes.items()
         }
         self.operator_of_flow = np.array(
-            [op_of_route[scen.flows[f].alternative] if scen.flows[f].market else -1
-             for f in model.flow_ids], dtype=np.int64
+            [op_of_route[scen.flows[f].alternative]
+             if scen.flows[f].market and scen.flows[f].empties_of is None else -1
+             for f in model.flow_ids], dtype=np.int64  # empties are nobody's booking
         )
         self.booked_teu = np.zeros(len(self.operator_ids))
         self._pending = [SortedRuns() for _ in self.operator_ids]  # deliveries ahead

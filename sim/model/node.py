@@ -103,12 +103,14 @@ class Sink:
         self.idx.append(idx)
         self.at_h.append(at_h)
 
-    def present(self, now: float) -> np.ndarray:
-        """Containers still clearing here at ``now`` (not yet delivered)."""
+    def present(self, now: float, created_h: np.ndarray) -> np.ndarray:
+        """Containers still clearing here at ``now`` (not yet delivered), of those created
+        by then (a booking decided ahead can be on a coarse leg before its booking time)."""
         if not self.idx:
             return np.empty(0, dtype=np.int64)
         idx = np.concatenate(self.idx)
-        return idx[np.concatenate(self.at_h) > now]
+        idx = idx[np.concatenate(self.at_h) > now]
+        return idx[created_h[idx] <= now]
 
 
 class NodeRuntime:
@@ -335,5 +337,5 @@ class NodeRuntime:
     def present(self, now: float) -> np.ndarray:
         """Containers in this node's queues and sink (not on trains or vessels)."""
         parts = [q.present(now) for q in self.queues.values()]
-        parts.append(self.sink.present(now))
+        parts.append(self.sink.present(now, self.model.table.created_h))
         return np.concatenate(parts)

@@ -837,7 +837,7 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
         val = s.wait_h / scale
         xerr = None
         if multi and s.wait_lo is not None and s.wait_hi is not None:
-            xerr = [[val - s.wait_lo / scale], [s.wait_hi / scale - val]]
+            xerr = [[max(val - s.wait_lo / scale, 0.0)], [max(s.wait_hi / scale - val, 0.0)]]
         ax_w.barh(
             i,
             val,
@@ -866,7 +866,7 @@ def node_performance_figure(records: list[dict], scenario: Scenario) -> Figure:
             colour = C_BAR
         xerr = None
         if multi and s.util_lo is not None and s.util_hi is not None:
-            xerr = [[s.util - s.util_lo], [s.util_hi - s.util]]
+            xerr = [[max(s.util - s.util_lo, 0.0)], [max(s.util_hi - s.util, 0.0)]]  # clipped CI
         ax_u.barh(
             i,
             s.util,
