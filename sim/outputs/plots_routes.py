@@ -85,7 +85,7 @@ def routes_figure(records: list[dict], scenario: Scenario) -> Figure | None:
                                                    for r in records)]
     if not markets:
         return None
-    fig = _new_figure(14.0, 3.4 * len(markets) + 1.0)
+    fig = _new_figure(18.0, 3.4 * len(markets) + 1.0)
     axes = fig.subplots(len(markets), 2, squeeze=False)
     clock = _clock(records, scenario)
     end = _end_days(records)
@@ -108,7 +108,8 @@ def routes_figure(records: list[dict], scenario: Scenario) -> Figure | None:
             x = clock.x(days)
             ax_s.plot(x, np.nanmean(share, axis=0), color=colour, lw=0.5, alpha=0.35)
             ax_s.plot(x, mean, color=colour, lw=2.0, label=label)
-            ax_s.fill_between(x, lo, hi, color=colour, alpha=0.15, lw=0)
+            if len(decisions) >= 3:  # with 2 replications a t-interval spans the panel
+                ax_s.fill_between(x, lo, hi, color=colour, alpha=0.15, lw=0)
             ax_c.plot(x, np.nanmean(cost, axis=0), color=colour, lw=1.5, label=label)
         title = scenario.markets[mid].label or mid
         ax_s.set_title(f"{title}: share of bookings by route", loc="left", fontsize=10)
@@ -119,18 +120,19 @@ def routes_figure(records: list[dict], scenario: Scenario) -> Figure | None:
         for ax in (ax_s, ax_c):
             _date_axis(ax, clock, end, label=row == len(markets) - 1)
             _shade_warmup(ax, warm, clock, label=False)
-            _mark_events(ax, events, clock, texts=ax is ax_s)
+            _mark_events(ax, events, clock, texts=False)  # named on the other time plots
             ax.grid(alpha=0.3)
         ok, text = settles(records, mid)
         ax_s.text(0.01, 0.02, text, transform=ax_s.transAxes, fontsize=8, color="#444444")
-        if row == 0:
-            ax_s.legend(loc="upper right", fontsize=8, ncol=2, framealpha=0.85)
+        ax_c.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     _title(fig, scenario, "Route choice: shares and generalised cost", records)
     fig.text(0.01, 0.005,
              f"Share: the chance a booking picks each route (daily decisions; thick: "
-             f"{ROLL_DAYS}-day rolling mean, band: its 95% CI across replications; thin: daily). "
-             "Generalised cost = tariff + handling + risk + ASC + value of time x expected "
-             "transit + value of reliability x expected spread, class-weighted.",
+             f"{ROLL_DAYS}-day rolling mean; band: its 95% CI across replications, from 3 "
+             "replications on; thin: daily; dashed: dated changes and disruptions, named on "
+             "the throughput plot). Generalised cost = tariff + handling + risk + ASC + value "
+             "of time x expected transit + value of reliability x expected spread, "
+             "class-weighted.",
              fontsize=8, color="#444444", wrap=True)
     with warnings.catch_warnings():  # long captions: tight_layout may not fit them all
         warnings.simplefilter("ignore", UserWarning)
