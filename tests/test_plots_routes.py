@@ -42,5 +42,5 @@ def test_the_routes_figure_of_a_market_run_reads_as_shares():
     fig = routes_figure(recs, scen)
     ax = fig.axes[0]
     assert ax.get_ylim() == (0.0, 1.0)
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]  # beside the costs
     assert labels == ["corridor", "coarse"]
