@@ -41,6 +41,7 @@ from sim.errors import ScenarioError
 from sim.experiments.economics import INPUT_KPIS
 from sim.outputs import answer as _answer
 from sim.outputs.plots_compare import better_of, kpi_label, kpi_of
+from sim.outputs.present import SCOPE as PRESENT_SCOPE
 from sim.outputs.present import fmt, fmt_stat, money_stat, ratio_stat, run_kpi_rows
 
 REPORT_NAME = "report.html"
@@ -60,13 +61,7 @@ RUN_KPIS = (
     "delivered_teu",
     "in_system_teu_end",
 )
-SCOPE = {
-    "created_teu": "all flows",
-    "delivered_teu": "all flows",
-    "in_system_teu_end": "all flows",
-    "bottleneck_utilisation": "most utilised stage",
-    "corridor_capacity_teu_per_year": "all flows grown alike",
-}
+SCOPE = PRESENT_SCOPE  # which boxes a KPI counts: one table for console and report
 HEADLINE = ("throughput_teu_per_week", "transit_days_mean", "transit_days_p95")
 MAX_DIFF_ROWS = 40  # changed parameters listed per alternative
 PLOT_CAPTIONS = {  # also the order of the plots in a report
