@@ -22,6 +22,7 @@ from sim.scenario.loader import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO = ROOT / "tests" / "scenarios" / "markets" / "two_routes.toml"
+CONGESTED = ROOT / "tests" / "scenarios" / "markets" / "congested"
 
 
 def _raw() -> dict:
@@ -115,25 +116,8 @@ def test_compare_values_investments_by_what_they_attract(tmp_path):
 
     from sim.cli import main
 
-    common = f'''extends = "{TWO}"
-[scenario]
-horizon_days = 200
-warmup_days = 60
-replications = 3
-[markets.m]
-annual_teu = 70000
-[routes.corridor]
-corridor = true
-[operators.corridor_op]
-booking_limit_teu = 10000000
-'''
-    (tmp_path / "base.toml").write_text(common.replace("[scenario]", '[scenario]\nname = "base"'),
-                                        encoding="utf-8")
-    (tmp_path / "wagons.toml").write_text(
-        common.replace("[scenario]", '[scenario]\nname = "wagons"')
-        + "[wagon_pools.w]\nwagons = 400\n[economics]\ncapex_usd = 2e6\n", encoding="utf-8")
     out = tmp_path / "cmp"
-    assert main(["compare", str(tmp_path / "base.toml"), str(tmp_path / "wagons.toml"),
+    assert main(["compare", str(CONGESTED / "base.toml"), str(CONGESTED / "wagons.toml"),
                  "--out", str(out), "--quiet"]) == 0
     comp = json.loads((out / "comparison.json").read_text())
     a = comp["economics"]["wagons"]["appraisal"]

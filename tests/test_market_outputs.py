@@ -24,19 +24,7 @@ from sim.outputs.present import fmt, fmt_stat, money_stat, ratio_stat
 from sim.outputs.report import warmup_text
 
 ROOT = Path(__file__).resolve().parents[1]
-TWO = ROOT / "tests" / "scenarios" / "markets" / "two_routes.toml"
-COMMON = f'''extends = "{TWO.as_posix()}"
-[scenario]
-horizon_days = 200
-warmup_days = 60
-replications = 3
-[markets.m]
-annual_teu = 70000
-[routes.corridor]
-corridor = true
-[operators.corridor_op]
-booking_limit_teu = 10000000
-'''
+CONGESTED = ROOT / "tests" / "scenarios" / "markets" / "congested"
 
 
 def _text(html: str) -> str:
@@ -47,11 +35,8 @@ def _text(html: str) -> str:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A run of the congested market scenario with the corridor flagged, with its report."""
-    tmp = tmp_path_factory.mktemp("market_run")
-    (tmp / "base.toml").write_text(COMMON.replace("[scenario]", '[scenario]\nname = "base"'),
-                                   encoding="utf-8")
-    out = tmp / "run"
-    assert main(["run", str(tmp / "base.toml"), "--workers", "1", "--out", str(out),
+    out = tmp_path_factory.mktemp("market_run") / "run"
+    assert main(["run", str(CONGESTED / "base.toml"), "--workers", "1", "--out", str(out),
                  "--report", "--quiet"]) in (0, 3)
     return out
 
@@ -59,18 +44,8 @@ def run_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def compare_dir(tmp_path_factory) -> Path:
     """Base, more wagons (relieves the binding stage) and more tracks (does not)."""
-    tmp = tmp_path_factory.mktemp("market_cmp")
-    files = []
-    for name, extra in (
-        ("base", ""),
-        ("wagons", "[wagon_pools.w]\nwagons = 400\n[economics]\ncapex_usd = 2e6\n"),
-        ("tracks", "[nodes.b]\nhandling_tracks = 6\n[economics]\ncapex_usd = 1e6\n"),
-    ):
-        path = tmp / f"{name}.toml"
-        path.write_text(COMMON.replace("[scenario]", f'[scenario]\nname = "{name}"') + extra,
-                        encoding="utf-8")
-        files.append(str(path))
-    out = tmp / "cmp"
+    files = [str(CONGESTED / f"{name}.toml") for name in ("base", "wagons", "tracks")]
+    out = tmp_path_factory.mktemp("market_cmp") / "cmp"
     assert main(["compare", *files, "--workers", "1", "--out", str(out), "--report",
                  "--quiet"]) in (0, 3)
     return out
