@@ -177,6 +177,16 @@ class MarketRuntime:
             model.book(int(self.flows[j]), rows[sel], times[sel])
 
 
+def _monthly_mean(month: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per month 0..n-1, the mean of the rows of ``values`` (decisions x columns) taken in
+    it; NaN for a month with none."""
+    count = np.bincount(month, minlength=n)[:n]
+    sums = np.stack([np.bincount(month, weights=values[:, c], minlength=n)[:n]
+                     for c in range(values.shape[1])], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count[:, None] > 0, sums / np.maximum(count, 1)[:, None], np.nan)
+
+
 class Markets:
     """All markets of a run: the decision process, deliveries seen, operators' backlogs."""
 
@@ -251,7 +261,7 @@ class Markets:
     # -- outputs -----------------------------------------------------------------------
 
     def _measured(self, m: MarketRuntime, per_alt: dict, rows: np.ndarray, teu: np.ndarray,
-                  final: np.ndarray, done: np.ndarray, made: np.ndarray) -> None:
+                  final: np.ndarray, done: np.ndarray, made: np.ndarray, end: float) -> None:
         """Whole-period numbers per alternative for the economics, over the boxes booked
         after the warm-up and delivered by the end: ``measured_teu``, their TEU-weighted
         ``transit_days_mean``, ``node_days_mean`` (days spent at nodes, the rest being on
@@ -269,7 +279,7 @@ class Markets:
             cols["measured_teu"] = total
             booked_after = float(teu[(final == j) & after].sum())
             cols["booked_teu_per_year"] = booked_after / max(
-                self._end - warm, 1e-9) * 8760.0
+                end - warm, 1e-9) * 8760.0
             if total <= 0:
                 cols["transit_days_mean"] = cols["node_days_mean"] = np.nan
                 cols["vot_usd_per_teu_day"] = np.nan
@@ -289,7 +299,6 @@ class Markets:
         generalised cost (USD/TEU, class-weighted) and expected transit (days) of the
         decisions taken in the month. ``delivered_by_end``: per table row."""
         table = self.model.table
-        self._end = end
         out: dict[str, dict] = {}
         for m in self.markets:
             made = m.times <= end
@@ -299,18 +308,21 @@ class Markets:
             done = delivered_by_end[rows]
             total = np.bincount(month, weights=teu * (final >= 0), minlength=n_months)[:n_months]
             lost = np.bincount(month, weights=teu * (final < 0), minlength=n_months)[:n_months]
-            d_month = month_of(np.array([d[0] for d in m.decisions])) if m.decisions else []
+            d_month = month_of(np.array([d[0] for d in m.decisions]))
             weights = np.array([m.model.scenario.markets[m.id].shares(
                 m.model.scenario.choice.classes)[c] for c in m.class_ids])
             gc = np.array([weights @ d[1] for d in m.decisions]).reshape(-1, len(m.alts))
             expect = np.array([d[2] for d in m.decisions]).reshape(-1, len(m.alts))
+            logsum = np.array([weights @ d[4] for d in m.decisions])
+            gc_month = _monthly_mean(d_month, gc, n_months)
+            expect_month = _monthly_mean(d_month, expect, n_months)
+
+            def by_month(mask: np.ndarray, month=month, teu=teu) -> np.ndarray:
+                return np.bincount(month, weights=teu * mask, minlength=n_months)[:n_months]
+
             per_alt = {}
             for j, rid in enumerate(m.alts):
-                def by_month(mask: np.ndarray, month=month, teu=teu) -> np.ndarray:
-                    return np.bincount(month, weights=teu * mask, minlength=n_months)[:n_months]
-
                 booked = by_month(final == j)
-                in_month = [d_month == k for k in range(n_months)]
                 per_alt[rid] = {
                     "offered_teu": by_month(first == j),
                     "booked_teu": booked,
@@ -318,13 +330,10 @@ class Markets:
                     "delivered_teu": by_month((final == j) & done),
                     "share": np.divide(booked, total, out=np.full(n_months, np.nan),
                                        where=total > 0),
-                    "generalised_cost_usd_per_teu": np.array(
-                        [gc[k_, j].mean() if k_.any() else np.nan for k_ in in_month]),
-                    "expected_transit_days": np.array(
-                        [expect[k_, j].mean() if k_.any() else np.nan for k_ in in_month]),
+                    "generalised_cost_usd_per_teu": gc_month[:, j],
+                    "expected_transit_days": expect_month[:, j],
                 }
-            logsum = np.array([weights @ d[4] for d in m.decisions])
-            self._measured(m, per_alt, rows, teu, final, done, made)
+            self._measured(m, per_alt, rows, teu, final, done, made, end)
             probs = np.array([weights @ d[3] for d in m.decisions]).reshape(-1, len(m.alts))
             out[m.id] = {
                 "alternatives": per_alt,
@@ -344,8 +353,6 @@ class Markets:
                     / max(end - self.model.warmup_h, 1e-9) * 8760.0),
                 # consumer surplus per TEU: the class-weighted logsum (USD/TEU, higher is
                 # better; only differences between scenarios mean anything)
-                "logsum_usd_per_teu": np.array(
-                    [logsum[k_].mean() if k_.any() else np.nan for k_ in
-                     [d_month == k for k in range(n_months)]]),
+                "logsum_usd_per_teu": _monthly_mean(d_month, logsum[:, None], n_months)[:, 0],
             }
         return out
