@@ -299,11 +299,7 @@ class CorridorModel:
     def enter(self, fi: int, rows: np.ndarray, times: np.ndarray) -> None:
         """Boxes ``rows`` of flow ``fi`` appear at its origin at ``times`` (sorted)."""
         origin = self.nodes[self.scenario.flows[self.flow_ids[fi]].route[0]]
-        code = int(self.next_leg_code[fi, 0])
-        if code in self.delay_by_code:
-            self.delay_by_code[code].send(rows, times)
-        else:
-            origin.queue_for(self.leg_ids[code]).add_future(rows, times)
+        origin.onward(int(self.next_leg_code[fi, 0]), rows, times)  # its queue, or a coarse leg
 
     def book(self, fi: int, rows: np.ndarray, times: np.ndarray) -> None:
         """Bookings ``rows`` (made at ``times``, sorted) chose flow ``fi``."""
