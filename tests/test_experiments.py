@@ -12,6 +12,7 @@ import pytest
 from sim.cli import main
 from sim.experiments.compare import build_comparison
 from sim.experiments.economics import (
+    capacity_flows,
     corridor_capacity,
     route_co2_kg_per_teu,
     route_cost_usd_per_teu,
@@ -156,6 +157,27 @@ def test_corridor_capacity_is_throughput_over_bottleneck_utilisation():
            "flows": {"a": {"throughput_teu_per_week": 100.0},
                      "b": {"throughput_teu_per_week": 60.0}}}
     assert corridor_capacity(rec) == pytest.approx(160 * 8760 / 168 / 0.8)
+
+
+def test_corridor_capacity_counts_the_corridor_not_the_bottleneck_branch():
+    """With markets, the corridor is every route marked ``corridor`` (and its empties),
+    wherever the bottleneck is: a bottleneck on one Black Sea branch must not shrink the
+    corridor to that branch's flows; coarse Northern and sea routes never count, fixed
+    (background) flows through modelled stages do."""
+    s = load_scenario(TINY.parents[2] / "scenarios" / "baseline.toml").model
+    fids = capacity_flows(s)
+    for fid in s.flows:
+        flow = s.flows[fid]
+        owner = s.flows[flow.empties_of] if flow.empties_of else flow
+        on_corridor = (s.routes[owner.alternative].corridor if owner.alternative
+                       else fid.startswith("bg_"))  # the baseline's Caspian background trades
+        assert (fid in fids) == on_corridor, fid
+    assert not any("northern" in f or ":sea_" in f for f in fids)
+    weekly = {fid: 10.0 + i for i, fid in enumerate(s.flows)}
+    rec = {"bottleneck": {"utilisation": 0.5, "element": "legs.poti_constanta"},
+           "flows": {f: {"throughput_teu_per_week": w} for f, w in weekly.items()}}
+    expected = sum(weekly[f] for f in fids) * 8760 / 168 / 0.5
+    assert corridor_capacity(rec, s) == pytest.approx(expected)
 
 
 def test_sweep_designs():

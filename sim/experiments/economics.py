@@ -135,35 +135,30 @@ def demand_headroom(rho: float | None) -> float | None:
     return 1.0 / rho - 1.0
 
 
-def flows_through(scenario: Scenario, element: str) -> list[str]:
-    """Flows whose boxes pass a stage (``nodes.<id>``, ``legs.<id>``, ``fleets.<id>``,
-    ``wagon_pools.<id>``); every flow for an unknown element."""
-    table, _, ident = element.partition(".")
-    legs_of = {fid: set(route_legs(scenario, fid)) for fid in scenario.flows}
-    if table == "nodes":
-        return [f for f, flow in scenario.flows.items() if ident in flow.route]
-    if table == "legs":
-        return [f for f, legs in legs_of.items() if ident in legs]
-    if table == "fleets" and ident in scenario.fleets:
-        fleet = scenario.fleets[ident]
-        served = {fleet.leg, getattr(fleet, "return_leg", None)} - {None}
-        return [f for f, legs in legs_of.items() if legs & served]
-    if table == "wagon_pools":
-        pooled = {lid for lid, leg in scenario.legs.items()
-                  if getattr(leg, "wagon_pool", None) == ident}
-        return [f for f, legs in legs_of.items() if legs & pooled]
-    return list(scenario.flows)
+def capacity_flows(scenario: Scenario) -> list[str]:
+    """Flows that make up the corridor whose capacity is measured: with markets, those on
+    routes marked ``corridor`` (and their empties); without, every flow that passes at least
+    one modelled stage. Coarse routes (Northern rail, the sea) have no capacity that matters,
+    so they neither use nor add to it."""
+    def on_corridor(fid: str) -> bool:
+        flow = scenario.flows[fid]
+        if flow.empties_of is not None and flow.empties_of in scenario.flows:
+            flow = scenario.flows[flow.empties_of]
+        if scenario.markets and flow.alternative in scenario.routes:
+            return bool(scenario.routes[flow.alternative].corridor)
+        return any(scenario.legs[lid].mode != "delay" for lid in route_legs(scenario, fid))
+
+    return [fid for fid in scenario.flows if on_corridor(fid)]
 
 
 def corridor_capacity(record: dict, scenario: Scenario | None = None) -> float | None:
-    """TEU/yr the flows through the binding stage could carry if they grew in proportion
-    until it saturates: their throughput / ρ of that stage. Flows that do not pass it
-    (coarse routes, other branches) neither use nor limit it, so they are left out (with
-    no ``scenario``, every flow counts)."""
+    """TEU/yr the corridor could carry if all its flows grew in proportion until the most
+    utilised stage saturates: their throughput / ρ of that stage. The corridor's flows are
+    :func:`capacity_flows` (with no ``scenario``, every flow counts). Counting only the
+    flows through the binding stage would make an investment that moves the bottleneck to a
+    branch (one Black Sea service, say) look like lost capacity."""
     rho = record["bottleneck"]["utilisation"]
-    element = record["bottleneck"].get("element")
-    fids = (flows_through(scenario, element) if scenario is not None and element
-            else list(record["flows"]))
+    fids = capacity_flows(scenario) if scenario is not None else list(record["flows"])
     weekly = [record["flows"][f]["throughput_teu_per_week"] for f in fids
               if f in record["flows"]]
     if not rho or rho <= 0 or not weekly or any(w is None for w in weekly):
