@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.model.choice import draw_choice, nested_logit
 from sim.model.corridor import CorridorModel, run_replication
+from sim.model.market import _Deliveries, p50_p95
 from sim.scenario.loader import scenario_from_dict
 from sim.scenario.markets import prior_shares
 
@@ -234,3 +237,29 @@ def test_a_demand_surge_raises_transit_and_lowers_share_then_recovers():
     assert mean(expect, 120, 150) > 1.5 * mean(expect, 40, 80)  # transit rose
     assert mean(share, 120, 150) < mean(share, 40, 80) - 0.05  # share fell ...
     assert mean(share, 280, 330) > mean(share, 120, 150) + 0.05  # ... and came back
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 400.0, allow_nan=False), min_size=1, max_size=300))
+def test_p50_p95_is_numpys_percentile_bit_for_bit(values):
+    """The shippers' learned median and P95 equal ``np.percentile`` exactly, so the faster
+    path changes no choice."""
+    a = np.array(values)
+    assert p50_p95(a) == tuple(float(x) for x in np.percentile(a, [50.0, 95.0]))
+
+
+def test_delivery_window_takes_exactly_the_boxes_delivered_in_it():
+    rng = np.random.default_rng(4)
+    log = _Deliveries()
+    t_all, d_all = [], []
+    for start in range(0, 2000, 50):  # chunks, each sorted, overlapping in time
+        t = np.sort(rng.uniform(start, start + 120, 30))
+        d = rng.uniform(10, 40, 30)
+        log.add(t, d)
+        t_all.append(t)
+        d_all.append(d)
+    t_all, d_all = np.concatenate(t_all), np.concatenate(d_all)
+    for lo in (0.0, 300.0, 700.5, 1500.0):  # ascending, as the run asks
+        hi = lo + 240.0
+        expected = d_all[(t_all > lo) & (t_all <= hi)]
+        assert np.array_equal(log.window(lo, hi), expected)
