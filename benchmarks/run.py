@@ -545,9 +545,10 @@ def directions_section(args) -> dict[str, Any]:
     return out
 
 
-def _baseline_before_markets() -> Path | None:
-    """scenarios/baseline.toml as it was in the newest commit where it had no markets
-    (written to a temporary file beside a copy of its folder, so ``extends`` still works)."""
+def _before_markets() -> Path | None:
+    """A temporary copy of ``scenarios/`` and ``benchmarks/scenarios/`` as they were in the
+    newest commit whose baseline had no markets (same layout, so ``extends`` still works);
+    None outside a git checkout."""
     revs = subprocess.run(
         ["git", "-C", str(ROOT), "log", "--format=%H", "--", "scenarios/baseline.toml"],
         capture_output=True, text=True,
@@ -558,26 +559,37 @@ def _baseline_before_markets() -> Path | None:
             capture_output=True, text=True,
         ).stdout
         if text and "[markets." not in text:
-            folder = Path(tempfile.mkdtemp(prefix="corridor-fixed-baseline-"))
-            path = folder / "baseline.toml"
-            path.write_text(text, encoding="utf-8")
-            return path
+            root = Path(tempfile.mkdtemp(prefix=f"corridor-fixed-{rev[:7]}-"))
+            done = subprocess.run(
+                f"git -C {ROOT} archive {rev} scenarios benchmarks/scenarios | tar -x -C {root}",
+                shell=True, capture_output=True, text=True,
+            )
+            return root if done.returncode == 0 else None
     return None
 
 
 def markets_section(args) -> dict[str, Any]:
     """The market baseline (route choice, coarse Northern and sea routes) against the last
-    fixed-flow baseline, side by side: boxes, events per box and CPU per box; and the
-    default `corridor run scenarios/baseline.toml` wall time."""
+    fixed-flow baseline, side by side, at the baseline's demand and at 2 M TEU/yr: boxes,
+    events per box and CPU per box; and the default `corridor run scenarios/baseline.toml`
+    wall time."""
     h = 150.0 if args.quick else None
     jobs: dict[str, dict[str, Any]] = {
         "market baseline": {"kind": "batch", "file": str(BASELINE), "horizon": h,
                             "replication": 0},
     }
-    before = _baseline_before_markets()
-    if before is not None and "[markets." in BASELINE.read_text(encoding="utf-8"):
+    if not args.quick:
+        jobs["market 2M TEU/yr (baseline_2m)"] = {
+            "kind": "batch", "file": str(SCENARIO_2M), "horizon": None, "replication": 0}
+    before = _before_markets()
+    if before is not None:
         jobs["fixed-flow baseline (before markets)"] = {
-            "kind": "batch", "file": str(before), "horizon": h, "replication": 0}
+            "kind": "batch", "file": str(before / "scenarios" / "baseline.toml"),
+            "horizon": h, "replication": 0}
+        old_2m = before / "benchmarks" / "scenarios" / "baseline_2m.toml"
+        if not args.quick and old_2m.exists():
+            jobs["fixed-flow 2M TEU/yr (before markets)"] = {
+                "kind": "batch", "file": str(old_2m), "horizon": None, "replication": 0}
     runs = interleaved(jobs, args.repeats)
     rows = {}
     for name, rs in runs.items():
@@ -592,6 +604,15 @@ def markets_section(args) -> dict[str, Any]:
               f"{rows[name]['events_per_box']:.3f} ev/box "
               f"{rows[name]['cpu_us_per_box']:7.2f} us cpu/box", flush=True)
     out: dict[str, Any] = {"horizon_days": h, "rows": rows}
+    pairs = {"baseline": ("market baseline", "fixed-flow baseline (before markets)"),
+             "2M TEU/yr": ("market 2M TEU/yr (baseline_2m)",
+                           "fixed-flow 2M TEU/yr (before markets)")}
+    out["per_box_ratio"] = {
+        label: rows[new]["cpu_us_per_box"] / rows[old]["cpu_us_per_box"]
+        for label, (new, old) in pairs.items() if new in rows and old in rows
+    }
+    for label, ratio in out["per_box_ratio"].items():
+        print(f"  cost per box, markets / fixed flows ({label}): {ratio:.2f}", flush=True)
     if not args.quick:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -696,6 +717,8 @@ def table(result: dict[str, Any]) -> str:
         for name, r in mk["rows"].items():
             add(f"  {name:38s} {r['containers']:>9,} boxes  {r['events_per_box']:.3f} ev/box"
                 f"  {r['cpu_us_per_box']:7.2f} us cpu/box")
+        for label, ratio in mk.get("per_box_ratio", {}).items():
+            add(f"  cost per box, markets / fixed flows ({label}): {ratio:.2f}")
         if "default_run_wall_s" in mk:
             wall = mk["default_run_wall_s"]
             add(f"  corridor run scenarios/baseline.toml (defaults): {wall:.1f} s")
