@@ -100,6 +100,17 @@ def test_relieving_the_binding_stage_induces_demand_and_a_non_binding_one_does_n
     assert relieve["user_benefit_usd_per_year"]["ci95_low"] > 0
     ind = idle["induced_teu_per_year"]
     assert abs(ind["mean"]) < 0.1 * relieve["induced_teu_per_year"]["mean"]
+    # the rule-of-a-half split approximates the logsum benefit (exact only for small
+    # changes) and gives the cargo that switched to the relieved corridor a real share;
+    # relieving nothing switches nothing
+    stays = relieve["benefit_existing_usd_per_year"]["mean"]
+    switched = relieve["benefit_induced_usd_per_year"]
+    assert switched["ci95_low"] > 0 and stays > 0
+    assert stays + switched["mean"] == pytest.approx(
+        relieve["user_benefit_usd_per_year"]["mean"], rel=0.25)
+    assert relieve["induced_share_of_benefit"] == pytest.approx(
+        switched["mean"] / (stays + switched["mean"]))
+    assert abs(idle["benefit_induced_usd_per_year"]["mean"]) < 0.001 * switched["mean"]
     # NPV and BCR are the arithmetic of the benefit (same pairs, same formula)
     ub = relieve["user_benefit_usd_per_year"]["mean"]
     pv = present_value(ub, 20, 0.06)

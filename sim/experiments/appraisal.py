@@ -23,6 +23,11 @@ numbers: replication i of both sees the same bookings):
 * user benefit, USD/yr = Σ_markets (logsum_A - logsum_B) × TEU offered per year, the
   change in consumer surplus of a logit (the logsum per TEU in USD; it already holds the
   rule of a half for cargo that switched route);
+* the same benefit by the rule of a half, route by route, to split it:
+  Σ_routes (GC_B - GC_A) × Q_B for the cargo that was on the route already, plus
+  Σ_routes ½ (GC_B - GC_A) × (Q_A - Q_B) for the cargo that switched (the induced part),
+  with GC the mean generalised cost of the decisions after the warm-up (class-weighted)
+  and Q the TEU booked per year;
 * induced demand, TEU/yr = the change in TEU booked on the corridor's routes
   (``routes.<id>.corridor = true``): cargo the corridor gains because it became cheaper or
   faster (from other routes; market totals are fixed);
@@ -156,6 +161,36 @@ def user_benefit_usd_per_year(base: dict, alt: dict) -> float | None:
     return total if any_ else None
 
 
+def _measured_costs(record: dict, mid: str) -> np.ndarray:
+    """Mean generalised cost (USD/TEU, class-weighted) per alternative of a market's
+    decisions after the warm-up, in the order of its ``alternatives``."""
+    d = record["routes"][mid]["decisions"]
+    after = np.asarray(d["time_h"]) >= record.get("warmup_h", 0.0)
+    gc = np.asarray(d["generalised_cost_usd_per_teu"], dtype=np.float64)[after]
+    return gc.mean(axis=0) if len(gc) else np.full(gc.shape[1], np.nan)
+
+
+def benefit_split(base: dict, alt: dict) -> tuple[float, float] | None:
+    """User benefit, USD/yr, by the rule of a half: (cargo that stays on its route,
+    cargo that switched route), summed over markets and their routes."""
+    stays = switched = 0.0
+    any_ = False
+    for mid, mb in (base.get("routes") or {}).items():
+        ma = (alt.get("routes") or {}).get(mid)
+        if ma is None or list(ma["alternatives"]) != list(mb["alternatives"]):
+            continue
+        saving = _measured_costs(base, mid) - _measured_costs(alt, mid)
+        for j, rid in enumerate(mb["alternatives"]):
+            q_b = mb["alternatives"][rid].get("booked_teu_per_year") or 0.0
+            q_a = ma["alternatives"][rid].get("booked_teu_per_year") or 0.0
+            if not np.isfinite(saving[j]):
+                continue
+            stays += saving[j] * q_b
+            switched += 0.5 * saving[j] * (q_a - q_b)
+            any_ = True
+    return (float(stays), float(switched)) if any_ else None
+
+
 def corridor_teu_per_year(scenario: Scenario, record: dict) -> float:
     """TEU a year booked (after the warm-up) on the routes marked ``corridor``."""
     total = 0.0
@@ -185,12 +220,16 @@ def appraise(
     econ = alt.economics
     by_rep = {r["replication"]: r for r in base_records}
     benefit, induced, npv, bcr = [], [], [], []
+    stays, switched = [], []
     for ra in alt_records:
         rb = by_rep.get(ra["replication"])
         if rb is None or ra.get("gridlock") or rb.get("gridlock"):
             continue
         ub = user_benefit_usd_per_year(rb, ra)
         benefit.append(ub)
+        split = benefit_split(rb, ra)
+        stays.append(split[0] if split else None)
+        switched.append(split[1] if split else None)
         induced.append(corridor_teu_per_year(alt, ra) - corridor_teu_per_year(base, rb))
         if ub is None:
             npv.append(None)
@@ -201,8 +240,17 @@ def appraise(
         npv.append(pv_b - pv_opex - econ.capex_usd)
         cost = econ.capex_usd + pv_opex
         bcr.append(pv_b / cost if cost > 0 else None)
+    s_stays, s_switched = summarise(stays), summarise(switched)
+    whole = (s_stays.get("mean") or 0.0) + (s_switched.get("mean") or 0.0)
     return {
         "user_benefit_usd_per_year": summarise(benefit),
+        # the rule-of-a-half split of the benefit: cargo staying on its route, cargo that
+        # switched (induced onto the routes that became cheaper), and the switched share
+        "benefit_existing_usd_per_year": s_stays,
+        "benefit_induced_usd_per_year": s_switched,
+        "induced_share_of_benefit": (
+            (s_switched["mean"] / whole) if whole and s_switched.get("mean") is not None
+            else None),
         "induced_teu_per_year": summarise(induced),
         "npv_usd": summarise(npv),
         "bcr": summarise(bcr),

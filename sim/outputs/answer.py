@@ -563,6 +563,20 @@ def ranking_text(comp: Mapping[str, Any]) -> str | None:
             "replications): " + "; ".join(parts) + ".")
 
 
+def benefit_split_text(a: Mapping[str, Any]) -> str:
+    """The rule-of-a-half split of an appraisal's user benefit: cargo that stays on its
+    route against cargo that switched route (the induced part), with the induced share;
+    "" when the appraisal has none."""
+    stays = a.get("benefit_existing_usd_per_year") or {}
+    switched = a.get("benefit_induced_usd_per_year") or {}
+    if not (finite(stays.get("mean")) and finite(switched.get("mean"))):
+        return ""
+    share = a.get("induced_share_of_benefit")
+    share_text = f" ({share:.0%} from induced demand)" if finite(share) else ""
+    return (f"by the rule of a half: cargo staying on its route {money_stat(stays)}, cargo "
+            f"switching route {money_stat(switched)} per year{share_text}")
+
+
 def appraisal_lines(comp: Mapping[str, Any]) -> list[Line]:
     """The appraisal's answer: the ranking by NPV, the best investment with whether its
     NPV's CI excludes 0, and its induced demand next to the capacity it adds."""
@@ -606,17 +620,14 @@ def appraisal_lines(comp: Mapping[str, Any]) -> list[Line]:
         if finite(cap.get("mean")):
             c, c_ci = fmt_stat("created_teu", cap, signed=True)
             cap_text = f" next to the extra capacity it measures, {c} TEU/yr {c_ci}"
-            if induced["mean"] > 0 > cap["mean"]:
-                cap_text += (" (that capacity measure divides every route's throughput, "
-                             "capacity-free routes included, by the busiest stage's "
-                             "utilisation, so cargo moving onto the corridor lowers it)")
         text = (f"{best} draws {ind} TEU/yr {ind_ci} of induced demand onto the corridor's "
                 f"routes (cargo won from other routes; market totals are fixed){cap_text}.")
         if finite(benefit.get("mean")):
             text += (f" Its user benefit, {money_stat(benefit)} per year, is the change in "
-                     "all the markets' shippers' consumer surplus (logsum): it is not split "
-                     "between the cargo that switches to the corridor and the cargo that "
-                     "stays on its route.")
+                     "all the markets' shippers' consumer surplus (logsum).")
+            split = benefit_split_text(a)
+            if split:
+                text += " " + split[0].upper() + split[1:] + "."
         lines.append(Line("info", text))
     return lines
 

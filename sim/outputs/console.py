@@ -286,6 +286,9 @@ def format_comparison(comp: Mapping[str, Any]) -> str:
                          f"NPV {money_stat(a.get('npv_usd'))}, BCR {ratio_stat(a.get('bcr'))}")
             lines.append(f"  induced demand {ind} TEU/yr {ind_ci}, user benefit "
                          f"{money_stat(a.get('user_benefit_usd_per_year'))} per year")
+            split = _answer.benefit_split_text(a)
+            if split:
+                lines.append(f"  {split}")
         if e.get("annualised_cost_usd", 0) > 0:
             per = e.get("annualised_cost_per_extra_teu_usd")
             per_text = (f"{fmt('cost_usd_per_teu', per)} USD per extra TEU/yr of capacity"
