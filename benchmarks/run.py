@@ -31,8 +31,9 @@ Sections (each can be skipped, ``--only`` picks some):
   pool and of Dask (``sim.experiments.executors``).
 * ``cli``       — ``corridor run scenarios/baseline.toml --replications 1
   --workers 1`` with plots, process start-up included.
-* ``directions`` — the cost per box of traffic both ways: the baseline at 4x demand
-  with its eastbound and empties flows against the same without them (westbound only),
+* ``directions`` — the cost per box of traffic both ways: the last fixed-flow baseline
+  (from git history; with markets, directions are chosen) at 4x demand with its
+  eastbound and empties flows against the same without them (westbound only),
   interleaved; and the model before dated scenarios and two-way traffic (commit
   3dd0c76, unpacked with ``git archive``) against today's on the scenario of that time
   (tests/scenarios/regression/baseline_pre_dates.toml) at 4x demand, interleaved.
@@ -508,7 +509,11 @@ def directions_section(args) -> dict[str, Any]:
     """Cost per box with and without the eastbound and empties flows, and today's model
     against the one before dated scenarios and two-way traffic (side by side)."""
     k, h = (1.0, 150.0) if args.quick else (4.0, HORIZON_DAYS)
-    both = {"kind": "batch", "file": str(BASELINE), "scale": k, "horizon": h, "replication": 0}
+    # the last fixed-flow baseline: with markets, which boxes go which way is a choice,
+    # and dropping the eastbound flows would not leave the same westbound run
+    fixed = _before_markets()
+    two_way = fixed / "scenarios" / "baseline.toml" if fixed is not None else BASELINE
+    both = {"kind": "batch", "file": str(two_way), "scale": k, "horizon": h, "replication": 0}
     jobs = {"both ways": both, "westbound only": dict(both, westbound_only=True)}
     old_root = Path(tempfile.mkdtemp(prefix="corridor-3dd0c76-"))
     archive = subprocess.run(

@@ -140,3 +140,16 @@ def test_compare_values_investments_by_what_they_attract(tmp_path):
     for name in ("base", "wagons"):
         assert (out / "scenarios" / name / "routes.csv").is_file()
         assert (out / "scenarios" / name / "monthly.csv").is_file()
+
+
+def test_the_induced_share_is_stated_only_when_both_parts_are_clear():
+    from sim.outputs.answer import benefit_split_text, induced_share
+
+    a = {"benefit_existing_usd_per_year": {"mean": 2e6, "ci95_low": 1e6, "ci95_high": 3e6},
+         "benefit_induced_usd_per_year": {"mean": 1e6, "ci95_low": 5e5, "ci95_high": 1.5e6},
+         "induced_share_of_benefit": 1 / 3}
+    assert induced_share(a) == pytest.approx(1 / 3)
+    assert "33% from induced demand" in benefit_split_text(a)
+    a["benefit_existing_usd_per_year"]["ci95_low"] = -1e6  # the staying part is noise
+    assert induced_share(a) is None
+    assert "within noise" in benefit_split_text(a)

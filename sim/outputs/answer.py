@@ -563,6 +563,15 @@ def ranking_text(comp: Mapping[str, Any]) -> str | None:
             "replications): " + "; ".join(parts) + ".")
 
 
+def induced_share(a: Mapping[str, Any]) -> float | None:
+    """The share of an appraisal's benefit from cargo switching route, or None when it
+    means nothing: a part whose CI includes 0 (or a negative part) has no share."""
+    share = a.get("induced_share_of_benefit")
+    lows = [(a.get(k) or {}).get("ci95_low")
+            for k in ("benefit_existing_usd_per_year", "benefit_induced_usd_per_year")]
+    return share if finite(share) and all(finite(x) and x > 0 for x in lows) else None
+
+
 def benefit_split_text(a: Mapping[str, Any]) -> str:
     """The rule-of-a-half split of an appraisal's user benefit: cargo that stays on its
     route against cargo that switched route (the induced part), with the induced share;
@@ -571,8 +580,10 @@ def benefit_split_text(a: Mapping[str, Any]) -> str:
     switched = a.get("benefit_induced_usd_per_year") or {}
     if not (finite(stays.get("mean")) and finite(switched.get("mean"))):
         return ""
-    share = a.get("induced_share_of_benefit")
-    share_text = f" ({share:.0%} from induced demand)" if finite(share) else ""
+    share = induced_share(a)
+    share_text = (f" ({share:.0%} from induced demand)" if share is not None else
+                  " (a CI includes 0: the split is within noise at this number of "
+                  "replications)")
     return (f"by the rule of a half: cargo staying on its route {money_stat(stays)}, cargo "
             f"switching route {money_stat(switched)} per year{share_text}")
 

@@ -1484,8 +1484,8 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
             e(ind) + (f'<br><span class="muted ci">{e(ind_ci)}</span>' if ind_ci else ""),
             two(money_stat(a.get("user_benefit_usd_per_year"))),
             (two(money_stat(a.get("benefit_induced_usd_per_year")))
-             + (f'<br><span class="muted">{a["induced_share_of_benefit"]:.0%} of the benefit'
-                '</span>' if _finite(a.get("induced_share_of_benefit")) else "")),
+             + (f'<br><span class="muted">{_answer.induced_share(a):.0%} of the benefit'
+                '</span>' if _answer.induced_share(a) is not None else "")),
             e(cap) + (f'<br><span class="muted ci">{e(cap_ci)}</span>' if cap_ci else ""),
             e(fmt("cost_usd_per_teu", per) + " USD" if _finite(per) else "adds no capacity"),
         ])
