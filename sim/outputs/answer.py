@@ -584,8 +584,8 @@ def benefit_split_text(a: Mapping[str, Any]) -> str:
     share_text = (f" ({share:.0%} from induced demand)" if share is not None else
                   " (a CI includes 0: the split is within noise at this number of "
                   "replications)")
-    return (f"by the rule of a half: cargo staying on its route {money_stat(stays)}, cargo "
-            f"switching route {money_stat(switched)} per year{share_text}")
+    return (f"of it, cargo switching route (rule of a half) {money_stat(switched)}, cargo "
+            f"staying on its route {money_stat(stays)} per year{share_text}")
 
 
 def appraisal_lines(comp: Mapping[str, Any]) -> list[Line]:

@@ -1498,9 +1498,9 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
         "paired replications)",
     ) + '<p class="note">' + e(
         "User benefit: the change in the markets' shippers' consumer surplus (logsum × TEU "
-        "offered per year). Of it, from cargo switching route: the same benefit by the "
-        "rule of a half, route by route, ½ × the saving in generalised cost × the change in "
-        "TEU booked (the rest is the saving times the TEU already on the route). Induced "
+        "offered per year). Of it, from cargo switching route: by the rule of a half, route "
+        "by route, ½ × the saving in generalised cost × the change in TEU booked; the rest "
+        "goes to cargo that stays on its route. Induced "
         "demand: the change in TEU booked per year on the corridor's routes (corridor = "
         "true), cargo won from other routes. NPV: − capex + the discounted benefit less "
         "opex over the alternative's lifetime; BCR: discounted benefit / (capex + "
