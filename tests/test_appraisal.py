@@ -158,3 +158,27 @@ def test_the_induced_share_is_stated_only_when_both_parts_are_clear():
     a["benefit_existing_usd_per_year"]["ci95_low"] = -1e6  # the staying part is noise
     assert induced_share(a) is None
     assert "within noise" in benefit_split_text(a)
+
+
+def test_fixed_flows_time_savings_count_in_the_user_benefit():
+    """Background trades choose nothing, so the logsum misses them; the time an investment
+    saves them counts at the markets' mean value of time (loaded boxes only)."""
+    from sim.experiments.appraisal import fixed_flow_benefit_usd_per_year, mean_vot_usd_per_teu_day
+    from sim.scenario.loader import load_scenario
+
+    s = load_scenario(ROOT / "scenarios" / "baseline.toml").model
+    classes = s.choice.classes
+    num = sum(m.annual_teu * sh * classes[c].vot_usd_per_teu_day
+              for m in s.markets.values() for c, sh in m.shares(classes).items())
+    den = sum(m.annual_teu * sh for m in s.markets.values() for sh in m.shares(classes).values())
+    vot = mean_vot_usd_per_teu_day(s)
+    assert vot == pytest.approx(num / den)
+    flows = {fid: {"transit_days_mean": 10.0, "throughput_teu_per_week": 100.0}
+             for fid in s.flows}
+    faster = copy.deepcopy(flows)
+    for fid in faster:  # every flow one day faster: only the loaded fixed ones count
+        faster[fid]["transit_days_mean"] = 9.0
+    fixed = [f for f, fl in s.flows.items() if fl.market is None and fl.empties_of is None]
+    assert fixed and len(fixed) < len(s.flows)
+    got = fixed_flow_benefit_usd_per_year(s, {"flows": flows}, {"flows": faster})
+    assert got == pytest.approx(len(fixed) * 1.0 * 100.0 * 8760 / 168 * vot)

@@ -22,7 +22,10 @@ numbers: replication i of both sees the same bookings):
 
 * user benefit, USD/yr = Σ_markets (logsum_A - logsum_B) × TEU offered per year, the
   change in consumer surplus of a logit (the logsum per TEU in USD; it already holds the
-  rule of a half for cargo that switched route);
+  rule of a half for cargo that switched route), plus, for the fixed flows that are
+  nobody's choice (background trades; their empties left out), the time they save:
+  Σ (transit_B - transit_A) × TEU delivered per year × the markets' mean value of time
+  (their classes weighted by TEU offered);
 * its induced part, by the rule of a half route by route: Σ_routes ½ (GC_B - GC_A) ×
   (Q_A - Q_B), the benefit of the cargo that switched route, with GC the mean
   generalised cost of the decisions after the warm-up (class-weighted) and Q the TEU
@@ -47,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.model.calendar import HOURS_PER_YEAR
 from sim.scenario.references import legs_between
 from sim.scenario.schema import DelayLeg, RailLeg, Scenario
 from sim.stats import summarise
@@ -162,6 +166,39 @@ def user_benefit_usd_per_year(base: dict, alt: dict) -> float | None:
     return total if any_ else None
 
 
+def mean_vot_usd_per_teu_day(scenario: Scenario) -> float | None:
+    """The markets' mean value of time, USD per TEU-day: each cargo class's weighted by its
+    share of every market's TEU offered a year (None without markets)."""
+    classes = scenario.choice.classes if scenario.choice else {}
+    total = weight = 0.0
+    for market in scenario.markets.values():
+        for cid, share in market.shares(classes).items():
+            total += market.annual_teu * share * classes[cid].vot_usd_per_teu_day
+            weight += market.annual_teu * share
+    return total / weight if weight > 0 else None
+
+
+def fixed_flow_benefit_usd_per_year(scenario: Scenario, base: dict, alt: dict) -> float:
+    """Time saved by the loaded fixed flows (nobody's choice: background trades) in ``alt``
+    against ``base``, valued at the markets' mean value of time, USD/yr."""
+    vot = mean_vot_usd_per_teu_day(scenario)
+    if vot is None:
+        return 0.0
+    total = 0.0
+    for fid, flow in scenario.flows.items():
+        if flow.market is not None or flow.empties_of is not None:
+            continue
+        fb, fa = (base.get("flows") or {}).get(fid), (alt.get("flows") or {}).get(fid)
+        if not fb or not fa:
+            continue
+        tb, ta, q = fb.get("transit_days_mean"), fa.get("transit_days_mean"), fb.get(
+            "throughput_teu_per_week")
+        if None in (tb, ta, q):
+            continue
+        total += (tb - ta) * q * (HOURS_PER_YEAR / 168.0) * vot
+    return total
+
+
 def _measured_costs(record: dict, mid: str) -> np.ndarray:
     """Mean generalised cost (USD/TEU, class-weighted) per alternative of a market's
     decisions after the warm-up, in the order of its ``alternatives``."""
@@ -221,12 +258,16 @@ def appraise(
     econ = alt.economics
     by_rep = {r["replication"]: r for r in base_records}
     benefit, induced, npv, bcr = [], [], [], []
-    stays, switched = [], []
+    stays, switched, fixed_part = [], [], []
     for ra in alt_records:
         rb = by_rep.get(ra["replication"])
         if rb is None or ra.get("gridlock") or rb.get("gridlock"):
             continue
         ub = user_benefit_usd_per_year(rb, ra)
+        fixed = fixed_flow_benefit_usd_per_year(base, rb, ra)
+        fixed_part.append(fixed)
+        if ub is not None:
+            ub += fixed
         benefit.append(ub)
         split = benefit_split(rb, ra)
         moved = split[1] if split is not None and ub is not None else None
@@ -249,6 +290,7 @@ def appraise(
         # the user benefit split: cargo that switched route (rule of a half; induced onto
         # the routes that became cheaper), the rest (cargo staying), and the switched share
         "benefit_existing_usd_per_year": summarise(stays),
+        "benefit_fixed_flows_usd_per_year": summarise(fixed_part),
         "benefit_induced_usd_per_year": s_switched,
         "induced_share_of_benefit": (
             s_switched["mean"] / whole if whole and s_switched.get("mean") is not None

@@ -584,8 +584,11 @@ def benefit_split_text(a: Mapping[str, Any]) -> str:
     share_text = (f" ({share:.0%} from induced demand)" if share is not None else
                   " (a CI includes 0: the split is within noise at this number of "
                   "replications)")
+    fixed = a.get("benefit_fixed_flows_usd_per_year") or {}
+    fixed_text = (f" (the fixed background flows' time saved {money_stat(fixed)} among it)"
+                  if finite(fixed.get("mean")) and fixed["mean"] != 0 else "")
     return (f"of it, cargo switching route (rule of a half) {money_stat(switched)}, cargo "
-            f"staying on its route {money_stat(stays)} per year{share_text}")
+            f"staying on its route {money_stat(stays)}{fixed_text} per year{share_text}")
 
 
 def appraisal_lines(comp: Mapping[str, Any]) -> list[Line]:
@@ -635,7 +638,8 @@ def appraisal_lines(comp: Mapping[str, Any]) -> list[Line]:
                 f"routes (cargo won from other routes; market totals are fixed){cap_text}.")
         if finite(benefit.get("mean")):
             text += (f" Its user benefit, {money_stat(benefit)} per year, is the change in "
-                     "all the markets' shippers' consumer surplus (logsum).")
+                     "all the markets' shippers' consumer surplus (logsum) plus the time "
+                     "the fixed background flows save.")
             split = benefit_split_text(a)
             if split:
                 text += " " + split[0].upper() + split[1:] + "."

@@ -1498,7 +1498,8 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
         "paired replications)",
     ) + '<p class="note">' + e(
         "User benefit: the change in the markets' shippers' consumer surplus (logsum × TEU "
-        "offered per year). Of it, from cargo switching route: by the rule of a half, route "
+        "offered per year) plus the time the fixed background flows save, at the markets' "
+        "mean value of time. Of it, from cargo switching route: by the rule of a half, route "
         "by route, ½ × the saving in generalised cost × the change in TEU booked; the rest "
         "goes to cargo that stays on its route. Induced "
         "demand: the change in TEU booked per year on the corridor's routes (corridor = "
