@@ -170,6 +170,21 @@ def test_comparison_shows_each_appraisal_and_the_best_by_npv(compare_dir):
     assert "Ranking by NPV" in console and "Appraisal: investments ranked by net present" in page
 
 
+def test_without_costs_no_alternative_is_called_an_investment(compare_dir):
+    """Policies and shocks (no capex or opex) have a user benefit but no NPV to rank:
+    the answer names the largest benefit, never a 'best investment'."""
+    comp = json.loads((compare_dir / "comparison.json").read_text(encoding="utf-8"))
+    comp["ranking"] = []
+    for e in comp["economics"].values():
+        e["capex_usd"] = e["opex_usd_per_year"] = 0.0
+    lines = [x.text for x in ans.comparison_answer(comp)]
+    assert not any(x.startswith("Best investment") for x in lines)
+    top = max(comp["economics"], key=lambda k: comp["economics"][k]["appraisal"][
+        "user_benefit_usd_per_year"]["mean"])
+    line = next(x for x in lines if x.startswith("Largest user benefit: "))
+    assert line.startswith(f"Largest user benefit: {top}, ") and "none has an NPV or BCR" in line
+
+
 def test_with_markets_cost_and_co2_are_results(compare_dir):
     """comparison.json's input_kpis is empty with markets: cost per TEU is a result, with a
     CI and a paired test in the console, and no 'Inputs, not results' sentence."""

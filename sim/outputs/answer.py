@@ -601,30 +601,37 @@ def appraisal_lines(comp: Mapping[str, Any]) -> list[Line]:
         lines.append(Line("info", text))
     rows = [r for r in comp.get("ranking") or [] if r.get("metric") == "npv_usd"]
     best = rows[0].get("scenario") if rows else None
-    if best is None:
-        cands = [(alt, ((e or {}).get("appraisal") or {}).get("npv_usd") or {})
-                 for alt, e in econ.items()]
-        cands = [(alt, n) for alt, n in cands if finite(n.get("mean"))]
-        best = max(cands, key=lambda c: c[1]["mean"])[0] if cands else None
-    if best is None:
-        return lines
-    e = econ.get(best) or {}
-    a = e.get("appraisal") or {}
-    npv = a.get("npv_usd") or {}
-    lo, hi = npv.get("ci95_low"), npv.get("ci95_high")
-    if finite(lo) and lo > 0:
-        verdict, level = "its 95% CI lies above 0: it is worth more than it costs", "ok"
-    elif finite(hi) and hi < 0:
-        verdict, level = ("its 95% CI lies below 0: even the best option costs more than it "
-                          "returns"), "warn"
-    elif finite(lo) and finite(hi):
-        verdict, level = ("its 95% CI includes 0: not clearly worth its cost at this number "
-                          "of replications"), "warn"
+    if best is None:  # no alternative states a cost: no investment to rank, only benefits
+        cands = [(alt, ((e or {}).get("appraisal") or {}).get("user_benefit_usd_per_year")
+                  or {}) for alt, e in econ.items()]
+        cands = [(alt, b) for alt, b in cands if finite(b.get("mean"))]
+        if not cands:
+            return lines
+        best, benefit = max(cands, key=lambda c: c[1]["mean"])
+        lines.append(Line("info", (
+            f"Largest user benefit: {best}, {money_stat(benefit)} per year; no alternative "
+            "states a capex or opex, so none has an NPV or BCR (policies and shocks, not "
+            "investments).")))
+        e = econ.get(best) or {}
+        a = e.get("appraisal") or {}
     else:
-        verdict, level = "no CI (one replication)", "warn"
-    lines.append(Line(level, (
-        f"Best investment by NPV: {best}, NPV {money_stat(npv)} {_period_text(e)}, BCR "
-        f"{ratio_stat(a.get('bcr'))}; {verdict}.")))
+        e = econ.get(best) or {}
+        a = e.get("appraisal") or {}
+        npv = a.get("npv_usd") or {}
+        lo, hi = npv.get("ci95_low"), npv.get("ci95_high")
+        if finite(lo) and lo > 0:
+            verdict, level = "its 95% CI lies above 0: it is worth more than it costs", "ok"
+        elif finite(hi) and hi < 0:
+            verdict, level = ("its 95% CI lies below 0: even the best option costs more than "
+                              "it returns"), "warn"
+        elif finite(lo) and finite(hi):
+            verdict, level = ("its 95% CI includes 0: not clearly worth its cost at this "
+                              "number of replications"), "warn"
+        else:
+            verdict, level = "no CI (one replication)", "warn"
+        lines.append(Line(level, (
+            f"Best investment by NPV: {best}, NPV {money_stat(npv)} {_period_text(e)}, BCR "
+            f"{ratio_stat(a.get('bcr'))}; {verdict}.")))
     induced = a.get("induced_teu_per_year") or {}
     benefit = a.get("user_benefit_usd_per_year") or {}
     if finite(induced.get("mean")):
