@@ -55,7 +55,7 @@ def scaled_overrides(model: Scenario, k: float) -> list[str]:
         if getattr(flow, "market", None) is not None:  # generated from a market: follows it
             continue
         out.append(f"flows.{fid}.annual_teu={flow.annual_teu * k!r}")
-        if flow.teu_by_year:
+        if getattr(flow, "teu_by_year", None):  # older models have no demand path
             out.append(f"flows.{fid}.teu_by_year={_table(flow.teu_by_year, k)}")
     for mid, market in getattr(model, "markets", {}).items():  # older models have none
         out.append(f"markets.{mid}.annual_teu={market.annual_teu * k!r}")
