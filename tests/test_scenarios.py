@@ -25,6 +25,7 @@ REQUIRED = {
     "invest_caspian_ships", "invest_aktau_phase2", "invest_alat_phase2",
     "growth_2030", "growth_2030_no_invest",
     "redsea_crisis", "northern_closed", "northern_closed_eu", "one_stop_tariff", "border_digital",
+    "scandinavia_branch",
 }
 
 
