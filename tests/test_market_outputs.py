@@ -257,3 +257,23 @@ def test_every_routes_csv_column_is_documented():
     for key in ("npv_usd", "bcr", "induced_teu_per_year", "user_benefit_usd_per_year",
                 "ranking", "input_kpis"):
         assert f"`{key}`" in doc and (key in appraisal or key == "input_kpis")
+
+
+def test_capex_per_extra_teu_is_shown_beside_the_published_benchmarks(compare_dir):
+    """Data sheet §10.5: the published capex per TEU/yr of added terminal capacity sits
+    beside each investment's capex per extra TEU/yr of corridor capacity (capex / the paired
+    capacity gain), in comparison.json, the console and the report."""
+    comp = json.loads((compare_dir / "comparison.json").read_text(encoding="utf-8"))
+    bench = comp["capex_benchmarks"]
+    assert {b["usd_per_teu_year"] for b in bench.values()} == {380, 390}
+    e = comp["economics"]["wagons"]
+    gain = e["extra_capacity_teu_per_year"]["mean"]
+    if gain > 0:
+        assert e["capex_per_extra_teu_usd"] == pytest.approx(e["capex_usd"] / gain)
+    else:
+        assert e["capex_per_extra_teu_usd"] is None
+    flat = " ".join(format_comparison(comp).split())
+    assert "published capex per TEU/yr of added terminal capacity (§10.5)" in flat
+    assert "Aktau container hub, phase 1 380 USD [M16]" in flat
+    page = _text((compare_dir / "report.html").read_text(encoding="utf-8"))
+    assert "Capex per extra TEU/yr of capacity" in page

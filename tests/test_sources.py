@@ -98,6 +98,17 @@ def test_published_figures_cite_listed_sources():
         assert not missing, f"{FIGURES}: figure {figure.id!r} cites unlisted {missing}"
 
 
+def test_capex_benchmarks_cite_listed_sources():
+    """Every published capex benchmark (data sheet §10.5) cites sources, all listed."""
+    from sim.experiments.economics import capex_benchmarks
+
+    known = defined()
+    for key, bench in capex_benchmarks().items():
+        assert bench["sources"] and bench["usd_per_teu_year"] > 0, key
+        missing = unresolved_ids(bench["sources"], known)
+        assert not missing, f"sim/data/capex_benchmarks.toml: {key!r} cites unlisted {missing}"
+
+
 def test_the_checker_fails_on_an_unknown_id():
     # built by concatenation so that this file itself cites no unknown ID
     unknown_s, unknown_g = "S" + "42z", "G" + "99"

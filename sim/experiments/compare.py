@@ -26,6 +26,7 @@ from typing import Any
 from sim.errors import ScenarioError
 from sim.experiments.appraisal import appraise
 from sim.experiments.economics import (
+    capex_benchmarks,
     co2_per_teu,
     corridor_capacity,
     cost_per_teu,
@@ -130,6 +131,8 @@ def _economics(
     extra = diffs["corridor_capacity_teu_per_year"]
     extra_mean = extra["mean"]
     per_extra = annual / extra_mean if annual > 0 and extra_mean and extra_mean > 0 else None
+    capex_per_extra = (econ.capex_usd / extra_mean
+                       if econ.capex_usd > 0 and extra_mean and extra_mean > 0 else None)
     gain = diffs["throughput_teu_per_week"]
     scale = {k: (v * WEEKS_PER_YEAR if v is not None else None) for k, v in gain.items()
              if k in ("mean", "ci95_low", "ci95_high")}
@@ -144,6 +147,8 @@ def _economics(
         "annualised_cost_usd": annual,
         "extra_capacity_teu_per_year": extra,
         "annualised_cost_per_extra_teu_usd": per_extra,
+        # capex alone per extra TEU/yr of corridor capacity, beside capex_benchmarks
+        "capex_per_extra_teu_usd": capex_per_extra,
         "throughput_gain_teu_per_year": scale,
         "transit_days_saved": saved,
         "cost_per_teu_usd": summarise(alt_values["cost_usd_per_teu"]),
@@ -256,5 +261,6 @@ def build_comparison(
         "family-wise alpha 0.05",
         "economics": economics,
         "ranking": _rank(economics),
+        "capex_benchmarks": capex_benchmarks(),
         "provenance": {"version": version, "command": command, "seed": settings.seed},
     }

@@ -29,6 +29,9 @@ saturates).
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 from sim.scenario.references import legs_between
 from sim.scenario.schema import Scenario
 
@@ -164,3 +167,14 @@ def corridor_capacity(record: dict, scenario: Scenario | None = None) -> float |
     if not rho or rho <= 0 or not weekly or any(w is None for w in weekly):
         return None
     return sum(weekly) * (HOURS_PER_YEAR / 168.0) / rho
+
+
+CAPEX_BENCHMARKS_FILE = Path(__file__).resolve().parents[1] / "data" / "capex_benchmarks.toml"
+
+
+def capex_benchmarks() -> dict[str, dict]:
+    """Published capital cost of added terminal capacity, USD per TEU/yr, with labels and
+    source IDs (data sheet §10.5; ``sim/data/capex_benchmarks.toml``)."""
+    with CAPEX_BENCHMARKS_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+

@@ -563,6 +563,25 @@ def ranking_text(comp: Mapping[str, Any]) -> str | None:
             "replications): " + "; ".join(parts) + ".")
 
 
+def capex_benchmark_text(comp: Mapping[str, Any]) -> str:
+    """Each investment's capex per extra TEU/yr of corridor capacity beside the published
+    capex per TEU/yr of added terminal capacity (data sheet §10.5); "" without either."""
+    bench = comp.get("capex_benchmarks") or {}
+    econ = comp.get("economics") or {}
+    ours = [(alt, e.get("capex_per_extra_teu_usd")) for alt, e in econ.items()
+            if (e or {}).get("capex_usd", 0) > 0]
+    if not bench or not ours:
+        return ""
+    mine = ", ".join(f"{alt} {fmt('cost_usd_per_teu', v)} USD" if finite(v)
+                     else f"{alt} adds no capacity" for alt, v in ours)
+    published = ", ".join(
+        f"{b['label']} {fmt('cost_usd_per_teu', b['usd_per_teu_year'])} USD "
+        + "".join(f"[{s}]" for s in b.get("sources", [])) for b in bench.values())
+    return (f"Capex per extra TEU/yr of corridor capacity: {mine}; published capex per TEU/yr "
+            f"of added terminal capacity (§10.5): {published}. A terminal that is not the "
+            "binding stage adds little corridor capacity, so it costs more per corridor TEU.")
+
+
 def induced_share(a: Mapping[str, Any]) -> float | None:
     """The share of an appraisal's benefit from cargo switching route, or None when it
     means nothing: a part whose CI includes 0 (or a negative part) has no share."""

@@ -308,6 +308,9 @@ def format_comparison(comp: Mapping[str, Any]) -> str:
                          f", BCR {ratio_stat(a.get('bcr'))}, "
                          + (f"{fmt('cost_usd_per_teu', per)} USD per extra TEU/yr"
                             if per is not None else "adds no capacity"))
+        bench = _answer.capex_benchmark_text(comp)
+        if bench:
+            lines.append("  " + bench)
     elif comp.get("ranking"):
         lines.append("Ranking (annualised cost per extra TEU/yr of corridor capacity):")
         for row in comp["ranking"]:

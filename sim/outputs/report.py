@@ -1488,12 +1488,15 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
                 '</span>' if _answer.induced_share(a) is not None else "")),
             e(cap) + (f'<br><span class="muted ci">{e(cap_ci)}</span>' if cap_ci else ""),
             e(fmt("cost_usd_per_teu", per) + " USD" if _finite(per) else "adds no capacity"),
+            e(fmt("cost_usd_per_teu", x.get("capex_per_extra_teu_usd")) + " USD"
+              if _finite(x.get("capex_per_extra_teu_usd")) else "–"),
         ])
     return _table(
         ["Rank", "Alternative", "NPV", "Benefit–cost ratio", "Induced demand (TEU/yr)",
          "User benefit (per yr)", "Of it, from cargo switching route (per yr)",
-         "Extra capacity (TEU/yr)", "Today's annualised cost per extra TEU/yr of capacity"],
-        rows, raw=True, num_cols=range(2, 9), cls="econ",
+         "Extra capacity (TEU/yr)", "Today's annualised cost per extra TEU/yr of capacity",
+         "Capex per extra TEU/yr of capacity"],
+        rows, raw=True, num_cols=range(2, 10), cls="econ",
         caption="Appraisal: investments ranked by net present value (mean [95% CI] over the "
         "paired replications)",
     ) + '<p class="note">' + e(
@@ -1507,7 +1510,7 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
         "opex over the alternative's lifetime; BCR: discounted benefit / (capex + "
         "discounted opex). Extra capacity: the paired change of the corridor's throughput "
         "(its routes and the fixed flows through modelled stages, all grown alike) divided "
-        "by the busiest stage's utilisation.") + "</p>"
+        "by the busiest stage's utilisation. " + _answer.capex_benchmark_text(c)) + "</p>"
 
 
 def _economics(c: Mapping[str, Any]) -> str:
