@@ -47,6 +47,11 @@ def baseline():
 
 
 @pytest.fixture(scope="module")
+def scandinavia_branch():
+    return load_scenario(SCENARIOS / "scandinavia_branch.toml").model
+
+
+@pytest.fixture(scope="module")
 def sea_route():
     return load_scenario(SCENARIOS / "sea_route.toml").model
 
@@ -170,6 +175,8 @@ def _far_from_ends(path: np.ndarray, km: float) -> np.ndarray:
         ("baseline", "poti_constanta"),
         ("sea_route", "shanghai_rotterdam"),
         ("sea_route", "rotterdam_klaipeda"),
+        ("scandinavia_branch", "klaipeda_karlshamn"),
+        ("scandinavia_branch", "rotterdam_karlshamn"),
     ],
 )
 def test_sea_legs_stay_on_water(geo, scenario, lid, request):
