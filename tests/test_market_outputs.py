@@ -183,6 +183,9 @@ def test_without_costs_no_alternative_is_called_an_investment(compare_dir):
         "user_benefit_usd_per_year"]["mean"])
     line = next(x for x in lines if x.startswith("Largest user benefit: "))
     assert line.startswith(f"Largest user benefit: {top}, ") and "none has an NPV or BCR" in line
+    flat = " ".join(format_comparison(comp).split())
+    assert "appraisal: no capex or opex stated: present value of the benefit" in flat
+    assert "appraisal: NPV" not in flat
 
 
 def test_with_markets_cost_and_co2_are_results(compare_dir):

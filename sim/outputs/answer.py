@@ -544,6 +544,17 @@ def _period_text(e: Mapping[str, Any]) -> str:
     return "over the appraisal period"
 
 
+def npv_text(e: Mapping[str, Any]) -> str:
+    """An alternative's NPV and BCR, or, when it states no capex or opex (a policy or a
+    shock, not an investment), the present value of its benefit, which is all its NPV is."""
+    a = e.get("appraisal") or {}
+    if not (e.get("capex_usd") or 0) > 0 and not (e.get("opex_usd_per_year") or 0) > 0:
+        return (f"no capex or opex stated: present value of the benefit "
+                f"{money_stat(a.get('npv_usd'))} {_period_text(e)}")
+    return (f"NPV {money_stat(a.get('npv_usd'))} {_period_text(e)}, "
+            f"BCR {ratio_stat(a.get('bcr'))}")
+
+
 def ranking_text(comp: Mapping[str, Any]) -> str | None:
     """The ranking by NPV as one sentence: NPV, BCR and today's annualised cost per extra
     TEU/yr of capacity of each investment (None without an NPV ranking)."""

@@ -282,8 +282,7 @@ def format_comparison(comp: Mapping[str, Any]) -> str:
         a = e.get("appraisal")
         if isinstance(a, Mapping):
             ind, ind_ci = fmt_stat("created_teu", a.get("induced_teu_per_year"), signed=True)
-            lines.append(f"  appraisal {_answer._period_text(e)}: "
-                         f"NPV {money_stat(a.get('npv_usd'))}, BCR {ratio_stat(a.get('bcr'))}")
+            lines.append(f"  appraisal: {_answer.npv_text(e)}")
             lines.append(f"  induced demand {ind} TEU/yr {ind_ci}, user benefit "
                          f"{money_stat(a.get('user_benefit_usd_per_year'))} per year")
             split = _answer.benefit_split_text(a)

@@ -1472,6 +1472,7 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
     rows = []
     for alt in appraised:
         x = econ[alt] or {}
+        costed = (x.get("capex_usd") or 0) > 0 or (x.get("opex_usd_per_year") or 0) > 0
         a = x["appraisal"]
         ind, ind_ci = _ci_text("created_teu", a.get("induced_teu_per_year"), signed=True)
         cap, cap_ci = _ci_text("created_teu", x.get("extra_capacity_teu_per_year"), signed=True)
@@ -1479,8 +1480,10 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
         rows.append([
             e(str(rank.get(alt) or "")),
             f"<b>{e(alt)}</b><br><span class=\"muted\">{e(_answer._period_text(x))}</span>",
-            two(money_stat(a.get("npv_usd"))),
-            two(ratio_stat(a.get("bcr"))),
+            two(money_stat(a.get("npv_usd")))
+            + ('<br><span class="muted">no cost stated: the PV of the benefit</span>'
+               if not costed else ""),
+            two(ratio_stat(a.get("bcr"))) if costed else e("– (no cost stated)"),
             e(ind) + (f'<br><span class="muted ci">{e(ind_ci)}</span>' if ind_ci else ""),
             two(money_stat(a.get("user_benefit_usd_per_year"))),
             (two(money_stat(a.get("benefit_induced_usd_per_year")))
