@@ -142,12 +142,16 @@ def co2_per_teu(scenario: Scenario, record: dict) -> float | None:
 # -- appraisal -----------------------------------------------------------------------------
 
 
+def _after_warmup(record: dict, mid: str, key: str) -> np.ndarray:
+    """A market's per-decision ``key`` column(s) for the decisions after the warm-up."""
+    d = record["routes"][mid]["decisions"]
+    after = np.asarray(d["time_h"]) >= record.get("warmup_h", 0.0)
+    return np.asarray(d[key], dtype=np.float64)[after]
+
+
 def _measured_logsum(record: dict, mid: str) -> float | None:
     """Mean logsum (USD/TEU) of a market's decisions after the warm-up."""
-    d = record["routes"][mid]["decisions"]
-    t = np.asarray(d["time_h"])
-    after = t >= record.get("warmup_h", 0.0)
-    ls = np.asarray(d["logsum_usd_per_teu"])[after]
+    ls = _after_warmup(record, mid, "logsum_usd_per_teu")
     ls = ls[np.isfinite(ls)]
     return float(ls.mean()) if len(ls) else None
 
@@ -202,9 +206,7 @@ def fixed_flow_benefit_usd_per_year(scenario: Scenario, base: dict, alt: dict) -
 def _measured_costs(record: dict, mid: str) -> np.ndarray:
     """Mean generalised cost (USD/TEU, class-weighted) per alternative of a market's
     decisions after the warm-up, in the order of its ``alternatives``."""
-    d = record["routes"][mid]["decisions"]
-    after = np.asarray(d["time_h"]) >= record.get("warmup_h", 0.0)
-    gc = np.asarray(d["generalised_cost_usd_per_teu"], dtype=np.float64)[after]
+    gc = _after_warmup(record, mid, "generalised_cost_usd_per_teu")
     return gc.mean(axis=0) if len(gc) else np.full(gc.shape[1], np.nan)
 
 

@@ -544,11 +544,17 @@ def _period_text(e: Mapping[str, Any]) -> str:
     return "over the appraisal period"
 
 
+def states_cost(e: Mapping[str, Any]) -> bool:
+    """Whether an alternative's economics state a capex or opex: an investment, not a
+    policy or a shock (the rule ``compare`` ranks by)."""
+    return (e.get("capex_usd") or 0) > 0 or (e.get("opex_usd_per_year") or 0) > 0
+
+
 def npv_text(e: Mapping[str, Any]) -> str:
     """An alternative's NPV and BCR, or, when it states no capex or opex (a policy or a
     shock, not an investment), the present value of its benefit, which is all its NPV is."""
     a = e.get("appraisal") or {}
-    if not (e.get("capex_usd") or 0) > 0 and not (e.get("opex_usd_per_year") or 0) > 0:
+    if not states_cost(e):
         return (f"no capex or opex stated: present value of the benefit "
                 f"{money_stat(a.get('npv_usd'))} {_period_text(e)}")
     return (f"NPV {money_stat(a.get('npv_usd'))} {_period_text(e)}, "

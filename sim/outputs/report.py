@@ -615,26 +615,18 @@ def _parameters(scenario, prov: Provenance | None = None) -> str:
                     _v(_dispatch(leg.dispatch), prov, k + "dispatch"),
                 ]
             )
-        elif isinstance(leg, DelayLeg):  # coarse: a delay per box, no capacity
+        else:  # a coarse delay per box (no capacity), or a sea leg run by its fleets
+            coarse = isinstance(leg, DelayLeg)
+            time_key = "transit_h" if coarse else "sail_time_h"
             rows.append(
                 [
-                    e((leg.label or _leg_ends(scenario, lid)) + " (coarse delay)"),
-                    _v(_dist(leg.transit_h), prov, k + "transit_h"),
+                    e((leg.label or _leg_ends(scenario, lid))
+                      + (" (coarse delay)" if coarse else " (sea)")),
+                    _v(_dist(getattr(leg, time_key)), prov, k + time_key),
                     "–",
                     "–",
                     "–",
-                    "per box, no capacity limit",
-                ]
-            )
-        else:
-            rows.append(
-                [
-                    e((leg.label or _leg_ends(scenario, lid)) + " (sea)"),
-                    _v(_dist(leg.sail_time_h), prov, k + "sail_time_h"),
-                    "–",
-                    "–",
-                    "–",
-                    "by its fleets",
+                    "per box, no capacity limit" if coarse else "by its fleets",
                 ]
             )
     parts.append(
@@ -1472,7 +1464,7 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
     rows = []
     for alt in appraised:
         x = econ[alt] or {}
-        costed = (x.get("capex_usd") or 0) > 0 or (x.get("opex_usd_per_year") or 0) > 0
+        costed = _answer.states_cost(x)
         a = x["appraisal"]
         ind, ind_ci = _ci_text("created_teu", a.get("induced_teu_per_year"), signed=True)
         cap, cap_ci = _ci_text("created_teu", x.get("extra_capacity_teu_per_year"), signed=True)
