@@ -1482,7 +1482,8 @@ def _appraisal_table(c: Mapping[str, Any]) -> str:
              + (f'<br><span class="muted">{_answer.induced_share(a):.0%} of the benefit'
                 '</span>' if _answer.induced_share(a) is not None else "")),
             e(cap) + (f'<br><span class="muted ci">{e(cap_ci)}</span>' if cap_ci else ""),
-            e(fmt("cost_usd_per_teu", per) + " USD" if _finite(per) else "adds no capacity"),
+            e(fmt("cost_usd_per_teu", per) + " USD" if _finite(per)
+              else "adds no capacity" if costed else "– (no cost stated)"),
             e(fmt("cost_usd_per_teu", x.get("capex_per_extra_teu_usd")) + " USD"
               if _finite(x.get("capex_per_extra_teu_usd")) else "–"),
         ])
