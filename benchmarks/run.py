@@ -165,6 +165,9 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
         out["study_transit_days"] = record["study"]["transit_days_mean"]
         out["bottleneck"] = record["bottleneck"]
         out["delivered_teu"] = record["system"]["delivered_teu"]
+        # loaded carrier departures (trains, sailings) in the measured period
+        out["departures"] = sum(leg["departures"] for leg in record["legs"].values()
+                                if leg.get("teu"))
         out["origin_wait_h"] = {
             n: record["nodes"][n]["wait_h_mean"]
             for n in {f.route[0] for f in scenario.flows.values()}
@@ -534,13 +537,21 @@ def directions_section(args) -> dict[str, Any]:
             "wall_s": med(rs, "wall_s"),
             "cpu_us_per_box": 1e6 * med(rs, "cpu_s") / rs[0]["containers"],
             "events_per_box": rs[0]["events"] / rs[0]["containers"],
+            "boxes_per_departure": rs[0]["containers"] / max(1, rs[0].get("departures", 0)),
+            "cpu_us_per_departure": 1e6 * med(rs, "cpu_s") / max(1, rs[0].get("departures", 0)),
             "runs": rs,
         }
         print(f"  {name:28s} {rows[name]['containers']:>9,} boxes "
               f"{rows[name]['cpu_us_per_box']:7.2f} us cpu/box", flush=True)
     out: dict[str, Any] = {"scale": k, "horizon_days": h, "rows": rows}
-    out["two_way_per_box_ratio"] = (
-        rows["both ways"]["cpu_us_per_box"] / rows["westbound only"]["cpu_us_per_box"]
+    both, west = rows["both ways"], rows["westbound only"]
+    out["two_way_per_box_ratio"] = both["cpu_us_per_box"] / west["cpu_us_per_box"]
+    # the cost is per carrier trip; eastbound trips carry fewer boxes (the imbalance)
+    out["two_way_per_departure_ratio"] = (
+        both["cpu_us_per_departure"] / west["cpu_us_per_departure"]
+    )
+    out["two_way_boxes_per_departure_ratio"] = (
+        both["boxes_per_departure"] / west["boxes_per_departure"]
     )
     if "today, same scenario" in rows:
         out["today_vs_before_per_box_ratio"] = (
@@ -713,6 +724,10 @@ def table(result: dict[str, Any]) -> str:
                 f"  {r['events_per_box']:.3f} ev/box"
             )
         add(f"  cost per box, both ways / westbound only: {d['two_way_per_box_ratio']:.2f}")
+        if "two_way_per_departure_ratio" in d:
+            add(f"  cost per loaded carrier departure, both ways / westbound only: "
+                f"{d['two_way_per_departure_ratio']:.2f} (boxes per departure: "
+                f"{d['two_way_boxes_per_departure_ratio']:.2f}x)")
         if "today_vs_before_per_box_ratio" in d:
             add(f"  cost per box, today / before dates: {d['today_vs_before_per_box_ratio']:.2f}")
     mk = result.get("markets")

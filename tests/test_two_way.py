@@ -125,11 +125,53 @@ def test_ships_coming_home_exchange_loads_instead_of_blocking_the_berth():
 
 
 def test_a_yard_deadlock_is_reported_while_other_traffic_moves():
-    """Too few wagons on q -> z: loaded eastbound trains wait at q for yard space holding
-    the wagons the westbound trains need to empty it. Other flows still move, so only the
-    check of stuck yards can see it: a gridlock naming the yard, not a quiet standstill."""
+    """Far too few wagons on q -> z (100): loaded eastbound trains wait at q for yard space
+    holding the wagons the westbound trains need to empty it. Dual cycles swap loads for
+    space but free none, so q stays full, the ship waiting there to discharge holds p's
+    trade, and p fills. Other flows still move, so only the check of stuck yards can see
+    it: a gridlock naming a yard, not a quiet standstill."""
     model = CorridorModel(small_yards({"w": 200, "w2": 100}), 0)
     end, gridlock = model.run()
     model.check_conservation(end)
     assert gridlock is not None and end < 200 * 24
-    assert gridlock.where[0].startswith("yard at q full since day")
+    assert gridlock.where[0].startswith("yard at ")
+    assert "full since day" in gridlock.where[0]
+
+
+def _without_dual_cycles(model: CorridorModel) -> CorridorModel:
+    for leg in model.rail_legs.values():
+        leg.swap_legs, leg.swap_from = [], set()
+    return model
+
+
+def test_a_train_dual_cycle_breaks_the_aktau_yard_wagon_jam():
+    """Replication 6 of growth_2030_ships jams at Aktau in 2030 without dual cycles: the yard
+    is full of eastbound boxes that need KTZ wagons, and the wagons sit on westbound trains
+    waiting for yard space to unload. With them, the eastbound loads waiting for wagons go
+    on those trains' wagons, their space takes the trains' boxes, and the run goes on."""
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "growth_2030_ships.toml"
+    scen = load_scenario(path).model
+    jammed = _without_dual_cycles(CorridorModel(scen, 6))
+    end, gridlock = jammed.run()
+    assert gridlock is not None and gridlock.where[0].startswith("yard at aktau full")
+    model = CorridorModel(scen, 6)
+    end, gridlock = model.run()
+    assert gridlock is None and end == scen.scenario.horizon_days * 24
+    model.check_conservation(end)
+    ktz = [leg for leg in model.rail_legs.values() if leg.origin.id == "aktau"]
+    assert sum(leg.dual_cycle_loads for leg in ktz) > 0
+
+
+def test_dual_cycles_keep_yards_wagons_and_boxes_whole():
+    """Small yards and few wagons on q <-> z: trains waiting at q for space take the loads
+    waiting there for their pool's wagons. Every box is accounted for, no yard or pool goes
+    past its size or below 0 (the invariant monitors raise), and each load that left that
+    way ran."""
+    for r in range(3):
+        model = CorridorModel(small_yards({"w": 200, "w2": 120}), r)
+        end, _ = model.run()
+        model.check_conservation(end)
+        assert 0 <= model.invariants.tally["wagons out w2"] <= 120
+        qz = model.rail_legs["qz"]
+        assert qz.dual_cycle_loads > 0
+        assert len(qz.departures_h) >= qz.dual_cycle_loads

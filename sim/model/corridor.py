@@ -267,6 +267,18 @@ class CorridorModel:
         for legs in self.route_legs:
             for s, lid in enumerate(legs):
                 stages_of[lid].add(s)
+        # dual cycles: a train's wagons may take the boxes waiting in its destination's yard
+        # for a leg on the same pool (its own way back first); not those of a leg some
+        # route starts on, whose boxes may hold no yard space there to free
+        for leg in self.rail_legs.values():
+            if leg.pool is None or not leg.dest.keeps_yard:
+                continue
+            outs = [o for o in self.rail_legs.values()
+                    if o.origin is leg.dest and o.pool is leg.pool and 0 not in stages_of[o.id]]
+            outs.sort(key=lambda o: o is not leg.backhaul and o is not leg.forward)
+            leg.swap_legs = outs
+            for o in outs:
+                o.swap_from.add(leg)
         every_leg = {**self.rail_legs, **self.sea_legs, **self.delay_legs}
         for lid, leg in every_leg.items():
             if len(stages_of[lid]) == 1:

@@ -147,6 +147,10 @@ class NodeRuntime:
         self.queues: dict[str, LegQueue] = {}
         self.sink = Sink()
         self.trains_waiting = 0
+        # dual cycles (sim.model.rail): trains of a wagon pool waiting here for yard space,
+        # and loads here waiting for wagons of a pool
+        self.trains_for_space: list = []
+        self.loads_for_wagons: list = []
         self.is_origin = False  # some flow starts here (its boxes occupy no yard space here)
         self.only_next: int | None = None  # the leg every unloaded box takes on, if one
         # the next leg's code by flow (-1: delivered here); set by the model
@@ -173,12 +177,15 @@ class NodeRuntime:
     # -- inbound ---------------------------------------------------------------------
 
     def receive_train(
-        self, idx: np.ndarray, teu: float, on_unloaded: Callable[[], None]
+        self, idx: np.ndarray, teu: float, on_unloaded: Callable[[], None], reserved: float = 0.0
     ) -> Generator[simpy.Event, object, None]:
-        """An arrived train: yard space, a track, handling; then wagons are freed."""
+        """An arrived train: yard space, a track, handling; then wagons are freed.
+
+        ``reserved``: yard space already held for it (it waited for it on arrival).
+        """
         env = self.env
         self.trains_waiting += 1
-        if self.keeps_yard and not self.yard.try_reserve(teu):
+        if self.keeps_yard and reserved < teu and not self.yard.try_reserve(teu):
             yield from self.yard.reserve(teu)
         req = self.tracks.try_acquire()
         if req is None:

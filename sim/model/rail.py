@@ -6,6 +6,14 @@ operator's pool (waiting if the pool is empty: flatcar shortage), books the
 next free train path and runs. At the destination the train waits for yard
 space and a handling track with its wagons still loaded; once unloaded, the
 wagons run back empty and only then rejoin the pool.
+
+Dual cycle at a full yard: a load formed at a node that waits for wagons of a
+pool, while a train of that pool waits at the same node for yard space to
+unload, goes on that train's wagons instead. Its boxes come off the yard as the
+train's own come off the wagons, so the space they free goes to the train, and
+they leave once it is unloaded (:func:`_hand_over`). Without it, a full yard of
+boxes waiting for the very wagons held by the trains queuing to unload into it
+never empties: the two-way yard-wagon jam.
 """
 
 from __future__ import annotations
@@ -126,6 +134,82 @@ class WagonPoolRuntime:
             ev.succeed()
 
 
+class _TrainForSpace:
+    """A train waiting at its destination for yard space, with wagons a load there may
+    take (a dual cycle); ``loads`` are the loads it took."""
+
+    __slots__ = ("leg", "free_wagons", "waiter", "loads")
+
+    def __init__(self, leg: RailLegRuntime, wagons: int, waiter: simpy.Event) -> None:
+        self.leg = leg
+        self.free_wagons = wagons
+        self.waiter = waiter  # its place in the yard's line
+        self.loads: list[tuple[RailLegRuntime, int, np.ndarray, float, int]] = []
+
+
+class _LoadForWagons:
+    """A load taken from a leg's queue that waits for wagons from the pool."""
+
+    __slots__ = ("leg", "key", "idx", "teu", "wagons", "from_pool", "held", "event")
+
+    def __init__(self, leg, key, idx, teu, wagons, from_pool, held, event) -> None:
+        self.leg = leg
+        self.key = key  # its holdings entry
+        self.idx = idx
+        self.teu = teu
+        self.wagons = wagons
+        self.from_pool = from_pool  # its place in the pool's line: (from_pool, event)
+        self.held = held  # wagons kept at the node for it, already taken
+        self.event = event
+
+
+def _hand_over(train: _TrainForSpace, load: _LoadForWagons) -> None:
+    """Dual cycle: ``load`` (or the part of it that ``train``'s free wagons can carry,
+    whole boxes in line order) goes on those wagons; the yard space its boxes free goes
+    to the train. A part left over keeps its place in the pool's line."""
+    out = load.leg
+    node = out.origin
+    pool = out.pool
+    model = out.model
+    per = pool.spec.teu_per_wagon
+    if load.wagons <= train.free_wagons:  # all of it
+        idx, teu, used = load.idx, load.teu, load.wagons
+        pool._waiters.remove((load.from_pool, load.event))
+        node.loads_for_wagons.remove(load)
+        key, rest = load.key, None
+    else:
+        cum = model.table.teu[load.idx].cumsum(dtype=np.float64)
+        k = int(cum.searchsorted(train.free_wagons * per + 1e-9, side="right"))
+        if k == 0:
+            return
+        idx, teu = load.idx[:k], float(cum[k - 1])
+        used = math.ceil(teu / per - 1e-9)
+        key = model.holdings.hold(idx)
+        rest = load.idx[k:]
+        model.holdings.replace(load.key, rest)
+    if load.held:  # wagons kept here for the load stay here for the next one
+        pool.hold(node.id, load.held)
+        pool.reused -= load.held
+        load.held = 0
+    train.free_wagons -= used
+    train.loads.append((out, key, idx, teu, used))
+    out.dual_cycle_loads += 1
+    pool.reused += used
+    stage = out.stage if out.stage is not None else model.table.stage[idx]
+    node.yard.give(train.waiter, node.yard_teu(idx, stage, teu))
+    model.moved()
+    if rest is None:
+        pool._serve()  # the pool's line moved up
+        load.event.succeed("trains")
+        return
+    load.idx, load.teu = rest, load.teu - teu
+    load.wagons = math.ceil(load.teu / per - 1e-9)
+    at = pool._waiters.index((load.from_pool, load.event))
+    load.from_pool = load.wagons
+    pool._waiters[at] = (load.from_pool, load.event)
+    pool._serve()  # a smaller request may be met now
+
+
 class Line:
     """Train paths of a line: departures are spaced by 24 / paths_per_day hours."""
 
@@ -196,6 +280,12 @@ class RailLegRuntime:
         self.train_capacity_teu = spec.train_capacity_teu
         self.backhaul: RailLegRuntime | None = None  # the leg back that may take our wagons
         self.forward: RailLegRuntime | None = None  # for a backhaul leg: the leg it serves
+        # legs out of our destination whose loads waiting for wagons our trains may take
+        # in a dual cycle there (same pool, own way back first; set by the model), and
+        # the legs into our origin whose trains may take ours
+        self.swap_legs: list[RailLegRuntime] = []
+        self.swap_from: set[RailLegRuntime] = set()
+        self.dual_cycle_loads = 0  # loads of ours that left on a train's wagons that way
         self.queue = origin.queue_for(leg_id)
         self.run_time = Sampler(spec.run_time_h, model.rng(f"run:{leg_id}"))
         self.return_time = Sampler(
@@ -240,18 +330,47 @@ class RailLegRuntime:
                     from_pool -= self.pool.take_held(self.origin.id, wagons)
                 if from_pool:
                     pool = self.pool
+                    came = None
                     if not pool._waiters and from_pool <= pool.free:
                         pool._take(from_pool)  # get() without its generator
+                    elif self.swap_from:  # in line (pool.get), unless a train takes it
+                        load = _LoadForWagons(self, key, idx, teu, wagons, from_pool,
+                                              wagons - from_pool, env.event())
+                        pool._waiters.append((from_pool, load.event))
+                        self.origin.loads_for_wagons.append(load)
+                        for train in list(self.origin.trains_for_space):
+                            if (train.leg in self.swap_from and not train.waiter.triggered
+                                    and train.free_wagons):
+                                _hand_over(train, load)
+                                if load.event.triggered:
+                                    break
+                        came = yield load.event  # None: from the pool
+                        if came == "trains":
+                            continue  # it left on trains' wagons
+                        self.origin.loads_for_wagons.remove(load)
+                        idx, teu = load.idx, load.teu  # what is left of it
+                        wagons = load.wagons
                     else:
                         yield from pool.get(from_pool)
-                    if self.forward is not None:  # they come empty from the other end
+                    if self.forward is not None and came is None:
+                        # they come empty from the other end
                         yield env.timeout(self.forward.return_time())
             depart = self.line.book(env.now)
             env.process(self._run(key, idx, teu, wagons, depart))
 
     def _run(
-        self, key: int, idx: np.ndarray, teu: float, wagons: int, depart: float
+        self,
+        key: int,
+        idx: np.ndarray,
+        teu: float,
+        wagons: int,
+        depart: float,
+        yard_released: bool = False,
     ) -> Generator[simpy.Event, object, None]:
+        """One train: wait for its path, run, unload at the destination, free its wagons.
+
+        ``yard_released``: its boxes already left the origin's yard (a dual cycle there).
+        """
         env = self.env
         table = self.model.table
         if depart == math.inf:
@@ -263,7 +382,8 @@ class RailLegRuntime:
         now = env.now
         table.depart_h[idx, stage] = now
         origin = self.origin
-        origin.yard.release(origin.yard_teu(idx, stage, teu))
+        if not yard_released:
+            origin.yard.release(origin.yard_teu(idx, stage, teu))
         self.departures_h.append(now)
         self.departure_teu.append(teu)
         self.departure_empty_teu.append(model.empty_teu_of(idx) if self.empties else 0.0)
@@ -275,21 +395,46 @@ class RailLegRuntime:
         table.stage[idx] = stage
         table.arrive_h[idx, stage] = env.now
 
+        train = None
+        reserved = 0.0
+        if self.swap_legs and wagons:  # wait for space where a load may take our wagons
+            dest = self.dest
+            waiter = dest.yard.request(teu)
+            if waiter is not None:
+                train = _TrainForSpace(self, wagons, waiter)
+                for load in list(dest.loads_for_wagons):
+                    if (load.leg in self.swap_legs and not load.event.triggered
+                            and train.free_wagons):
+                        _hand_over(train, load)
+                        if waiter.triggered or not train.free_wagons:
+                            break
+                if not waiter.triggered:
+                    dest.trains_for_space.append(train)
+                    yield waiter
+                    dest.trains_for_space.remove(train)
+            reserved = teu
+
         def unloaded() -> None:
             self.model.holdings.drop(key)
-            if not wagons:
+            left = wagons
+            if train is not None:  # the loads taken in a dual cycle leave on our wagons
+                for out, out_key, out_idx, out_teu, used in train.loads:
+                    left -= used
+                    depart = out.line.book(env.now)
+                    env.process(out._run(out_key, out_idx, out_teu, used, depart, True))
+            if not left:
                 return
             if self.forward is not None:  # a backhaul ends where the wagons are at home
-                self.pool.put(wagons)
+                self.pool.put(left)
                 return
             keep = 0
             if self.backhaul is not None:  # wagons for cargo waiting to go back
                 per = self.pool.spec.teu_per_wagon
                 want = math.ceil(self.backhaul.queue.ready_teu() / per - 1e-9)
-                keep = min(wagons, max(0, want - self.pool.held.get(self.dest.id, 0)))
+                keep = min(left, max(0, want - self.pool.held.get(self.dest.id, 0)))
                 if keep:
                     self.pool.hold(self.dest.id, keep)
-            if wagons - keep:
-                self.pool.send_back(wagons - keep, self.return_time())
+            if left - keep:
+                self.pool.send_back(left - keep, self.return_time())
 
-        yield from self.dest.receive_train(idx, teu, unloaded)
+        yield from self.dest.receive_train(idx, teu, unloaded, reserved)

@@ -126,11 +126,18 @@ class Yard:
         ``first``: go to the head of the line (a vessel discharging at a berth, which it
         holds meanwhile; trains wait on their own tracks).
         """
+        ev = self.request(teu, first)
+        if ev is not None:
+            yield ev
+
+    def request(self, teu: float, first: bool = False) -> simpy.Event | None:
+        """:meth:`reserve` without its generator: None if the space is held now, else the
+        event that fires when it is (the caller waits in line for it)."""
         self._apply_due()
         ahead = self._n_first if first else len(self._waiters)
         if not ahead and self.capacity - self.occupied >= teu - 1e-9:
             self._change(teu)  # no event when the space is there
-            return
+            return None
         ev = self.env.event()
         if first:  # behind the vessels already waiting, ahead of the trains
             self._waiters.insert(self._n_first, (teu, ev))
@@ -144,7 +151,7 @@ class Yard:
         for watch in list(self.watchers):
             watch.on_change()
         self._schedule_wake()
-        yield ev
+        return ev
 
     def exchange(self, out_teu: float, in_teu: float) -> float:
         """Dual cycle at a berth: ``out_teu`` leave on a vessel that will discharge
@@ -158,6 +165,38 @@ class Yard:
             self._change(got)
         self._serve()
         return got
+
+    def give(self, waiter: simpy.Event, out_teu: float) -> None:
+        """Dual cycle for a train in line (``waiter``, from :meth:`request`): ``out_teu``
+        leave on its wagons as its own boxes come off, so the space they free goes to it
+        ahead of the trains in line, after the vessels discharging at a berth."""
+        self._apply_due()
+        if out_teu > 0:
+            self._change(-out_teu)
+        waiters = self._waiters
+        while self._n_first:  # vessels first, in line
+            need, ev = waiters[0]
+            if self.capacity - self.occupied < need - 1e-9:
+                break
+            waiters.popleft()
+            self._n_first -= 1
+            self._change(need)
+            ev.succeed()
+        for i, (need, ev) in enumerate(waiters):
+            if ev is not waiter:
+                continue
+            got = min(need, out_teu, max(0.0, self.capacity - self.occupied))
+            if got > 0:
+                self._change(got)
+                if need - got <= 1e-9:
+                    del self._waiters[i]
+                    if i < self._n_first:
+                        self._n_first -= 1
+                    ev.succeed()
+                else:
+                    self._waiters[i] = (need - got, ev)
+            break
+        self._serve()
 
     def release(self, teu: float) -> None:
         """Containers left now."""
