@@ -22,7 +22,7 @@ and report.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sim.outputs.plots_compare import KPI_INFO, kpi_label
@@ -217,28 +217,34 @@ def money(x: Any, scale: float | None = None) -> str:
     return f"USD {_sig3(x / div, mag / div)}{unit}"
 
 
-def money_stat(stat: Mapping[str, Any] | None) -> str:
-    """A money mean with its CI in the same unit: ``USD 12.3 M [8.1, 16.5]``."""
+def _with_ci(
+    stat: Mapping[str, Any] | None,
+    head: Callable[[float, float], str],
+    number: Callable[[float, float], str],
+) -> str:
+    """A mean with its CI, all to the significance of the largest magnitude among them:
+    ``head(mean, magnitude)`` then ``[number(low, magnitude), number(high, magnitude)]``."""
     if not stat or not finite(stat.get("mean")):
         return "–"
     lo, hi = stat.get("ci95_low"), stat.get("ci95_high")
     vals = [float(stat["mean"])] + [float(v) for v in (lo, hi) if finite(v)]
     mag = max(abs(v) for v in vals)
-    text = money(stat["mean"], mag)
+    text = head(float(stat["mean"]), mag)
     if finite(lo) and finite(hi):
-        div = next((d for d, _ in _MONEY_UNITS if mag >= d), 1.0)
-        text += f" [{_sig3(float(lo) / div, mag / div)}, {_sig3(float(hi) / div, mag / div)}]"
+        text += f" [{number(float(lo), mag)}, {number(float(hi), mag)}]"
     return text
+
+
+def money_stat(stat: Mapping[str, Any] | None) -> str:
+    """A money mean with its CI in the same unit: ``USD 12.3 M [8.1, 16.5]``."""
+
+    def number(v: float, mag: float) -> str:
+        div = next((d for d, _ in _MONEY_UNITS if mag >= d), 1.0)
+        return _sig3(v / div, mag / div)
+
+    return _with_ci(stat, money, number)
 
 
 def ratio_stat(stat: Mapping[str, Any] | None) -> str:
     """A ratio (benefit-cost) with its CI: ``1.42 [1.10, 1.74]``, ``1,220 [1,190, 1,250]``."""
-    if not stat or not finite(stat.get("mean")):
-        return "–"
-    lo, hi = stat.get("ci95_low"), stat.get("ci95_high")
-    vals = [float(stat["mean"])] + [float(v) for v in (lo, hi) if finite(v)]
-    mag = max(abs(v) for v in vals)
-    text = _sig3(float(stat["mean"]), mag)
-    if finite(lo) and finite(hi):
-        text += f" [{_sig3(float(lo), mag)}, {_sig3(float(hi), mag)}]"
-    return text
+    return _with_ci(stat, _sig3, _sig3)
